@@ -1,0 +1,1 @@
+//! gitgate policy (see DESIGN §7).
