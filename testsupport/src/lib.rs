@@ -1,1 +1,3 @@
 //! Test support servers.
+
+pub mod githttp;
