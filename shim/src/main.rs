@@ -1,1 +1,135 @@
-fn main() {}
+//! gitgate-shim: the `git`, `gh` and `agent-status` front-end in the AI container (DESIGN §2).
+//! std only. This file only wires the modules together.
+
+mod client;
+mod dispatch;
+mod ghfiles;
+mod gitargs;
+mod realgit;
+mod sys;
+
+use dispatch::Invocation;
+use gitargs::GitArgs;
+use gitgate_proto::{exit, Tool};
+use std::ffi::OsString;
+use std::path::Path;
+
+pub const EXIT_PROTOCOL: i32 = exit::PROTOCOL;
+
+/// A failure: printed as one line `gitgate: <message>`, then exit with `code`.
+#[derive(Debug)]
+pub struct Fail {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Fail {
+    pub fn new(code: i32, message: impl Into<String>) -> Fail {
+        Fail {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+fn main() {
+    let code = run().unwrap_or_else(|f| {
+        eprintln!("gitgate: {}", f.message);
+        f.code
+    });
+    std::process::exit(code)
+}
+
+fn run() -> Result<i32, Fail> {
+    match dispatch::dispatch(std::env::args_os().collect()) {
+        Invocation::Git(args) => git(&args),
+        Invocation::Tool(Tool::Gh, args) => gh(args),
+        Invocation::Tool(tool, args) => {
+            // agent-status, and the pre-push hook (which streams its ref lines on stdin)
+            let cwd = current_dir().or_else(|f| match tool {
+                Tool::AgentStatus => Ok("/".to_owned()),
+                _ => Err(f),
+            })?;
+            let hello = client::hello(tool, utf8_args(&args)?, cwd);
+            Ok(client::converse(&hello, tool == Tool::Hook)?.code)
+        }
+        Invocation::Version => {
+            println!("gitgate-shim {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+        Invocation::Usage => Err(Fail::new(2, dispatch::USAGE)),
+    }
+}
+
+/// `git …`: local commands exec the real git; network commands go to the agent, then the shim
+/// finishes locally (fetch from the mirror, update remote-tracking refs).
+fn git(args: &[OsString]) -> Result<i32, Fail> {
+    let parsed = GitArgs::parse(args);
+    let real = realgit::path();
+    if !parsed.goes_to_agent() {
+        return Err(realgit::exec(&real, args));
+    }
+    let base = std::env::current_dir().map_err(no_cwd)?;
+    let cwd = parsed.cwd(&base);
+    let hello = client::hello(Tool::Git, utf8_args(parsed.command())?, utf8_path(&cwd)?);
+    let done = client::converse(&hello, false)?;
+
+    let mut code = done.code;
+    if let (Some(mirror), Some(url)) = (&done.mirror, &done.url) {
+        let dir = std::env::var_os("GITGATE_MIRROR_DIR");
+        let mirror = realgit::remap_mirror(mirror, dir.as_deref());
+        let margs = realgit::mirror_args(&mirror, url, &parsed.global_opts(), parsed.command());
+        if done.local_git.is_empty() {
+            return Err(realgit::exec(&real, &margs));
+        }
+        code = realgit::run(&real, &margs)?;
+    }
+    let global = parsed.global_opts_without_chdir();
+    for step in &done.local_git {
+        realgit::run_local_step(&real, &cwd, &global, step);
+    }
+    Ok(code)
+}
+
+/// `gh …`: read the files the command names, then forward everything to the agent.
+fn gh(args: Vec<OsString>) -> Result<i32, Fail> {
+    let args = utf8_args(&args)?;
+    let inputs = ghfiles::scan(&args);
+    let files = ghfiles::read_files(&inputs.files).map_err(|m| Fail::new(1, m))?;
+    let mut hello = client::hello(Tool::Gh, args, current_dir()?);
+    hello.files = files;
+    Ok(client::converse(&hello, inputs.stdin)?.code)
+}
+
+fn utf8_args(args: &[OsString]) -> Result<Vec<String>, Fail> {
+    args.iter()
+        .map(|a| {
+            a.to_str().map(str::to_owned).ok_or_else(|| {
+                Fail::new(
+                    EXIT_PROTOCOL,
+                    format!("argument is not valid UTF-8: {}", a.to_string_lossy()),
+                )
+            })
+        })
+        .collect()
+}
+
+fn no_cwd(e: std::io::Error) -> Fail {
+    Fail::new(
+        EXIT_PROTOCOL,
+        format!("cannot determine the current directory: {e}"),
+    )
+}
+
+fn utf8_path(p: &Path) -> Result<String, Fail> {
+    p.to_str().map(str::to_owned).ok_or_else(|| {
+        Fail::new(
+            EXIT_PROTOCOL,
+            format!("directory is not valid UTF-8: {}", p.display()),
+        )
+    })
+}
+
+fn current_dir() -> Result<String, Fail> {
+    utf8_path(&std::env::current_dir().map_err(no_cwd)?)
+}

@@ -1,0 +1,225 @@
+//! The conversation with the agent over its Unix socket (DESIGN §3, CONTRACTS): Hello, stdin
+//! (streamed or an immediate StdinEof), forwarded signals; Stdout/Stderr written as they arrive
+//! until the final Exit or Error frame.
+
+use crate::{sys, Fail};
+use gitgate_proto::{self as proto, exit, Exit, Frame, Hello, Tool, Tty};
+use std::io::{self, BufReader, IsTerminal, Read, Write};
+use std::os::unix::io::IntoRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub const DEFAULT_SOCKET: &str = "/run/gitgate/agent.sock";
+
+/// `GITGATE_SOCKET`, or `/run/gitgate/agent.sock` when unset or empty.
+pub fn socket_path() -> PathBuf {
+    match std::env::var_os("GITGATE_SOCKET") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(DEFAULT_SOCKET),
+    }
+}
+
+/// Terminal width: `COLUMNS`, else the terminal on stdout (or stderr), else 80.
+fn columns() -> u16 {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|&c| c > 0)
+        .or_else(|| sys::terminal_cols(1))
+        .or_else(|| sys::terminal_cols(2))
+        .unwrap_or(80)
+}
+
+/// A Hello for this process (tty flags and columns filled in).
+pub fn hello(tool: Tool, args: Vec<String>, cwd: String) -> Hello {
+    let mut h = Hello::new(tool, args, cwd);
+    h.tty = Tty {
+        stdin: io::stdin().is_terminal(),
+        stdout: io::stdout().is_terminal(),
+        stderr: io::stderr().is_terminal(),
+    };
+    h.cols = columns();
+    h
+}
+
+/// The encoded Hello frame, or the "request too large" failure.
+pub fn encode_hello(h: &Hello) -> Result<Vec<u8>, Fail> {
+    let frame = Frame::Hello(h.clone()).encode();
+    let len = frame.len() - 4; // what the length prefix counts: kind byte + payload
+    if len > proto::MAX_HELLO {
+        return Err(Fail::new(
+            exit::PROTOCOL,
+            format!(
+                "request too large ({len} bytes; limit {})",
+                proto::MAX_HELLO
+            ),
+        ));
+    }
+    Ok(frame)
+}
+
+fn unreachable(socket: &std::path::Path) -> Fail {
+    Fail::new(
+        exit::UNREACHABLE,
+        format!(
+            "cannot reach the agent at {} (start it: ./run.sh; check: ./run.sh --status)",
+            socket.display()
+        ),
+    )
+}
+
+fn lost(why: impl std::fmt::Display) -> Fail {
+    Fail::new(
+        exit::PROTOCOL,
+        format!("lost the connection to the agent ({why})"),
+    )
+}
+
+type Writer = Arc<Mutex<UnixStream>>;
+
+fn send(w: &Writer, frame: &Frame) -> io::Result<()> {
+    let mut s = w.lock().unwrap_or_else(|p| p.into_inner());
+    proto::write_frame(&mut *s, frame)
+}
+
+/// Route SIGINT/SIGTERM into Signal frames on `w` (self-pipe + forwarding thread).
+fn forward_signals(w: Writer) -> Result<(), Fail> {
+    let (mut rx, tx) = UnixStream::pair().map_err(|e| {
+        Fail::new(
+            exit::PROTOCOL,
+            format!("cannot set up signal forwarding: {e}"),
+        )
+    })?;
+    tx.set_nonblocking(true).map_err(|e| {
+        Fail::new(
+            exit::PROTOCOL,
+            format!("cannot set up signal forwarding: {e}"),
+        )
+    })?;
+    // The write end lives for the rest of the process: the handler may use it at any time.
+    let fd = tx.into_raw_fd();
+    sys::install_signal_pipe(fd).map_err(|e| Fail::new(exit::PROTOCOL, e))?;
+    std::thread::spawn(move || {
+        let mut b = [0u8; 1];
+        loop {
+            match rx.read(&mut b) {
+                Ok(1) => {
+                    let sig = match b[0] as i32 {
+                        sys::SIGTERM => proto::signal::SIGTERM,
+                        _ => proto::signal::SIGINT,
+                    };
+                    // A failure shows up in the reading loop.
+                    let _ = send(&w, &Frame::Signal(sig));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => return,
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Stream our stdin as Stdin frames, then StdinEof.
+fn pump_stdin(w: Writer) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; proto::CHUNK];
+        let mut stdin = io::stdin().lock();
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if send(&w, &Frame::Stdin(buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // an unreadable stdin ends like an empty one
+                Err(_) => break,
+            }
+        }
+        let _ = send(&w, &Frame::StdinEof);
+    });
+}
+
+fn write_out(data: &[u8]) {
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(data).and_then(|()| out.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            // like a program killed by SIGPIPE (`gh pr list | head -1`)
+            drop(out);
+            sys::exit_now(128 + 13);
+        }
+    }
+}
+
+fn write_err(data: &[u8]) {
+    let _ = io::stderr().lock().write_all(data);
+}
+
+/// Talk to the agent: send `hello`, stream stdin when `stdin` is set, print output as it
+/// arrives. Returns the Exit frame; an Error frame or a protocol failure is an `Err`.
+pub fn converse(hello: &Hello, stdin: bool) -> Result<Exit, Fail> {
+    let frame = encode_hello(hello)?;
+    let socket = socket_path();
+    let stream = UnixStream::connect(&socket).map_err(|_| unreachable(&socket))?;
+    let reader = stream.try_clone().map_err(lost)?;
+    let writer: Writer = Arc::new(Mutex::new(stream));
+    forward_signals(writer.clone())?;
+    {
+        let mut s = writer.lock().unwrap_or_else(|p| p.into_inner());
+        s.write_all(&frame).map_err(lost)?;
+        if !stdin {
+            proto::write_frame(&mut *s, &Frame::StdinEof).map_err(lost)?;
+        }
+    }
+    if stdin {
+        pump_stdin(writer.clone());
+    }
+    let result = read_until_final(reader);
+    sys::stop_forwarding();
+    let s = writer.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = s.shutdown(std::net::Shutdown::Both);
+    result
+}
+
+fn read_until_final(stream: UnixStream) -> Result<Exit, Fail> {
+    let mut r = BufReader::with_capacity(proto::CHUNK + 5, stream);
+    loop {
+        match proto::read_frame(&mut r) {
+            Ok(Some(Frame::Stdout(b))) => write_out(&b),
+            Ok(Some(Frame::Stderr(b))) => write_err(&b),
+            Ok(Some(Frame::Exit(e))) => return Ok(e),
+            Ok(Some(Frame::Error(e))) => {
+                let msg = e.message.strip_prefix("gitgate: ").unwrap_or(&e.message);
+                return Err(Fail::new(e.code, msg.trim_end_matches('\n')));
+            }
+            Ok(Some(other)) => {
+                return Err(lost(format_args!("unexpected {:?} frame", other.kind())))
+            }
+            Ok(None) => return Err(lost("closed before the final frame")),
+            Err(e) => return Err(lost(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_size_limit() {
+        let mut h = Hello::new(Tool::Gh, vec!["pr".into(), "create".into()], "/w".into());
+        assert!(encode_hello(&h).is_ok());
+        h.files
+            .push(("big.md".into(), "x".repeat(proto::MAX_HELLO)));
+        let f = encode_hello(&h).unwrap_err();
+        assert_eq!(f.code, 125);
+        assert!(
+            f.message.starts_with("request too large ("),
+            "{}",
+            f.message
+        );
+        assert!(f.message.ends_with(" bytes; limit 65536)"), "{}", f.message);
+    }
+}

@@ -1,0 +1,128 @@
+//! Which front-end the shim was invoked as: by the name it was called under (argv[0]: `git`,
+//! `gh`, `agent-status`, `pre-push`), or as `gitgate-shim <tool> args…`.
+
+use gitgate_proto::Tool;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Invocation {
+    /// `git …`: the arguments after the program name.
+    Git(Vec<OsString>),
+    /// `gh`, `agent-status` or `hook`, with the arguments after the tool name.
+    Tool(Tool, Vec<OsString>),
+    /// `gitgate-shim --version`.
+    Version,
+    /// Anything else: print usage, exit 2.
+    Usage,
+}
+
+fn tool_named(name: &[u8]) -> Option<Tool> {
+    Some(match name {
+        b"git" => Tool::Git,
+        b"gh" => Tool::Gh,
+        b"agent-status" => Tool::AgentStatus,
+        b"hook" => Tool::Hook,
+        _ => return None,
+    })
+}
+
+fn make(tool: Tool, args: Vec<OsString>) -> Invocation {
+    match tool {
+        Tool::Git => Invocation::Git(args),
+        t => Invocation::Tool(t, args),
+    }
+}
+
+/// Decide from the full argv (program name included).
+pub fn dispatch(mut argv: Vec<OsString>) -> Invocation {
+    if argv.is_empty() {
+        return Invocation::Usage;
+    }
+    let prog = argv.remove(0);
+    let base = prog
+        .as_bytes()
+        .rsplit(|&b| b == b'/')
+        .next()
+        .unwrap_or_default();
+    match base {
+        b"pre-push" => {
+            // installed directly as .git/hooks/pre-push
+            argv.insert(0, OsString::from("pre-push"));
+            return Invocation::Tool(Tool::Hook, argv);
+        }
+        name => {
+            if let Some(tool) = tool_named(name) {
+                return make(tool, argv);
+            }
+        }
+    }
+    let Some(first) = argv.first() else {
+        return Invocation::Usage;
+    };
+    match first.as_bytes() {
+        b"--version" | b"-V" => Invocation::Version,
+        name => match tool_named(name) {
+            Some(tool) => {
+                argv.remove(0);
+                make(tool, argv)
+            }
+            None => Invocation::Usage,
+        },
+    }
+}
+
+pub const USAGE: &str = "usage: gitgate-shim <git|gh|agent-status|hook> [args…] \
+(or install it as git, gh, agent-status)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inv(v: &[&str]) -> Invocation {
+        dispatch(v.iter().map(OsString::from).collect())
+    }
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn by_program_name() {
+        assert_eq!(inv(&["git", "status"]), Invocation::Git(os(&["status"])));
+        assert_eq!(inv(&["/usr/local/bin/git"]), Invocation::Git(vec![]));
+        assert_eq!(
+            inv(&["/x/gh", "pr", "list"]),
+            Invocation::Tool(Tool::Gh, os(&["pr", "list"]))
+        );
+        assert_eq!(
+            inv(&["agent-status", "--recent", "5"]),
+            Invocation::Tool(Tool::AgentStatus, os(&["--recent", "5"]))
+        );
+        assert_eq!(
+            inv(&[".git/hooks/pre-push", "origin", "u"]),
+            Invocation::Tool(Tool::Hook, os(&["pre-push", "origin", "u"]))
+        );
+    }
+
+    #[test]
+    fn by_first_argument() {
+        let p = "/opt/gitgate/gitgate-shim";
+        assert_eq!(inv(&[p, "git", "push"]), Invocation::Git(os(&["push"])));
+        assert_eq!(
+            inv(&[p, "gh", "api", "x"]),
+            Invocation::Tool(Tool::Gh, os(&["api", "x"]))
+        );
+        assert_eq!(
+            inv(&[p, "agent-status"]),
+            Invocation::Tool(Tool::AgentStatus, vec![])
+        );
+        assert_eq!(
+            inv(&[p, "hook", "pre-push", "origin", "u"]),
+            Invocation::Tool(Tool::Hook, os(&["pre-push", "origin", "u"]))
+        );
+        assert_eq!(inv(&[p, "--version"]), Invocation::Version);
+        assert_eq!(inv(&[p]), Invocation::Usage);
+        assert_eq!(inv(&[p, "svn"]), Invocation::Usage);
+        assert_eq!(inv(&[]), Invocation::Usage);
+    }
+}

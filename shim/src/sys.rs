@@ -1,0 +1,127 @@
+//! The few libc functions the shim needs, declared by hand (the shim is std-only, no `libc` crate).
+//!
+//! Signals use the self-pipe trick: the handler only does an async-signal-safe `write` of the
+//! signal number (one byte) to a non-blocking socket; a normal thread reads it and forwards it.
+//! A second signal while forwarding ends the shim at once (`_exit(128 + sig)`), decided in the
+//! handler itself so a stuck writer cannot delay it.
+
+use std::os::raw::{c_int, c_ulong, c_void};
+use std::os::unix::io::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+
+pub const SIGINT: c_int = 2;
+pub const SIGTERM: c_int = 15;
+
+extern "C" {
+    fn signal(signum: c_int, handler: usize) -> usize;
+    fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
+    fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
+    fn _exit(code: c_int) -> !;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg_attr(target_os = "android", link_name = "__errno")]
+    fn __errno_location() -> *mut c_int;
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+    #[link_name = "__error"]
+    fn __errno_location() -> *mut c_int;
+}
+
+const SIG_ERR: usize = !0;
+
+/// Where the handler writes; -1 until [`install_signal_pipe`] ran.
+static PIPE_FD: AtomicI32 = AtomicI32::new(-1);
+/// True while talking to the agent (signals are forwarded); false while a local git child runs.
+static FORWARDING: AtomicBool = AtomicBool::new(true);
+/// Signals received while forwarding.
+static SEEN: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn on_signal(sig: c_int) {
+    if !FORWARDING.load(Ordering::SeqCst) {
+        // A local git child runs in our process group and gets the terminal's SIGINT itself.
+        if sig == SIGTERM {
+            exit_now(128 + sig);
+        }
+        return;
+    }
+    if SEEN.fetch_add(1, Ordering::SeqCst) >= 1 {
+        exit_now(128 + sig);
+    }
+    let fd = PIPE_FD.load(Ordering::Relaxed);
+    if fd < 0 {
+        return;
+    }
+    let byte = sig as u8;
+    // SAFETY: write(2) and errno access are async-signal-safe; errno is restored for the
+    // interrupted code.
+    unsafe {
+        let errno = __errno_location();
+        let saved = *errno;
+        write(fd, &byte as *const u8 as *const c_void, 1);
+        *errno = saved;
+    }
+}
+
+/// Route SIGINT and SIGTERM to a one-byte write on `fd` (which must be non-blocking and stay
+/// open for the life of the process). Handlers are reset to the default by `exec`.
+pub fn install_signal_pipe(fd: RawFd) -> Result<(), &'static str> {
+    PIPE_FD.store(fd, Ordering::SeqCst);
+    let handler = on_signal as extern "C" fn(c_int) as usize;
+    for sig in [SIGINT, SIGTERM] {
+        // SAFETY: installing a handler that only performs async-signal-safe work.
+        // glibc and musl `signal` use BSD semantics (SA_RESTART, handler stays installed).
+        if unsafe { signal(sig, handler) } == SIG_ERR {
+            return Err("cannot install a signal handler");
+        }
+    }
+    Ok(())
+}
+
+/// Stop forwarding signals (the conversation is over; a local git child may run now).
+pub fn stop_forwarding() {
+    FORWARDING.store(false, Ordering::SeqCst);
+}
+
+/// Exit at once, without running atexit handlers or taking stdio locks (safe from any thread).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no process state.
+    unsafe { _exit(code) }
+}
+
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    not(any(
+        target_arch = "mips",
+        target_arch = "mips64",
+        target_arch = "powerpc",
+        target_arch = "powerpc64",
+        target_arch = "sparc64"
+    ))
+))]
+const TIOCGWINSZ: c_ulong = 0x5413;
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "android"),
+    not(any(
+        target_arch = "mips",
+        target_arch = "mips64",
+        target_arch = "powerpc",
+        target_arch = "powerpc64",
+        target_arch = "sparc64"
+    ))
+)))]
+const TIOCGWINSZ: c_ulong = 0x4008_7468;
+
+#[repr(C)]
+#[derive(Default)]
+struct WinSize {
+    rows: u16,
+    cols: u16,
+    xpixel: u16,
+    ypixel: u16,
+}
+
+/// Terminal width of `fd`, if it is a terminal that reports one.
+pub fn terminal_cols(fd: RawFd) -> Option<u16> {
+    let mut ws = WinSize::default();
+    // SAFETY: TIOCGWINSZ writes one `struct winsize` into the pointer we pass.
+    let rc = unsafe { ioctl(fd, TIOCGWINSZ, &mut ws as *mut WinSize) };
+    (rc == 0 && ws.cols > 0).then_some(ws.cols)
+}
