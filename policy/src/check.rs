@@ -45,9 +45,13 @@ impl Policy {
         }
 
         let Some(branch) = u.dst.strip_prefix("refs/heads/") else {
+            let (what, verb) = if delete {
+                ("deleting remote ref", "deleted")
+            } else {
+                ("push to", "pushed")
+            };
             return Err(Denial::new(format!(
-                "{} to '{}' refused: only branches (refs/heads/) and tags (refs/tags/) can be pushed",
-                if delete { "deleting" } else { "push" },
+                "{what} '{}' refused: only branches (refs/heads/) and tags (refs/tags/) can be {verb}",
                 quote(&u.dst)
             )));
         };

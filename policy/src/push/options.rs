@@ -202,21 +202,6 @@ pub(crate) fn unknown(opt: &str) -> Denial {
     ))
 }
 
-/// Names of every option spelling, for tests that throw real options at the parser.
-#[cfg(test)]
-pub(crate) fn all_spellings() -> Vec<String> {
-    let mut v = Vec::new();
-    for s in SPECS {
-        for (f, _) in forms(s) {
-            v.push(format!("--{f}"));
-        }
-        if let Some(c) = s.short {
-            v.push(format!("-{c}"));
-        }
-    }
-    v
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
