@@ -213,7 +213,7 @@ mod tests {
         let g = good.to_str().unwrap().to_owned();
         let b = bad.to_str().unwrap().to_owned();
         assert_eq!(
-            read_files(&[g.clone()]).unwrap(),
+            read_files(std::slice::from_ref(&g)).unwrap(),
             [(g, "héllo\n".to_owned())]
         );
         assert!(read_files(&[b]).unwrap_err().contains("not valid UTF-8"));
