@@ -6,13 +6,17 @@ use gitgate_policy::{parse_push_args, MemoryRepo, Policy, PolicyConfig, RefUpdat
 /// Policy flags for a row: f = ALLOW_FORCE_PUSH, d = ALLOW_DELETE_REMOTE, t = ALLOW_TAG_PUSH,
 /// p = ALLOWED_BRANCH_PATTERNS ["claude/*","feature/*"].
 fn policy(flags: &str) -> Policy {
-    let mut cfg = PolicyConfig::default();
-    cfg.allow_force_push = flags.contains('f');
-    cfg.allow_delete_remote = flags.contains('d');
-    cfg.allow_tag_push = flags.contains('t');
-    if flags.contains('p') {
-        cfg.allowed_branch_patterns = vec!["claude/*".into(), "feature/*".into()];
-    }
+    let cfg = PolicyConfig {
+        allow_force_push: flags.contains('f'),
+        allow_delete_remote: flags.contains('d'),
+        allow_tag_push: flags.contains('t'),
+        allowed_branch_patterns: if flags.contains('p') {
+            vec!["claude/*".into(), "feature/*".into()]
+        } else {
+            vec![]
+        },
+        ..PolicyConfig::default()
+    };
     Policy::new(cfg).unwrap()
 }
 
