@@ -1,12 +1,13 @@
 //! The decision for one ref update, and for a whole `git push`.
 
 use crate::config::{
-    Policy, ALLOWED_BRANCH_PATTERNS, ALLOW_DELETE_REMOTE, ALLOW_FORCE_PUSH, ALLOW_TAG_PUSH,
-    BLOCKED_BRANCHES,
+    Policy, ALLOWED_BRANCH_PATTERNS, ALLOWED_HOSTS, ALLOWED_REPOS, ALLOW_DELETE_REMOTE,
+    ALLOW_FORCE_PUSH, ALLOW_TAG_PUSH, BLOCKED_BRANCHES,
 };
 use crate::denial::{quote, Denial};
 use crate::push::{resolve, LocalRepo, PushArgs, RefUpdate, Source};
 use crate::refname;
+use crate::url::{parse_remote_url, RepoRef};
 
 impl Policy {
     /// Decide one update. Order (DESIGN §7): delete, tag, other refs, branch name validity, blocked,
@@ -125,6 +126,44 @@ impl Policy {
             self.check_update(u)?;
         }
         Ok(updates)
+    }
+}
+
+impl Policy {
+    /// Check a remote URL given on the command line (or read from the workspace): it must name a
+    /// repository, on an allowed host, that is an allowed repository. Returns the repository, so the
+    /// agent can build its own URL for it.
+    pub fn check_repo_url(&self, url: &str) -> Result<RepoRef, Denial> {
+        let repo = parse_remote_url(url).ok_or_else(|| {
+            Denial::new(format!(
+                "remote '{}' refused: not a repository URL gitgate understands \
+                 (https://host/owner/repo.git or git@host:owner/repo.git)",
+                quote(url)
+            ))
+        })?;
+        if !self.host_allowed(&repo.host) {
+            return Err(Denial::with_setting(
+                format!(
+                    "remote '{}' refused: host '{}' is not in ALLOWED_HOSTS {}",
+                    quote(url),
+                    quote(&repo.host),
+                    json_list(&self.config().allowed_hosts)
+                ),
+                ALLOWED_HOSTS,
+            ));
+        }
+        if !self.repo_allowed(&repo.slug()) {
+            return Err(Denial::with_setting(
+                format!(
+                    "remote '{}' refused: repository '{}' is not in ALLOWED_REPOS {}",
+                    quote(url),
+                    quote(&repo.slug()),
+                    json_list(&self.config().allowed_repos)
+                ),
+                ALLOWED_REPOS,
+            ));
+        }
+        Ok(repo)
     }
 }
 

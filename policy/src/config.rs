@@ -70,6 +70,7 @@ pub enum PolicyError {
 /// The compiled policy.
 ///
 /// Globs use `FNM_PATHNAME` semantics like GitHub rulesets: `*` and `?` do not match `/`, `**` does.
+#[derive(Clone)]
 pub struct Policy {
     cfg: PolicyConfig,
     blocked: GlobSet,

@@ -207,7 +207,19 @@ pub fn parse_push_args(args: &[String]) -> Result<PushArgs, Denial> {
                 "git push: empty repository name refused; name a remote such as origin",
             ))
         }
-        Some(r) => RemoteArg::classify(&r),
+        Some(r) => match RemoteArg::classify(&r) {
+            // Git requires a remote name to be a valid ref component; anything else is a typo or a trick.
+            RemoteArg::Name(n) => {
+                crate::refname::validate(&n).map_err(|e| {
+                    Denial::new(format!(
+                        "git push: remote name '{}' refused: {e}",
+                        quote(&n)
+                    ))
+                })?;
+                RemoteArg::Name(n)
+            }
+            url => url,
+        },
     };
     a.refspecs = positional.map(Refspec::parse).collect::<Result<_, _>>()?;
     Ok(a)

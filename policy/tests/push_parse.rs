@@ -58,8 +58,12 @@ fn options_after_positionals_and_double_dash() {
     let a = parse("origin -- -f");
     assert!(!a.force);
     assert_eq!(a.refspecs, [rs(false, Some("-f"), None)]);
-    // A lone "-" is an argument, not an option.
-    assert_eq!(parse("-").remote, RemoteArg::Name("-".into()));
+    // A lone "-" is an argument (the repository), not an option; as a remote name it is refused.
+    let d = parse_push_args(&["-".to_string()]).unwrap_err();
+    assert_eq!(
+        d.message,
+        "git push: remote name '-' refused: it starts with '-'"
+    );
 }
 
 #[test]
@@ -245,4 +249,87 @@ fn check_branch_for_gh() {
     );
     assert!(p.check_branch("claude/a b").is_err());
     assert!(p.check_branch("").is_err());
+}
+
+#[test]
+fn remote_names_are_validated() {
+    let p = |s: &[&str]| parse_push_args(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        p(&["up-stream_2"]).unwrap().remote,
+        RemoteArg::Name("up-stream_2".into())
+    );
+    assert_eq!(
+        p(&["a b"]).unwrap_err().message,
+        "git push: remote name 'a b' refused: it contains a space; only ASCII letters, digits and . _ / - are accepted"
+    );
+    assert!(p(&["-"]).is_err());
+    assert!(p(&["--", "-x"]).is_err());
+}
+
+#[test]
+fn delete_takes_plain_names_only() {
+    let p = Policy::new(PolicyConfig {
+        allow_delete_remote: true,
+        ..PolicyConfig::default()
+    })
+    .unwrap();
+    let repo = gitgate_policy::MemoryRepo::default();
+    for argv in [
+        &["-d", "origin", ":x"][..],
+        &["-d", "origin", "+x"],
+        &["-d", "origin", "a:b"],
+    ] {
+        let args =
+            parse_push_args(&argv.iter().map(|x| x.to_string()).collect::<Vec<_>>()).unwrap();
+        assert_eq!(
+            p.check_push(&args, &repo).unwrap_err().message,
+            "git push: --delete only accepts plain target ref names",
+            "{argv:?}"
+        );
+    }
+}
+
+#[test]
+fn repo_urls() {
+    let p = Policy::new(PolicyConfig {
+        allowed_repos: vec!["acme/*".into()],
+        allowed_hosts: vec!["github.com".into(), "127.0.0.1:8080".into()],
+        ..PolicyConfig::default()
+    })
+    .unwrap();
+    let r = p.check_repo_url("https://github.com/ACME/app.git").unwrap();
+    assert_eq!(
+        (r.host.as_str(), r.slug()),
+        ("github.com", "ACME/app".to_string())
+    );
+    assert!(p.check_repo_url("git@github.com:acme/app.git").is_ok());
+    assert!(p
+        .check_repo_url("http://127.0.0.1:8080/acme/app.git")
+        .is_ok());
+    let d = p
+        .check_repo_url("https://github.com/evil/app.git")
+        .unwrap_err();
+    assert_eq!(
+        (d.message.as_str(), d.setting),
+        (
+            "remote 'https://github.com/evil/app.git' refused: repository 'evil/app' is not in ALLOWED_REPOS [\"acme/*\"]",
+            Some("ALLOWED_REPOS")
+        )
+    );
+    let d = p
+        .check_repo_url("https://gitlab.com/acme/app.git")
+        .unwrap_err();
+    assert_eq!(d.setting, Some("ALLOWED_HOSTS"));
+    assert_eq!(
+        d.message,
+        "remote 'https://gitlab.com/acme/app.git' refused: host 'gitlab.com' is not in ALLOWED_HOSTS [\"github.com\",\"127.0.0.1:8080\"]"
+    );
+    let d = p.check_repo_url("ext::sh -c id").unwrap_err();
+    assert_eq!(d.setting, None);
+    assert!(d
+        .message
+        .starts_with("remote 'ext::sh -c id' refused: not a repository URL"));
+    assert!(p
+        .check_repo_url("https://u:p@github.com/acme/app.git")
+        .is_err());
 }

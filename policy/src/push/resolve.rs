@@ -91,7 +91,8 @@ fn current_branch(repo: &dyn LocalRepo, what: &str) -> Result<String, Denial> {
 /// `--delete name` or `:name`.
 fn delete_update(rs: &Refspec) -> Result<RefUpdate, Denial> {
     let name = match (rs.force, rs.src.as_deref(), rs.dst.as_deref()) {
-        (false, Some(n), None) | (_, None, Some(n)) => n,
+        // As git: `--delete :x` and `--delete +x` are refused too.
+        (false, Some(n), None) => n,
         _ => {
             return Err(Denial::new(
                 "git push: --delete only accepts plain target ref names",
