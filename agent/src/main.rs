@@ -1,1 +1,186 @@
-fn main() {}
+//! gitgate-agent: wiring only. See DESIGN.md §4–§8 and the modules for the substance.
+
+mod audit;
+mod cli;
+mod config;
+mod dispatch;
+mod error;
+mod gh;
+mod gitops;
+mod hook;
+mod log;
+mod redact;
+mod secret;
+mod server;
+mod session;
+mod state;
+mod status;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("gitgate-agent: {msg}");
+    ExitCode::from(2)
+}
+
+fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+fn read_env_file(cli: &cli::Cli) -> Result<Vec<(String, String)>, String> {
+    match &cli.env_file {
+        None => Ok(vec![]),
+        Some(p) => std::fs::read_to_string(p)
+            .map(|t| config::parse_env_file(&t))
+            .map_err(|e| format!("--env-file '{}': {e}", p.display())),
+    }
+}
+
+fn main() -> ExitCode {
+    // Before the token is read: no core dumps, no ptrace by same-uid processes.
+    let hardening = secret::harden_process();
+    let cli = match cli::parse(std::env::args().skip(1)) {
+        Ok(cli::Parsed::Run(c)) => c,
+        Ok(cli::Parsed::Help) => {
+            println!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Ok(cli::Parsed::Version) => {
+            println!("gitgate-agent {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return fail(format!("{e}\n{}", cli::USAGE)),
+    };
+    let mut env_file = match read_env_file(&cli) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let token = match secret::Token::load(&mut env_file) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let settings = match config::load(cli.config.as_deref(), &env_file, &process_env()) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let policy = match settings.policy() {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let mut warnings = Vec::new();
+    if let Err(e) = hardening {
+        warnings.push(format!("process hardening incomplete: {e}"));
+    }
+    if token.mlock_state() == secret::MlockState::Failed {
+        if settings.require_mlock {
+            return fail(secret::SecretError::MlockRequired);
+        }
+        warnings.push("mlock failed: the token may be swapped to disk (grant IPC_LOCK or raise RLIMIT_MEMLOCK; REQUIRE_MLOCK=true makes this fatal)".into());
+    }
+    if !token.is_loaded() {
+        warnings
+            .push("no token loaded: push, fetch and gh will fail until GITHUB_TOKEN is set".into());
+    }
+    if cli.check {
+        println!("gitgate-agent: configuration OK");
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = std::fs::create_dir_all(&settings.state_dir).and_then(|()| {
+        std::fs::set_permissions(&settings.state_dir, std::fs::Permissions::from_mode(0o750))
+    }) {
+        return fail(format!(
+            "GITGATE_STATE_DIR: cannot create '{}': {e}",
+            settings.state_dir.display()
+        ));
+    }
+    if let Err(e) = gitops::init_libgit2(&settings.state_dir.join("empty-config")) {
+        return fail(format!("libgit2 initialisation failed: {e}"));
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    let state = Arc::new(state::AgentState::new(settings, policy, token, warnings));
+    runtime.block_on(run(state, cli))
+}
+
+async fn run(state: Arc<state::AgentState>, cli: cli::Cli) -> ExitCode {
+    use tokio::signal::unix::{signal, SignalKind};
+    let settings = state.settings();
+    let listener = match server::bind(&settings.socket) {
+        Ok(l) => l,
+        Err(e) => {
+            return fail(format!(
+                "GITGATE_SOCKET: cannot listen on '{}': {e}",
+                settings.socket.display()
+            ))
+        }
+    };
+    for w in &state.warnings {
+        log::warn(&state, w);
+    }
+    log::info(
+        &state,
+        &format!(
+            "listening on {} (pid {})",
+            settings.socket.display(),
+            std::process::id()
+        ),
+    );
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return fail("cannot install signal handlers");
+    };
+    let server = tokio::spawn(server::serve(state.clone(), listener, shutdown.clone()));
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(&state, &cli),
+        }
+    }
+    shutdown.cancel();
+    let _ = server.await;
+    let _ = std::fs::remove_file(&settings.socket);
+    log::info(&state, "stopped");
+    ExitCode::SUCCESS
+}
+
+/// SIGHUP: re-read the policy from the same layers. Paths and the token stay as they are; an
+/// invalid new configuration is rejected and the old one stays in force.
+fn reload(state: &state::AgentState, cli: &cli::Cli) {
+    let result = read_env_file(cli).and_then(|mut env_file| {
+        env_file.retain(|(k, _)| k != "GITHUB_TOKEN" && k != "GITHUB_TOKEN_FILE");
+        let new = config::load(cli.config.as_deref(), &env_file, &process_env())
+            .map_err(|e| e.to_string())?;
+        let policy = new.policy().map_err(|e| e.to_string())?;
+        Ok((new, policy))
+    });
+    match result {
+        Ok((mut new, policy)) => {
+            let old = state.settings();
+            // Only the policy is reloadable.
+            new.socket = old.socket.clone();
+            new.workspace = old.workspace.clone();
+            new.state_dir = old.state_dir.clone();
+            new.max_connections = old.max_connections;
+            state.replace_policy(new, policy);
+            log::info(state, "configuration reloaded (SIGHUP)");
+        }
+        Err(e) => log::warn(
+            state,
+            &format!("reload rejected, keeping the previous configuration: {e}"),
+        ),
+    }
+}

@@ -1,1 +1,312 @@
-//! Helpers shared by the end-to-end tests.
+//! Harness for the end-to-end tests: the built `gitgate-agent` and `gitgate-shim` binaries, a real
+//! Unix socket, per-test temp dirs, and the real-git helpers of `gitgate-testsupport`.
+//!
+//! The binaries are built on first use with `cargo build -p gitgate-agent -p gitgate-shim` (same
+//! profile and target dir as the tests), so `cargo test --workspace` alone is enough.
+
+pub use gitgate_testsupport::githttp::{
+    self, git, git_status, init_bare, test_home, GitHttpServer,
+};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The directory holding the built binaries (target/<profile>).
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current_exe");
+        // target/<profile>/deps/<test-binary>
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target dir")
+            .to_path_buf();
+        let profile = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("debug")
+            .to_owned();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-q", "-p", "gitgate-agent", "-p", "gitgate-shim"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile == "release" {
+            cmd.arg("--release");
+        }
+        if let Some(target) = dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target);
+        }
+        let status = cmd.status().expect("run cargo build for the binaries");
+        assert!(
+            status.success(),
+            "building gitgate-agent and gitgate-shim failed"
+        );
+        dir
+    })
+}
+
+pub fn agent_bin() -> PathBuf {
+    bin_dir().join("gitgate-agent")
+}
+
+pub fn shim_bin() -> PathBuf {
+    bin_dir().join("gitgate-shim")
+}
+
+pub const REAL_GIT: &str = "/usr/bin/git";
+
+/// A running agent with its own socket, workspace and state dir, stopped on drop.
+pub struct Agent {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    pub workspace: PathBuf,
+    pub state: PathBuf,
+    pub bin: PathBuf,
+    pub log: PathBuf,
+    pub token: Option<String>,
+}
+
+pub struct AgentBuilder {
+    env: Vec<(String, String)>,
+    token: Option<String>,
+    token_via_file: bool,
+}
+
+impl AgentBuilder {
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+    pub fn token(mut self, t: &str) -> Self {
+        self.token = Some(t.into());
+        self
+    }
+    pub fn token_file(mut self, t: &str) -> Self {
+        self.token = Some(t.into());
+        self.token_via_file = true;
+        self
+    }
+
+    /// Start the agent and wait (bounded) until it accepts connections.
+    pub fn start(self) -> Agent {
+        let dir = tempfile::Builder::new()
+            .prefix("gitgate-e2e")
+            .tempdir()
+            .expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical tempdir");
+        let workspace = root.join("workspace");
+        let state = root.join("state");
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&workspace).unwrap();
+        std::fs::create_dir_all(&bin).unwrap();
+        for name in ["git", "gh", "agent-status"] {
+            std::os::unix::fs::symlink(shim_bin(), bin.join(name)).unwrap();
+        }
+        let socket = root.join("run").join("agent.sock");
+        let log = root.join("agent.log");
+        let mut cmd = Command::new(agent_bin());
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", root.join("agent-home"))
+            .env("GITGATE_SOCKET", &socket)
+            .env("GITGATE_WORKSPACE", &workspace)
+            .env("GITGATE_STATE_DIR", &state)
+            .env("GITGATE_HELLO_TIMEOUT_MS", "2000")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new().append(true).open(&log).unwrap(),
+            ));
+        if let Some(t) = &self.token {
+            if self.token_via_file {
+                let f = root.join("token");
+                std::fs::write(&f, t).unwrap();
+                cmd.env("GITHUB_TOKEN_FILE", f);
+            } else {
+                cmd.env("GITHUB_TOKEN", t);
+            }
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start gitgate-agent");
+        let mut agent = Agent {
+            child: Some(child),
+            dir,
+            socket,
+            workspace,
+            state,
+            bin,
+            log,
+            token: self.token,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&agent.socket).is_err() {
+            if let Some(Ok(Some(status))) = agent.child.as_mut().map(Child::try_wait) {
+                panic!("agent exited early ({status}): {}", agent.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "agent did not start: {}",
+                agent.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        agent
+    }
+}
+
+impl Agent {
+    pub fn builder() -> AgentBuilder {
+        AgentBuilder {
+            env: vec![],
+            token: None,
+            token_via_file: false,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A command for a shim front-end (`git`, `gh`, `agent-status`) with the AI-container env.
+    pub fn cmd(&self, tool: &str, cwd: &Path) -> Command {
+        let home = test_home();
+        let mut c = Command::new(self.bin.join(tool));
+        c.current_dir(cwd)
+            .env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", self.bin.display()))
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("LANG", "C")
+            .env("LC_ALL", "C")
+            .env("TZ", "UTC")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
+            .env("GITGATE_SOCKET", &self.socket)
+            .env("GITGATE_REAL_GIT", REAL_GIT)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Run a shim front-end and capture everything.
+    pub fn run(&self, tool: &str, cwd: &Path, args: &[&str]) -> Run {
+        let out = self
+            .cmd(tool, cwd)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("run {tool} {args:?}: {e}"));
+        Run::from(out)
+    }
+
+    pub fn run_with_stdin(&self, tool: &str, cwd: &Path, args: &[&str], stdin: &[u8]) -> Run {
+        let mut child = self
+            .cmd(tool, cwd)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn shim");
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    /// A workspace repo with one commit on `main` and `origin` set to `origin_url`.
+    pub fn workspace_repo(&self, name: &str, origin_url: &str) -> PathBuf {
+        let dir = self.workspace.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        git(&dir, &["init", "-q", "-b", "main"]);
+        std::fs::write(dir.join("README.md"), format!("# {name}\n")).unwrap();
+        git(&dir, &["add", "README.md"]);
+        git(&dir, &["commit", "-q", "-m", "initial"]);
+        git(&dir, &["remote", "add", "origin", origin_url]);
+        dir
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM first so the agent removes its socket; then make sure it is gone.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Is the agent process still running?
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Captured result of a command.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub raw_stdout: Vec<u8>,
+    pub raw_stderr: Vec<u8>,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            raw_stdout: o.stdout,
+            raw_stderr: o.stderr,
+        }
+    }
+}
+
+impl Run {
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code; stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// All refs of a (bare) repository as `oid refname` lines, for before/after comparisons.
+pub fn refs_of(repo: &Path) -> String {
+    git(repo, &["for-each-ref", "--format=%(objectname) %(refname)"])
+}
+
+/// A random hex token for one test.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut bytes);
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("ghp_{hex}")
+}

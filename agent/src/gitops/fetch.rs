@@ -1,0 +1,197 @@
+//! fetch, pull, ls-remote, remote update and clone: refresh the agent's mirror of the allowed
+//! repository, then tell the shim to run the real git locally against it (DESIGN §2). The client's
+//! options are for the shim's local git; the agent only needs to know which repository is meant.
+
+use super::workspace::Workspace;
+use super::{mirror, target_for_url, Target};
+use crate::error::AgentError;
+use crate::session::Request;
+use crate::state::AgentState;
+use gitgate_proto::Exit;
+use std::path::Path;
+
+/// Options that take a separate value, per subcommand, so the value is not taken for the remote.
+fn takes_value(sub: &str, opt: &str) -> bool {
+    const FETCH: &[&str] = &[
+        "--depth",
+        "--deepen",
+        "--shallow-since",
+        "--shallow-exclude",
+        "--negotiation-tip",
+        "-j",
+        "--jobs",
+        "--upload-pack",
+        "-o",
+        "--server-option",
+        "--refmap",
+        "--recurse-submodules-default",
+        "--filter",
+        "--submodule-prefix",
+    ];
+    const PULL: &[&str] = &["-s", "--strategy", "-X", "--strategy-option"];
+    const CLONE: &[&str] = &[
+        "-o",
+        "--origin",
+        "-b",
+        "--branch",
+        "-u",
+        "--upload-pack",
+        "--reference",
+        "--reference-if-able",
+        "--separate-git-dir",
+        "--depth",
+        "--shallow-since",
+        "--shallow-exclude",
+        "-c",
+        "--config",
+        "--template",
+        "-j",
+        "--jobs",
+        "--filter",
+        "--server-option",
+        "--bundle-uri",
+        "--ref-format",
+    ];
+    const LS_REMOTE: &[&str] = &["--upload-pack", "-o", "--server-option", "--sort"];
+    match sub {
+        "fetch" => FETCH.contains(&opt),
+        "pull" => FETCH.contains(&opt) || PULL.contains(&opt),
+        "clone" => CLONE.contains(&opt),
+        "ls-remote" => LS_REMOTE.contains(&opt),
+        _ => false,
+    }
+}
+
+/// Positional arguments of a fetch-like command.
+pub fn positionals<'a>(sub: &str, args: &'a [String]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    let mut options_done = false;
+    while let Some(a) = it.next() {
+        if options_done || !a.starts_with('-') || a == "-" {
+            out.push(a.as_str());
+        } else if a == "--" {
+            options_done = true;
+        } else if takes_value(sub, a) {
+            it.next();
+        }
+    }
+    out
+}
+
+fn looks_like_url(s: &str) -> bool {
+    s.contains("://")
+        || (s.contains(':') && s.contains('@'))
+        || s.starts_with('/')
+        || s.starts_with("./")
+        || s.starts_with("../")
+}
+
+async fn refresh(state: &AgentState, req: &Request, target: &Target) -> Result<(), AgentError> {
+    let lock = state.repo_lock(&target.slug);
+    let _held = lock.lock().await;
+    let target = target.clone();
+    let token = state.token.clone();
+    let cancel = req.cancel.clone();
+    tokio::task::spawn_blocking(move || mirror::refresh(&target, &token, &cancel))
+        .await
+        .map_err(|e| AgentError::Internal(format!("mirror task failed: {e}")))?
+}
+
+fn mirror_exit(target: &Target, url_as_written: String) -> Exit {
+    Exit {
+        code: 0,
+        mirror: Some(target.mirror.display().to_string()),
+        url: Some(url_as_written),
+        local_git: vec![],
+    }
+}
+
+/// `git fetch|pull|ls-remote|remote update`.
+pub async fn fetch_like(
+    state: &AgentState,
+    req: &Request,
+    ws_root: &Path,
+    cwd: &Path,
+) -> Result<Exit, AgentError> {
+    let settings = state.settings();
+    let policy = state.policy();
+    let args = &req.hello.args;
+    let sub = args[0].as_str();
+    let rest = &args[1..];
+    // `remote update` takes remote names or groups; treat the first as the remote.
+    let named = if sub == "remote" {
+        rest.iter()
+            .skip_while(|a| a.as_str() != "update")
+            .nth(1)
+            .map(String::as_str)
+            .filter(|a| !a.starts_with('-'))
+    } else {
+        positionals(sub, rest).first().copied()
+    };
+    let url_as_written = match named {
+        Some(n) if looks_like_url(n) => n.to_owned(),
+        other => {
+            let ws = Workspace::open(ws_root, cwd)?;
+            let name = other
+                .map(str::to_owned)
+                .unwrap_or_else(|| ws.default_remote());
+            ws.remote_url(&name).ok_or_else(|| {
+                AgentError::failed(
+                    format!("fatal: '{name}' does not appear to be a git repository\nfatal: Could not read from remote repository."),
+                    128,
+                )
+            })?
+        }
+    };
+    let target = target_for_url(&settings, &policy, &url_as_written)?;
+    refresh(state, req, &target).await?;
+    Ok(mirror_exit(&target, url_as_written))
+}
+
+/// `git clone <url> [dir]`: only allowed repositories; the shim clones from the mirror and keeps
+/// `origin` pointing at the URL as written.
+pub async fn clone(state: &AgentState, req: &Request) -> Result<Exit, AgentError> {
+    let settings = state.settings();
+    let policy = state.policy();
+    let pos = positionals("clone", &req.hello.args[1..]);
+    let url = pos.first().ok_or_else(|| {
+        AgentError::Usage("usage: git clone [<options>] [--] <repo> [<dir>]".into())
+    })?;
+    let target = target_for_url(&settings, &policy, url)?;
+    refresh(state, req, &target).await?;
+    Ok(mirror_exit(&target, (*url).to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn finds_the_repository_argument() {
+        assert_eq!(
+            positionals("fetch", &v(&["--depth", "1", "upstream", "main"])),
+            ["upstream", "main"]
+        );
+        assert_eq!(
+            positionals("fetch", &v(&["--prune", "--tags"])),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            positionals("pull", &v(&["--rebase", "-s", "ours", "origin"])),
+            ["origin"]
+        );
+        assert_eq!(
+            positionals("clone", &v(&["-b", "dev", "https://h/o/r.git", "dir"])),
+            ["https://h/o/r.git", "dir"]
+        );
+        assert_eq!(
+            positionals("ls-remote", &v(&["--heads", "--", "-weird"])),
+            ["-weird"]
+        );
+    }
+}

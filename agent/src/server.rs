@@ -1,0 +1,400 @@
+//! The Unix-socket server: peer credentials, concurrency limits, Hello deadline, framing, and the
+//! plumbing that turns a connection into a [`Request`] with cancellation.
+
+use crate::audit::AuditRecord;
+use crate::dispatch;
+use crate::error::AgentError;
+use crate::session::{Output, Peer, Request, Stdin};
+use crate::state::AgentState;
+use gitgate_proto::{self as proto, ErrorMsg, Frame, ProtoError};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Most stdin a request may send (gh bodies, pre-push lines).
+pub const STDIN_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Bind the socket: parent dir created 0750 if missing, stale socket removed, socket 0660.
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))?;
+        }
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        if meta.file_type().is_socket() {
+            // A live agent would answer; a stale file from a crash would block the bind.
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    format!("another agent is already listening on {}", path.display()),
+                ));
+            }
+            std::fs::remove_file(path)?;
+        } else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ));
+        }
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
+
+pub async fn serve(state: Arc<AgentState>, listener: UnixListener, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let state = state.clone();
+                    tokio::spawn(async move { connection(state, stream).await });
+                }
+                Err(e) => {
+                    // EMFILE/ENFILE under a flood: back off briefly instead of spinning or dying.
+                    crate::log::warn(&state, &format!("accept failed: {e}"));
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+fn peer_of(stream: &UnixStream) -> Option<Peer> {
+    let cred =
+        nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials).ok()?;
+    Some(Peer {
+        uid: cred.uid(),
+        pid: cred.pid(),
+    })
+}
+
+/// Reads frames from the client half of the socket.
+struct FrameReader {
+    rd: OwnedReadHalf,
+    buf: Vec<u8>,
+}
+
+impl FrameReader {
+    async fn next(&mut self) -> Result<Option<Frame>, ProtoError> {
+        loop {
+            if let Some((frame, used)) = proto::decode(&self.buf)? {
+                self.buf.drain(..used);
+                return Ok(Some(frame));
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let n = self.rd.read(&mut chunk).await?;
+            if n == 0 {
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(ProtoError::Truncated)
+                };
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// Send a final Error frame and close. The read side is drained for a moment first so a client
+/// still writing its Hello does not hit a closed socket before it can read the error.
+async fn send_error_and_close(
+    rd: Option<OwnedReadHalf>,
+    mut wr: OwnedWriteHalf,
+    msg: String,
+    code: i32,
+) {
+    let frame = Frame::Error(ErrorMsg { message: msg, code });
+    let _ = tokio::time::timeout(Duration::from_secs(2), wr.write_all(&frame.encode())).await;
+    let _ = wr.shutdown().await;
+    if let Some(mut rd) = rd {
+        let drain = async {
+            let mut sink = [0u8; 4096];
+            let mut total = 0usize;
+            // Bounded: at most one maximal frame's worth, then we close regardless.
+            while total < proto::MAX_FRAME {
+                match rd.read(&mut sink).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => total += n,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
+    }
+}
+
+/// Decrements the per-peer count when the request ends, however it ends.
+struct PeerSlot<'a> {
+    state: &'a AgentState,
+    uid: u32,
+}
+
+impl Drop for PeerSlot<'_> {
+    fn drop(&mut self) {
+        let mut map = self
+            .state
+            .per_peer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.uid) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.uid);
+            }
+        }
+    }
+}
+
+fn take_peer_slot(state: &AgentState, uid: u32, max: usize) -> Option<PeerSlot<'_>> {
+    let mut map = state.per_peer.lock().unwrap_or_else(|e| e.into_inner());
+    let n = map.entry(uid).or_insert(0);
+    if *n >= max {
+        return None;
+    }
+    *n += 1;
+    Some(PeerSlot { state, uid })
+}
+
+async fn connection(state: Arc<AgentState>, stream: UnixStream) {
+    let settings = state.settings();
+    let peer = peer_of(&stream);
+    let (rd, wr) = stream.into_split();
+    let Some(peer) = peer else {
+        send_error_and_close(
+            Some(rd),
+            wr,
+            "gitgate: cannot read the peer credentials of this connection".into(),
+            proto::exit::PROTOCOL,
+        )
+        .await;
+        return;
+    };
+    if !state.allowed_uids().contains(&peer.uid) {
+        state.counters.denied.fetch_add(1, Ordering::Relaxed);
+        crate::log::warn(
+            &state,
+            &format!(
+                "refused connection from uid {} (pid {})",
+                peer.uid, peer.pid
+            ),
+        );
+        send_error_and_close(
+            Some(rd),
+            wr,
+            format!(
+                "gitgate: connection refused: uid {} is not allowed on this socket (ALLOWED_UIDS)",
+                peer.uid
+            ),
+            proto::exit::DENIED,
+        )
+        .await;
+        return;
+    }
+    let Ok(_global) = state.connections.clone().try_acquire_owned() else {
+        state.counters.errors.fetch_add(1, Ordering::Relaxed);
+        send_error_and_close(
+            Some(rd),
+            wr,
+            format!("gitgate: agent busy: {} requests already running (GITGATE_MAX_CONNECTIONS); try again", settings.max_connections),
+            proto::exit::PROTOCOL,
+        )
+        .await;
+        return;
+    };
+    let Some(_slot) = take_peer_slot(&state, peer.uid, settings.max_per_peer) else {
+        state.counters.errors.fetch_add(1, Ordering::Relaxed);
+        send_error_and_close(
+            Some(rd),
+            wr,
+            format!("gitgate: too many requests from uid {} at once (GITGATE_MAX_PER_PEER={}); try again", peer.uid, settings.max_per_peer),
+            proto::exit::PROTOCOL,
+        )
+        .await;
+        return;
+    };
+
+    let mut reader = FrameReader {
+        rd,
+        buf: Vec::new(),
+    };
+    let hello = match tokio::time::timeout(
+        Duration::from_millis(settings.hello_timeout_ms),
+        reader.next(),
+    )
+    .await
+    {
+        Ok(Ok(Some(Frame::Hello(h)))) => h,
+        Ok(Ok(None)) => return, // connected and left: nothing to answer
+        Ok(Ok(Some(_))) => {
+            state.counters.errors.fetch_add(1, Ordering::Relaxed);
+            send_error_and_close(
+                None,
+                wr,
+                "gitgate: protocol error: the first frame must be Hello".into(),
+                proto::exit::PROTOCOL,
+            )
+            .await;
+            return;
+        }
+        Ok(Err(e)) => {
+            state.counters.errors.fetch_add(1, Ordering::Relaxed);
+            send_error_and_close(
+                None,
+                wr,
+                format!("gitgate: protocol error: {e}"),
+                proto::exit::PROTOCOL,
+            )
+            .await;
+            return;
+        }
+        Err(_) => {
+            state.counters.errors.fetch_add(1, Ordering::Relaxed);
+            send_error_and_close(
+                None,
+                wr,
+                format!(
+                    "gitgate: protocol error: no request within {} ms (GITGATE_HELLO_TIMEOUT_MS)",
+                    settings.hello_timeout_ms
+                ),
+                proto::exit::PROTOCOL,
+            )
+            .await;
+            return;
+        }
+    };
+    if hello.version != proto::PROTOCOL_VERSION {
+        state.counters.errors.fetch_add(1, Ordering::Relaxed);
+        send_error_and_close(
+            None,
+            wr,
+            format!("gitgate: protocol version {} is not supported (agent speaks {}); use the shim from the same release", hello.version, proto::PROTOCOL_VERSION),
+            proto::exit::PROTOCOL,
+        )
+        .await;
+        return;
+    }
+
+    let cancel = CancellationToken::new();
+    let (frame_tx, mut frame_rx) = mpsc::channel::<Frame>(64);
+    let writer_cancel = cancel.clone();
+    let writer = tokio::spawn(async move {
+        let mut wr = wr;
+        while let Some(frame) = frame_rx.recv().await {
+            let last = matches!(frame, Frame::Exit(_) | Frame::Error(_));
+            if wr.write_all(&frame.encode()).await.is_err() {
+                // The client went away: stop the operation.
+                writer_cancel.cancel();
+                break;
+            }
+            if last {
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+    });
+
+    let (stdin_tx, stdin_rx) = mpsc::channel::<Vec<u8>>(16);
+    let reader_cancel = cancel.clone();
+    let reader_task = tokio::spawn(async move {
+        let mut stdin_tx = Some(stdin_tx);
+        loop {
+            match reader.next().await {
+                Ok(Some(Frame::Stdin(data))) => {
+                    if let Some(tx) = &stdin_tx {
+                        if tx.send(data).await.is_err() {
+                            stdin_tx = None; // the handler does not read stdin: drop further input
+                        }
+                    }
+                }
+                Ok(Some(Frame::StdinEof)) => stdin_tx = None,
+                Ok(Some(Frame::Signal(_))) => reader_cancel.cancel(),
+                // Anything else, a protocol error, or the client closing: the operation is cancelled.
+                Ok(Some(_)) | Ok(None) | Err(_) => {
+                    reader_cancel.cancel();
+                    break;
+                }
+            }
+        }
+    });
+
+    let out = Output::new(frame_tx, &state.redactor);
+    let started = Instant::now();
+    let request = Request {
+        peer,
+        hello: hello.clone(),
+        out: out.clone(),
+        stdin: Stdin::new(stdin_rx),
+        cancel: cancel.clone(),
+    };
+    state.counters.requests.fetch_add(1, Ordering::Relaxed);
+    let timeout = Duration::from_secs(settings.op_timeout_secs);
+    let op_cancel = cancel.clone();
+    let result = tokio::select! {
+        r = dispatch::handle(&state, request) => r,
+        _ = op_cancel.cancelled() => Err(AgentError::Cancelled),
+        _ = tokio::time::sleep(timeout) => {
+            cancel.cancel();
+            Err(AgentError::Timeout(settings.op_timeout_secs))
+        }
+    };
+    out.flush().await;
+    let (code, decision, reason) = match &result {
+        Ok(exit) => {
+            state.counters.allowed.fetch_add(1, Ordering::Relaxed);
+            (exit.code, "allow", String::new())
+        }
+        Err(e) if e.is_denial() => {
+            state.counters.denied.fetch_add(1, Ordering::Relaxed);
+            (e.code(), "deny", e.to_string())
+        }
+        Err(e) => {
+            state.counters.errors.fetch_add(1, Ordering::Relaxed);
+            (e.code(), "error", e.to_string())
+        }
+    };
+    let final_frame = match result {
+        Ok(exit) => Frame::Exit(exit),
+        Err(e) => {
+            let mut msg = e.to_frame();
+            msg.message = state.redactor.redact_str(&msg.message);
+            Frame::Error(msg)
+        }
+    };
+    out.send_final(final_frame).await;
+    let bytes = out.bytes_sent();
+    drop(out);
+    // Give the writer a bounded time to deliver the final frame, then tear everything down.
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    // Keep reading until the client hangs up (briefly), so frames it was still writing, such as
+    // a StdinEof racing our final frame, do not hit a closed socket.
+    let abort = reader_task.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(1), reader_task)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
+    crate::audit::record(
+        &state,
+        AuditRecord {
+            peer,
+            hello: &hello,
+            decision,
+            reason: &reason,
+            code,
+            duration: started.elapsed(),
+            bytes,
+        },
+    );
+}

