@@ -162,6 +162,7 @@ fn write_err(data: &[u8]) {
 pub fn converse(hello: &Hello, stdin: bool) -> Result<Exit, Fail> {
     let frame = encode_hello(hello)?;
     let socket = socket_path();
+    sys::ignore_sigpipe();
     let stream = UnixStream::connect(&socket).map_err(|_| unreachable(&socket))?;
     let reader = stream.try_clone().map_err(lost)?;
     let writer: Writer = Arc::new(Mutex::new(stream));

@@ -5,12 +5,16 @@
 //! A second signal while forwarding ends the shim at once (`_exit(128 + sig)`), decided in the
 //! handler itself so a stuck writer cannot delay it.
 
-use std::os::raw::{c_int, c_ulong, c_void};
+use std::ffi::{CStr, OsString};
+use std::os::raw::{c_char, c_int, c_ulong, c_void};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::io::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 pub const SIGINT: c_int = 2;
+pub const SIGPIPE: c_int = 13;
 pub const SIGTERM: c_int = 15;
+const SIG_IGN: usize = 1;
 
 extern "C" {
     fn signal(signum: c_int, handler: usize) -> usize;
@@ -75,6 +79,29 @@ pub fn install_signal_pipe(fd: RawFd) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Ignore SIGPIPE, so a closed socket or stdout is an `EPIPE` error and not a silent death.
+/// (`no_main` skips std's runtime, which would do this; `Command` restores the default for
+/// the git processes the shim starts.)
+pub fn ignore_sigpipe() {
+    // SAFETY: setting a disposition, no handler code involved.
+    unsafe { signal(SIGPIPE, SIG_IGN) };
+}
+
+/// The program arguments from the C `main`.
+///
+/// # Safety
+/// `argv` must hold `argc` valid NUL-terminated strings (as the C runtime passes them).
+pub unsafe fn args(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
+    if argv.is_null() {
+        return Vec::new();
+    }
+    (0..usize::try_from(argc).unwrap_or(0))
+        .map(|i| *argv.add(i))
+        .take_while(|p| !p.is_null())
+        .map(|p| OsString::from_vec(CStr::from_ptr(p).to_bytes().to_vec()))
+        .collect()
+}
+
 /// Stop forwarding signals (the conversation is over; a local git child may run now).
 pub fn stop_forwarding() {
     FORWARDING.store(false, Ordering::SeqCst);
@@ -124,4 +151,27 @@ pub fn terminal_cols(fd: RawFd) -> Option<u16> {
     // SAFETY: TIOCGWINSZ writes one `struct winsize` into the pointer we pass.
     let rc = unsafe { ioctl(fd, TIOCGWINSZ, &mut ws as *mut WinSize) };
     (rc == 0 && ws.cols > 0).then_some(ws.cols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_from_c_argv() {
+        let a = c"git";
+        let b = c"st\xffatus";
+        let argv = [a.as_ptr(), b.as_ptr(), std::ptr::null()];
+        let got = unsafe { args(2, argv.as_ptr()) };
+        assert_eq!(
+            got,
+            [
+                OsString::from("git"),
+                OsString::from_vec(b"st\xffatus".to_vec())
+            ]
+        );
+        assert!(unsafe { args(0, std::ptr::null()) }.is_empty());
+        // a NULL before argc entries ends the list
+        assert_eq!(unsafe { args(5, argv.as_ptr()) }.len(), 2);
+    }
 }

@@ -218,6 +218,22 @@ fn large_output_arrives_intact() {
 }
 
 #[test]
+fn closed_stdout_ends_like_sigpipe() {
+    let dir = TempDir::new("epipe");
+    let ag = agent(&dir.sock(), |s| {
+        read_request(s);
+        // keep writing until the shim is gone
+        while proto::write_frame(s, &Frame::Stdout(vec![b'x'; 65536])).is_ok() {}
+    });
+    let mut child = shim_cmd(&dir, &["gh", "pr", "list"]).spawn().unwrap();
+    drop(child.stdout.take());
+    let out = wait(child);
+    ag.join().unwrap();
+    assert_eq!(out.status.code(), Some(141), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
 fn error_frame_gives_code_and_message() {
     let dir = TempDir::new("error");
     let ag = scripted(
