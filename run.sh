@@ -341,6 +341,19 @@ LOG_FILE=$NATIVE_DIR/agent.log
 AGENT_BIN=''
 SHIM_BIN=''
 
+# alive PID: the process exists and is not a zombie (an exited agent stays a zombie until init,
+# its parent after run.sh exits, reaps it).
+alive() {
+	local stat
+	kill -0 "$1" 2>/dev/null || return 1
+	if [ -r "/proc/$1/stat" ]; then
+		stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+		stat=${stat##*) }
+		case $stat in Z* | X*) return 1 ;; esac
+	fi
+	return 0
+}
+
 # The pid in the pid file, if that process is alive and is the agent (not a recycled pid).
 running_pid() {
 	local pid cmd
@@ -349,7 +362,7 @@ running_pid() {
 	case $pid in
 	'' | *[!0-9]*) return 1 ;;
 	esac
-	kill -0 "$pid" 2>/dev/null || return 1
+	alive "$pid" || return 1
 	if [ -r "/proc/$pid/cmdline" ]; then
 		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
 		case $cmd in
@@ -456,7 +469,7 @@ native_start() {
 	timeout=${GITGATE_START_TIMEOUT:-10}
 	i=0
 	while [ ! -S "$SOCKET" ]; do
-		if ! kill -0 "$pid" 2>/dev/null; then
+		if ! alive "$pid"; then
 			rm -f "$PID_FILE"
 			tail -n 20 "$LOG_FILE" >&2 || true
 			die "the agent exited at start (log above, full log: $LOG_FILE)"
@@ -495,7 +508,7 @@ native_stop() {
 	fi
 	kill -TERM "$pid" 2>/dev/null || true
 	i=0
-	while kill -0 "$pid" 2>/dev/null; do
+	while alive "$pid"; do
 		if [ "$i" -ge 100 ]; then
 			warn "the agent (pid $pid) did not exit within 10s of SIGTERM; sending SIGKILL"
 			kill -KILL "$pid" 2>/dev/null || true

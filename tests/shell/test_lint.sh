@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Lint: shellcheck over every shell file we ship, and compose.yaml through docker-compose config.
+# Each skips with a message when its tool is absent (.ci/run installs shellcheck and docker-compose).
+# shellcheck source=tests/shell/lib.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+cd "$REPO" || exit 1
+
+if command -v shellcheck >/dev/null 2>&1; then
+	files=(run.sh hooks/pre-push scripts/*.sh tests/shell/*.sh)
+	if out=$(shellcheck "${files[@]}" 2>&1); then
+		pass "shellcheck clean: ${files[*]}"
+	else
+		fail "shellcheck" "$out"
+	fi
+	# The hook must stay POSIX sh (git may run it with dash).
+	if out=$(shellcheck --shell=sh hooks/pre-push scripts/install-hook.sh 2>&1); then
+		pass "shellcheck --shell=sh: hooks/pre-push scripts/install-hook.sh"
+	else
+		fail "shellcheck --shell=sh" "$out"
+	fi
+else
+	skip "shellcheck not installed (apt-get install shellcheck)"
+fi
+
+if command -v dash >/dev/null 2>&1; then
+	if dash -n hooks/pre-push && dash -n scripts/install-hook.sh; then
+		pass "dash -n: hooks/pre-push scripts/install-hook.sh parse"
+	else
+		fail "dash -n"
+	fi
+fi
+if bash -n run.sh; then pass "bash -n run.sh"; else fail "bash -n run.sh"; fi
+
+# compose_config ENGINE... -- FILE...: "config" must succeed; its output is kept in CONFIG.
+CONFIG=''
+compose_config() {
+	local cmd=()
+	while [ "$1" != -- ]; do
+		cmd+=("$1")
+		shift
+	done
+	shift
+	local args=() f
+	for f in "$@"; do args+=(-f "$f"); done
+	CONFIG=$(env GITGATE_ENV_FILE="$TMP_ROOT/.env" PUID=1234 PGID=2345 WORKSPACE_DIR="$TMP_ROOT/ws" \
+		GITHUB_TOKEN_FILE="$TMP_ROOT/token" \
+		"${cmd[@]}" "${args[@]}" -p gitgate --env-file "$TMP_ROOT/.env" config 2>&1)
+}
+
+check_compose() {
+	local label=$1
+	shift
+	mkdir -p "$TMP_ROOT/ws"
+	printf 'GITHUB_TOKEN=ghp_testtoken\nGITGATE_WORKSPACE=/native/path\n' >"$TMP_ROOT/.env"
+	echo token >"$TMP_ROOT/token"
+	if compose_config "$@" -- containers/compose.yaml; then
+		pass "$label config: containers/compose.yaml"
+		# The token reaches the agent only; container wiring overrides native-mode paths from .env.
+		local agent claude
+		agent=$(printf '%s\n' "$CONFIG" | sed -n '/^  agent:/,/^  [a-z]/p')
+		claude=$(printf '%s\n' "$CONFIG" | sed -n '/^  claude:/,/^[a-z]/p')
+		if contains "$agent" "ghp_testtoken" && ! contains "$claude" "ghp_testtoken" &&
+			! contains "$claude" "GITHUB_TOKEN"; then
+			pass "$label: the token is in the agent's environment only"
+		else
+			fail "$label: token placement" "$CONFIG"
+		fi
+		if contains "$agent" "GITGATE_WORKSPACE: /workspace" && contains "$agent" "ALLOWED_UIDS: '[1234]'" &&
+			contains "$agent" "read_only: true" && contains "$claude" "user: 1234:2345" &&
+			contains "$claude" "source: $TMP_ROOT/ws" && contains "$claude" "mirrors:/var/lib/gitgate:ro" &&
+			contains "$claude" "/dev/null:/workspace/.env:ro"; then
+			pass "$label: wiring (workspace, ALLOWED_UIDS from PUID, user, read-only mirror, .env shadowed)"
+		else
+			fail "$label: wiring" "$CONFIG"
+		fi
+	else
+		fail "$label config: containers/compose.yaml" "$CONFIG"
+	fi
+	if compose_config "$@" -- containers/compose.yaml containers/compose.token-file.yaml containers/compose.podman.yaml; then
+		if contains "$CONFIG" "GITHUB_TOKEN_FILE: /run/secrets/github_token" && contains "$CONFIG" "userns_mode: keep-id"; then
+			pass "$label config: with compose.token-file.yaml and compose.podman.yaml"
+		else
+			fail "$label config: overrides not applied" "$CONFIG"
+		fi
+	else
+		fail "$label config: with the override files" "$CONFIG"
+	fi
+}
+
+if command -v docker-compose >/dev/null 2>&1 && docker-compose version >/dev/null 2>&1; then
+	check_compose docker-compose docker-compose
+else
+	skip "docker-compose not installed (apt-get install docker-compose): compose.yaml not validated with it"
+fi
+if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+	check_compose "docker compose" docker compose
+else
+	skip "docker compose plugin not available: compose.yaml not validated with it"
+fi
+
+finish

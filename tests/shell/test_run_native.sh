@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# run.sh --native with stub binaries (GITGATE_BIN_DIR): start, already running, status, shell, stop,
+# failures at start; and --help. The real binaries are exercised by the Rust end-to-end tests.
+# shellcheck source=tests/shell/lib.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SYSBIN=$TMP_ROOT/sysbin
+make_sysbin "$SYSBIN"
+HOMEDIR=$TMP_ROOT/home
+mkdir -p "$HOMEDIR"
+ENVF=$TMP_ROOT/.env
+: >"$ENVF"
+
+# run_native ND [VAR=VALUE...] -- ARGS...: run.sh with native dir ND and the stub binaries.
+run_native() {
+	local nd=$1 vars=()
+	shift
+	while [ "$1" != -- ]; do
+		vars+=("$1")
+		shift
+	done
+	shift
+	run_capture env -i HOME="$HOMEDIR" PATH="$SYSBIN" GITGATE_ENV_FILE="$ENVF" GITGATE_NATIVE_DIR="$nd" \
+		GITGATE_BIN_DIR="$STUBBIN" STUB_AGENT_RECORD="$nd.record" "${vars[@]}" "$RUN_SH" "$@"
+}
+
+# gone PID: the process has exited (a zombie waiting for init to reap it counts as exited).
+gone() {
+	kill -0 "$1" 2>/dev/null || return 0
+	case $(cat "/proc/$1/stat" 2>/dev/null) in *") Z"* | *") X"* | '') return 0 ;; esac
+	return 1
+}
+
+check() { # check NAME CONDITION_STATUS DETAIL...
+	local name=$1 st=$2
+	shift 2
+	if [ "$st" = 0 ]; then pass "$name"; else fail "$name" "$@"; fi
+}
+
+# --- Without binaries ----------------------------------------------------------------------------
+STUBBIN=$TMP_ROOT/nobin
+run_capture env -i HOME="$HOMEDIR" PATH="$SYSBIN" "$RUN_SH" --help
+contains "$OUT" "Usage:" && contains "$OUT" "--native" && contains "$OUT" "--status" && [ "$RC" = 0 ]
+check "--help prints the usage and exits 0" $? "exit $RC" "$OUT"
+
+ND=$TMP_ROOT/nd-none
+run_native "$ND" -- --native --stop
+[ "$RC" = 0 ] && contains "$ERR" "run.sh: native agent is not running (no pid file at $ND/agent.pid)"
+check "--native --stop without a pid file: says so" $? "exit $RC" "$ERR"
+run_native "$ND" -- --native --status
+[ "$RC" != 0 ] && contains "$ERR" "not running" && contains "$ERR" "./run.sh --native"
+check "--native --status when not running: non-zero with a hint" $? "exit $RC" "$ERR"
+run_native "$ND" -- --native --logs
+[ "$RC" != 0 ] && contains "$ERR" "no log at $ND/agent.log"
+check "--native --logs without a log: non-zero" $? "exit $RC" "$ERR"
+run_native "$ND" -- --native
+[ "$RC" != 0 ] && contains "$ERR" "missing $STUBBIN/gitgate-agent"
+check "--native with GITGATE_BIN_DIR lacking the binaries: non-zero" $? "exit $RC" "$ERR"
+run_native "$ND" BLOCKED_BRANCHES='[main' -- --native
+[ "$RC" != 0 ] && contains "$ERR" "BLOCKED_BRANCHES must be a JSON array of strings" && contains "$ERR" "got: [main"
+check "--native validates JSON settings (environment over .env) before starting" $? "exit $RC" "$ERR"
+
+# A stale pid file (a pid that is not a running agent) is removed by --stop.
+mkdir -p "$ND"
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+echo "$dead" >"$ND/agent.pid"
+run_native "$ND" -- --native --stop
+[ "$RC" = 0 ] && contains "$ERR" "stale pid file" && [ ! -e "$ND/agent.pid" ]
+check "--native --stop with a stale pid file removes it" $? "exit $RC" "$ERR"
+echo "$$" >"$ND/agent.pid" # alive, but not an agent: never signalled
+run_native "$ND" -- --native --stop
+[ "$RC" = 0 ] && contains "$ERR" "stale pid file" && kill -0 $$
+check "--native --stop does not signal a recycled pid that is not the agent" $? "exit $RC" "$ERR"
+
+# --- Stub binaries ---------------------------------------------------------------------------------
+PERL=$(command -v perl 2>/dev/null || true)
+if [ -z "$PERL" ]; then
+	skip "perl not installed: the stub agent (a unix socket listener) cannot run; native start tests skipped"
+	finish
+	exit $?
+fi
+STUBBIN=$TMP_ROOT/bin
+mkdir -p "$STUBBIN"
+cat >"$STUBBIN/gitgate-agent" <<'STUB'
+#!/usr/bin/env perl
+# Stub agent: records how it was started, listens on $GITGATE_SOCKET, exits on SIGTERM.
+use strict;
+use warnings;
+use IO::Socket::UNIX;
+open(my $rec, '>', $ENV{STUB_AGENT_RECORD}) or die "record: $!";
+print $rec "args=@ARGV\n";
+print $rec "$_=" . ($ENV{$_} // 'unset') . "\n"
+	for qw(GITGATE_SOCKET GITGATE_STATE_DIR GITGATE_WORKSPACE GITHUB_TOKEN);
+close($rec);
+if ($ENV{STUB_AGENT_FAIL}) {
+	print STDERR "gitgate-agent: invalid setting BLOCKED_BRANCHES: stub failure\n";
+	exit 2;
+}
+my $sock = $ENV{GITGATE_SOCKET};
+$SIG{TERM} = sub { unlink $sock; exit 0 };
+$SIG{INT} = $SIG{TERM};
+my $l;
+unless ($ENV{STUB_AGENT_NOSOCKET}) {
+	$l = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => $sock, Listen => 5) or die "listen: $!";
+}
+print STDERR "gitgate-agent: listening on $sock\n";
+sleep 1 while 1;
+STUB
+cat >"$STUBBIN/gitgate-shim" <<'STUB'
+#!/bin/sh
+case ${0##*/} in
+agent-status) echo "stub agent-status socket=$GITGATE_SOCKET real_git=$GITGATE_REAL_GIT" ;;
+*) echo "stub shim as ${0##*/}: $*" ;;
+esac
+STUB
+chmod +x "$STUBBIN/gitgate-agent" "$STUBBIN/gitgate-shim"
+STARTED=()
+cleanup_agents() {
+	local nd
+	for nd in "${STARTED[@]}"; do
+		env -i HOME="$HOMEDIR" PATH="$SYSBIN" GITGATE_NATIVE_DIR="$nd" "$RUN_SH" --native --stop >/dev/null 2>&1
+	done
+	rm -rf "$TMP_ROOT"
+}
+trap cleanup_agents EXIT
+
+ND=$TMP_ROOT/nd
+STARTED+=("$ND")
+run_native "$ND" -- --native
+line1="export PATH=\"$ND/bin:\$PATH\" GITGATE_SOCKET=\"$ND/agent.sock\" GITGATE_REAL_GIT=\""
+[ "$RC" = 0 ] && [ "$(printf '%s\n' "$OUT" | wc -l)" = 1 ] && contains "$OUT" "$line1"
+check "--native: starts, prints one export line on stdout" $? "exit $RC" "stdout: $OUT" "stderr: $ERR" \
+	"log: $(cat "$ND/agent.log" 2>/dev/null)"
+contains "$ERR" "GITHUB_TOKEN is not set" && contains "$ERR" "eval"
+check "--native without a token: a warning (not an error) and the eval hint on stderr" $? "$ERR"
+pid=$(cat "$ND/agent.pid" 2>/dev/null)
+[ -n "$pid" ] && kill -0 "$pid" && [ -S "$ND/agent.sock" ]
+check "pid file names the running agent; socket exists" $? "pid=$pid" "$(ls -la "$ND")"
+# shellcheck disable=SC2012 # the mode string of one known path
+perms=$(ls -ld "$ND")
+case $perms in drwx------*) st=0 ;; *) st=1 ;; esac
+check "native dir is 0700" $st "$perms"
+st=0
+for n in git gh agent-status; do
+	[ "$(readlink "$ND/bin/$n")" = "$STUBBIN/gitgate-shim" ] || st=1
+done
+check "bin/{git,gh,agent-status} link to the shim" $st "$(ls -l "$ND/bin")"
+rec=$(cat "$ND.record")
+expected="args=--env-file $ENVF
+GITGATE_SOCKET=$ND/agent.sock
+GITGATE_STATE_DIR=$ND/state
+GITGATE_WORKSPACE=$HOMEDIR
+GITHUB_TOKEN=unset"
+[ "$rec" = "$expected" ]
+check "agent started with --env-file, socket, state dir, workspace = \$HOME" $? "expected:" "$expected" "got:" "$rec"
+contains "$(cat "$ND/agent.log")" "listening on $ND/agent.sock"
+check "agent output goes to agent.log" $? "$(cat "$ND/agent.log")"
+# The export line works when evaluated.
+# shellcheck disable=SC2016 # expanded by the inner bash
+got=$(env -i PATH="$SYSBIN" bash -c 'eval "$1"; command -v git; command -v gh; echo "$GITGATE_SOCKET"' sh "$OUT")
+[ "$got" = "$ND/bin/git"$'\n'"$ND/bin/gh"$'\n'"$ND/agent.sock" ]
+check "eval of the export line puts the shim first on PATH" $? "$got"
+
+run_native "$ND" -- --native
+[ "$RC" = 0 ] && contains "$ERR" "already running (pid $pid" && contains "$OUT" "$line1" && [ "$(cat "$ND/agent.pid")" = "$pid" ]
+check "--native again: already running, same pid, export line" $? "exit $RC" "$OUT" "$ERR"
+
+run_native "$ND" -- --native --status
+[ "$RC" = 0 ] && contains "$OUT" "stub agent-status socket=$ND/agent.sock real_git="
+check "--native --status runs agent-status through the shim" $? "exit $RC" "$OUT" "$ERR"
+
+cat >"$TMP_ROOT/fakeshell" <<'STUB'
+#!/bin/sh
+echo "PATH=$PATH"
+echo "GITGATE_SOCKET=$GITGATE_SOCKET"
+STUB
+chmod +x "$TMP_ROOT/fakeshell"
+run_native "$ND" SHELL="$TMP_ROOT/fakeshell" -- --native --shell
+[ "$RC" = 0 ] && contains "$OUT" "PATH=$ND/bin:$SYSBIN" && contains "$OUT" "GITGATE_SOCKET=$ND/agent.sock"
+check "--native --shell: \$SHELL with the shim first on PATH and GITGATE_SOCKET" $? "exit $RC" "$OUT" "$ERR"
+
+run_native "$ND" -- --native --stop
+gone "$pid" && [ "$RC" = 0 ] && [ ! -e "$ND/agent.pid" ] && [ ! -e "$ND/agent.sock" ] &&
+	contains "$ERR" "agent stopped (pid $pid)"
+check "--native --stop: SIGTERM, process gone, pid file and socket removed" $? "exit $RC" "$ERR"
+
+# GITGATE_WORKSPACE from .env; a token in .env: no warning.
+printf 'GITHUB_TOKEN=ghp_x\nGITGATE_WORKSPACE=%s/ws\n' "$TMP_ROOT" >"$ENVF"
+run_native "$ND" -- --native
+[ "$RC" = 0 ] && grep -qx "GITGATE_WORKSPACE=$TMP_ROOT/ws" "$ND.record" && ! contains "$ERR" "GITHUB_TOKEN is not set" &&
+	grep -qx "GITHUB_TOKEN=unset" "$ND.record"
+check "GITGATE_WORKSPACE from .env; the token is left for the agent to read from --env-file" $? "exit $RC" "$ERR" "$(cat "$ND.record")"
+run_native "$ND" -- --native --stop
+
+# No .env: started without --env-file.
+run_native "$ND" GITGATE_ENV_FILE="$TMP_ROOT/absent.env" -- --native
+[ "$RC" = 0 ] && grep -qx "args=" "$ND.record"
+check "no .env: the agent runs without --env-file" $? "exit $RC" "$ERR" "$(cat "$ND.record")"
+run_native "$ND" -- --native --stop
+
+# The agent exits at start: its log is shown and run.sh fails.
+ND2=$TMP_ROOT/nd2
+STARTED+=("$ND2")
+run_native "$ND2" STUB_AGENT_FAIL=1 -- --native
+[ "$RC" != 0 ] && contains "$ERR" "invalid setting BLOCKED_BRANCHES: stub failure" && contains "$ERR" "exited at start" &&
+	[ ! -e "$ND2/agent.pid" ] && [ -z "$OUT" ]
+check "agent exiting at start: log tail shown, non-zero, no export line" $? "exit $RC" "$OUT" "$ERR"
+
+# The socket never appears: bounded wait, then an error naming the log and how to stop.
+run_native "$ND2" STUB_AGENT_NOSOCKET=1 GITGATE_START_TIMEOUT=1 -- --native
+[ "$RC" != 0 ] && contains "$ERR" "did not create $ND2/agent.sock within 1s" && contains "$ERR" "--native --stop"
+check "socket never created: fails after GITGATE_START_TIMEOUT" $? "exit $RC" "$ERR"
+run_native "$ND2" -- --native --stop
+[ "$RC" = 0 ] && contains "$ERR" "agent stopped"
+check "... and --native --stop stops that agent" $? "exit $RC" "$ERR"
+
+finish
