@@ -75,43 +75,29 @@ PROJECT=${GITGATE_PROJECT:-gitgate}
 # ---------------------------------------------------------------------------------------------
 # .env reading (never sourced: values are data)
 
-# dotenv_unquote VALUE: the value part of a KEY=VALUE line, as dotenv parsers read it:
-# "double quoted" (\" \\ \n \t escapes), 'single quoted' (literal), or bare (a " #..." comment
-# and surrounding whitespace removed).
+# dotenv_unquote VALUE: the value part of a KEY=VALUE line, read exactly as the agent's
+# --env-file parser does (agent/src/config.rs parse_env_file): trimmed; if it is wrapped in a pair
+# of double or single quotes, they are removed (no escapes); otherwise a " #" starts a comment.
 dotenv_unquote() {
-	local v=$1 out='' c i
+	local v=$1
 	v=${v#"${v%%[![:space:]]*}"}
+	v=${v%"${v##*[![:space:]]}"}
 	case $v in
-	\"*)
-		v=${v#\"}
-		i=0
-		while [ "$i" -lt "${#v}" ]; do
-			c=${v:$i:1}
-			if [ "$c" = "\\" ]; then
-				i=$((i + 1))
-				c=${v:$i:1}
-				case $c in
-				n) c=$'\n' ;;
-				t) c=$'\t' ;;
-				esac
-			elif [ "$c" = '"' ]; then
-				break
-			fi
-			out=$out$c
-			i=$((i + 1))
-		done
-		;;
-	\'*)
-		v=${v#\'}
-		out=${v%%\'*}
-		;;
-	*)
-		v=${1%%[[:space:]]#*}
-		v=${v#"${v%%[![:space:]]*}"}
-		out=${v%"${v##*[![:space:]]}"}
+	\"*\" | \'*\')
+		if [ "${#v}" -ge 2 ]; then
+			v=${v:1:${#v}-2}
+			printf '%s' "$v"
+			return
+		fi
 		;;
 	esac
-	printf '%s' "$out"
+	case $v in
+	*" #"*)
+		v=${v%%" #"*}
+		v=${v%"${v##*[![:space:]]}"}
+		;;
+	esac
+	printf '%s' "$v"
 }
 
 # dotenv_get KEY: print the value of the last KEY= line of $ENV_FILE; status 1 if absent.
@@ -123,10 +109,7 @@ dotenv_get() {
 		line=${line#"${line%%[![:space:]]*}"}
 		case $line in
 		'' | '#'*) continue ;;
-		export[[:space:]]*)
-			line=${line#export}
-			line=${line#"${line%%[![:space:]]*}"}
-			;;
+		'export '*) line=${line#'export '} ;;
 		esac
 		case $line in
 		*=*) ;;

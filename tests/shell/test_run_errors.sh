@@ -121,12 +121,16 @@ for key in ALLOWED_BRANCH_PATTERNS ALLOWED_REPOS ALLOWED_HOSTS; do
 	expect_error "$key=[\"ok\",] rejected" "$key must be a JSON array of strings" "got: [\"ok\",]"
 done
 for val in '[]' '["main","release/*"]' '[ "main" , "release/*" ]' ' ["main"]  ' '["a\"b","c\\d","\u00e9"]' \
-	'"[\"main\"]"' "'[\"main\", \"x\"]'" '["main"] # a comment'; do
+	'"["main", "x"]"' "'[\"main\", \"x\"]'" '["main"] # a comment'; do
 	write_env "BLOCKED_BRANCHES=$val" 'ALLOWED_BRANCH_PATTERNS=["claude/*","feature/*"]' \
 		'ALLOWED_REPOS=["me/project","org/*"]' 'ALLOWED_HOSTS=["github.com","ghe.example.com:8443"]'
 	run_sh --
 	expect_started "BLOCKED_BRANCHES=$val accepted"
 done
+# Quotes are removed as a pair, without escape processing (as the agent's --env-file parser does).
+write_env 'BLOCKED_BRANCHES="[\"main\"]"'
+run_sh --
+expect_error 'BLOCKED_BRANCHES="[\"main\"]" rejected: no escapes inside quotes' 'got: [\"main\"]'
 write_env 'BLOCKED_BRANCHES='
 run_sh --
 expect_started "empty BLOCKED_BRANCHES = the agent's default"
