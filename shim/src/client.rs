@@ -83,23 +83,24 @@ fn send(w: &Writer, frame: &Frame) -> io::Result<()> {
     proto::write_frame(&mut *s, frame)
 }
 
-/// Route SIGINT/SIGTERM into Signal frames on `w` (self-pipe + forwarding thread).
-fn forward_signals(w: Writer) -> Result<(), Fail> {
-    let (mut rx, tx) = UnixStream::pair().map_err(|e| {
+/// Catch SIGINT/SIGTERM into a self-pipe; returns its read end. Installed before connecting,
+/// so a signal arriving early is kept until [`forward_signals`] runs (after Hello was sent).
+fn catch_signals() -> Result<UnixStream, Fail> {
+    let setup = |e: io::Error| {
         Fail::new(
             exit::PROTOCOL,
             format!("cannot set up signal forwarding: {e}"),
         )
-    })?;
-    tx.set_nonblocking(true).map_err(|e| {
-        Fail::new(
-            exit::PROTOCOL,
-            format!("cannot set up signal forwarding: {e}"),
-        )
-    })?;
+    };
+    let (rx, tx) = UnixStream::pair().map_err(setup)?;
+    tx.set_nonblocking(true).map_err(setup)?;
     // The write end lives for the rest of the process: the handler may use it at any time.
-    let fd = tx.into_raw_fd();
-    sys::install_signal_pipe(fd).map_err(|e| Fail::new(exit::PROTOCOL, e))?;
+    sys::install_signal_pipe(tx.into_raw_fd()).map_err(|e| Fail::new(exit::PROTOCOL, e))?;
+    Ok(rx)
+}
+
+/// Turn caught signals into Signal frames on `w`.
+fn forward_signals(mut rx: UnixStream, w: Writer) {
     std::thread::spawn(move || {
         let mut b = [0u8; 1];
         loop {
@@ -117,7 +118,6 @@ fn forward_signals(w: Writer) -> Result<(), Fail> {
             }
         }
     });
-    Ok(())
 }
 
 /// Stream our stdin as Stdin frames, then StdinEof.
@@ -163,10 +163,10 @@ pub fn converse(hello: &Hello, stdin: bool) -> Result<Exit, Fail> {
     let frame = encode_hello(hello)?;
     let socket = socket_path();
     sys::ignore_sigpipe();
+    let signals = catch_signals()?;
     let stream = UnixStream::connect(&socket).map_err(|_| unreachable(&socket))?;
     let reader = stream.try_clone().map_err(lost)?;
     let writer: Writer = Arc::new(Mutex::new(stream));
-    forward_signals(writer.clone())?;
     {
         let mut s = writer.lock().unwrap_or_else(|p| p.into_inner());
         s.write_all(&frame).map_err(lost)?;
@@ -174,6 +174,7 @@ pub fn converse(hello: &Hello, stdin: bool) -> Result<Exit, Fail> {
             proto::write_frame(&mut *s, &Frame::StdinEof).map_err(lost)?;
         }
     }
+    forward_signals(signals, writer.clone());
     if stdin {
         pump_stdin(writer.clone());
     }

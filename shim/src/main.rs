@@ -51,7 +51,12 @@ extern "C" fn main(
         eprintln!("gitgate: {}", f.message);
         f.code
     });
-    std::process::exit(code)
+    // an exit status is one byte: keep an out-of-range code from wrapping to success
+    std::process::exit(if (0..=255).contains(&code) {
+        code
+    } else {
+        EXIT_PROTOCOL
+    })
 }
 
 fn run(argv: Vec<OsString>) -> Result<i32, Fail> {

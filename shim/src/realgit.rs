@@ -26,8 +26,18 @@ pub fn is_same_file(real: &Path, exe: &Path) -> bool {
     }
 }
 
-/// Refuse to run the shim itself as "the real git" (it would exec itself forever).
+/// Refuse to run the shim itself as "the real git" (it would exec itself forever), and a
+/// relative path (which `exec` would look up in PATH, where `git` is the shim).
 pub fn refuse_self(real: &Path) -> Result<(), Fail> {
+    if !real.is_absolute() {
+        return Err(Fail::new(
+            crate::EXIT_PROTOCOL,
+            format!(
+                "GITGATE_REAL_GIT ({}) must be an absolute path to the real git binary",
+                real.display()
+            ),
+        ));
+    }
     let Ok(exe) = std::env::current_exe() else {
         return Ok(());
     };
@@ -221,6 +231,9 @@ mod tests {
         // another file, and a missing one, are fine
         assert!(!is_same_file(Path::new("/bin/sh"), &exe));
         assert!(refuse_self(&dir.join("missing")).is_ok());
+        // a bare name would be looked up in PATH, where `git` is the shim
+        let msg = refuse_self(Path::new("git")).unwrap_err().message;
+        assert!(msg.contains("must be an absolute path"), "{msg}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
