@@ -125,7 +125,8 @@ dotenv_get() {
 	printf '%s' "$out"
 }
 
-# setting KEY: the effective value: from the environment if set there, else from .env, else empty.
+# setting KEY: the effective value: from the environment if set there, else from .env; status 1
+# when set in neither.
 # (The agent layers its environment above --env-file in native mode.) In container mode only .env
 # reaches the agent, so use dotenv_get there.
 setting() {
@@ -133,7 +134,7 @@ setting() {
 	if [ -n "${!key+x}" ]; then
 		printf '%s' "${!key}"
 	else
-		dotenv_get "$key" || true
+		dotenv_get "$key"
 	fi
 }
 
@@ -151,19 +152,21 @@ is_json_string_array() {
 	)
 }
 
-# validate_settings GETTER: check what the agent would refuse, before starting anything.
+# validate_settings GETTER: check what the agent would refuse (agent/src/config.rs), before
+# starting anything. GETTER KEY prints a setting's value, status 1 when it is not set at all.
 validate_settings() {
 	local get=$1 key val
 	for key in BLOCKED_BRANCHES ALLOWED_BRANCH_PATTERNS ALLOWED_REPOS ALLOWED_HOSTS; do
-		val=$("$get" "$key" || true)
-		[ -n "$val" ] || continue # unset or empty: the agent's default
+		val=$("$get" "$key") || continue # not set: the agent's default
+		[ -n "$val" ] ||
+			die "$key is empty (in $ENV_FILE); set a JSON array of strings like [\"main\",\"release/*\"], or remove the line for the default"
 		is_json_string_array "$val" ||
 			die "$key must be a JSON array of strings, like [\"main\",\"release/*\"] (in $ENV_FILE); got: $val"
 	done
 	for key in ALLOW_FORCE_PUSH ALLOW_DELETE_REMOTE ALLOW_TAG_PUSH ALLOW_PR_MERGE REQUIRE_MLOCK; do
-		val=$("$get" "$key" || true)
-		case $val in
-		'' | [Tt][Rr][Uu][Ee] | [Ff][Aa][Ll][Ss][Ee]) ;;
+		val=$("$get" "$key") || continue
+		case $(printf '%s' "$val" | tr '[:upper:]' '[:lower:]') in
+		'' | true | false | 1 | 0 | yes | no | on | off) ;;
 		*) die "$key must be true or false (in $ENV_FILE); got: $val" ;;
 		esac
 	done
@@ -428,9 +431,9 @@ native_start() {
 		ln -sfn "$SHIM_BIN" "$NATIVE_DIR/bin/$i"
 	done
 
-	ws=$(setting GITGATE_WORKSPACE)
+	ws=$(setting GITGATE_WORKSPACE || true)
 	[ -n "$ws" ] || ws=$HOME
-	tok=$(setting GITHUB_TOKEN)$(setting GITHUB_TOKEN_FILE)
+	tok=$(setting GITHUB_TOKEN || true)$(setting GITHUB_TOKEN_FILE || true)
 	[ -n "$tok" ] ||
 		warn "GITHUB_TOKEN is not set: push/fetch/gh will fail until it is (in $ENV_FILE); denials and agent-status work"
 

@@ -133,19 +133,23 @@ run_sh --
 expect_error 'BLOCKED_BRANCHES="[\"main\"]" rejected: no escapes inside quotes' 'got: [\"main\"]'
 write_env 'BLOCKED_BRANCHES='
 run_sh --
-expect_started "empty BLOCKED_BRANCHES = the agent's default"
+expect_error "empty BLOCKED_BRANCHES rejected (the agent refuses it too)" "BLOCKED_BRANCHES is empty" "remove the line"
+write_env '# BLOCKED_BRANCHES=[main]'
+run_sh --
+expect_started "commented-out BLOCKED_BRANCHES = the agent's default"
 # The last definition wins.
 write_env 'BLOCKED_BRANCHES=[main]' 'BLOCKED_BRANCHES=["main"]'
 run_sh --
 expect_started "a later valid definition overrides an earlier one"
 
 # --- Booleans ----------------------------------------------------------------------------------
-write_env 'ALLOW_FORCE_PUSH=yes'
+write_env 'ALLOW_FORCE_PUSH=maybe'
 run_sh --
-expect_error "ALLOW_FORCE_PUSH=yes rejected" "ALLOW_FORCE_PUSH must be true or false" "got: yes"
-write_env 'ALLOW_FORCE_PUSH=false' 'ALLOW_TAG_PUSH=true' 'ALLOW_PR_MERGE=False' 'ALLOW_DELETE_REMOTE=TRUE'
+expect_error "ALLOW_FORCE_PUSH=maybe rejected" "ALLOW_FORCE_PUSH must be true or false" "got: maybe"
+write_env 'ALLOW_FORCE_PUSH=false' 'ALLOW_TAG_PUSH=true' 'ALLOW_PR_MERGE=False' 'ALLOW_DELETE_REMOTE=TRUE' \
+	'REQUIRE_MLOCK=yes' 'ALLOW_FORCE_PUSH=0' 'ALLOW_TAG_PUSH=On'
 run_sh --
-expect_started "true/false booleans accepted"
+expect_started "booleans the agent accepts (true/false/1/0/yes/no/on/off, any case) accepted"
 
 # --- .env is data, never executed ----------------------------------------------------------------
 marker=$TMP_ROOT/executed
