@@ -298,6 +298,10 @@ container_main() {
 	start | shell)
 		check_token
 		validate_settings dotenv_get
+		# The agent's own validator, in its image, with the same environment (builds the image the
+		# first time): every setting, named in its message, before anything is left running.
+		compose run --rm --no-deps -T agent --check ||
+			die "the agent refused the settings in $ENV_FILE (its message is above)"
 		compose up -d agent
 		if [ "$action" = start ]; then
 			exec_compose run --rm claude
@@ -414,6 +418,9 @@ native_start() {
 	case $NATIVE_DIR in
 	*[\"\$\`\\]*) die "GITGATE_NATIVE_DIR must not contain \", \$, \` or \\: $NATIVE_DIR" ;;
 	esac
+	# sun_path holds 108 bytes on Linux, 104 on macOS.
+	[ "${#SOCKET}" -lt 104 ] ||
+		die "the socket path $SOCKET is too long for a unix socket; set GITGATE_NATIVE_DIR to a shorter directory"
 	if pid=$(running_pid); then
 		say "agent already running (pid $pid, socket $SOCKET)"
 		native_binaries_link_only

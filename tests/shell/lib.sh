@@ -48,7 +48,7 @@ make_sysbin() {
 # make_stub DIR NAME...: a fake engine command under each NAME that appends its argv (one line,
 # words joined by spaces, program name first) to $STUB_LOG and a few environment values to
 # $STUB_ENV_LOG. "docker compose version" fails when STUB_DOCKER_NO_PLUGIN is set; "podman compose
-# version" fails unless STUB_PODMAN_COMPOSE is set.
+# version" fails unless STUB_PODMAN_COMPOSE is set; "... agent --check" fails when STUB_CHECK_FAIL is.
 make_stub() {
 	local dir=$1 name
 	shift
@@ -65,6 +65,11 @@ name=${0##*/}
 printf 'PUID=%s PGID=%s WORKSPACE_DIR=%s GITGATE_ENV_FILE=%s GITHUB_TOKEN=%s GITHUB_TOKEN_FILE=%s\n' \
 	"${PUID-unset}" "${PGID-unset}" "${WORKSPACE_DIR-unset}" "${GITGATE_ENV_FILE-unset}" \
 	"${GITHUB_TOKEN-unset}" "${GITHUB_TOKEN_FILE-unset}" >>"${STUB_ENV_LOG:-/dev/null}"
+case " $* " in
+*" agent --check "*)
+	[ -z "${STUB_CHECK_FAIL:-}" ] || { echo "gitgate-agent: invalid setting ALLOW_FORCE_PUSH: stub" >&2; exit 2; }
+	;;
+esac
 case "$name $*" in
 "docker compose version")
 	[ -z "${STUB_DOCKER_NO_PLUGIN:-}" ] || { echo "docker: 'compose' is not a docker command." >&2; exit 1; }

@@ -22,19 +22,20 @@ PODMAN_OVERRIDE=$REPO/containers/compose.podman.yaml
 
 # check_engine LABEL STUBS ENGINE_PREFIX EXTRA_FILES [VAR=VALUE...]: every command through one engine.
 check_engine() {
-	local label=$1 stubs=$2 prefix=$3 extra=$4 stubdir base cmd expected got args
+	local label=$1 stubs=$2 prefix=$3 extra=$4 stubdir base check cmd expected got args
 	shift 4
 	stubdir=$TMP_ROOT/stubs-$label
 	rm -rf "$stubdir"
 	# shellcheck disable=SC2086 # word list
 	make_stub "$stubdir" $stubs
 	base="$prefix -f $COMPOSE${extra:+ $extra} -p gitgate --env-file $ENVF"
+	check="$base run --rm --no-deps -T agent --check"
 	for cmd in start --build --stop --shell --logs --status; do
 		case $cmd in
-		start) expected="$base up -d agent"$'\n'"$base run --rm claude" ;;
+		start) expected="$check"$'\n'"$base up -d agent"$'\n'"$base run --rm claude" ;;
 		--build) expected="$base build" ;;
 		--stop) expected="$base down" ;;
-		--shell) expected="$base up -d agent"$'\n'"$base run --rm claude bash" ;;
+		--shell) expected="$check"$'\n'"$base up -d agent"$'\n'"$base run --rm claude bash" ;;
 		--logs) expected="$base logs -f agent" ;;
 		--status) expected="$base ps"$'\n'"$base run --rm --no-deps -T claude agent-status" ;;
 		esac
@@ -113,7 +114,7 @@ rm -f "$STUB_LOG" "$STUB_ENV_LOG"
 run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_ENV_LOG="$STUB_ENV_LOG" \
 	GITGATE_ENV_FILE="$TMP_ROOT/env/.env.tokfile" "$RUN_SH"
 b="docker compose -f $COMPOSE -f $REPO/containers/compose.token-file.yaml -p gitgate --env-file $TMP_ROOT/env/.env.tokfile"
-if [ "$RC" = 0 ] && [ "$(engine_calls)" = "$b up -d agent"$'\n'"$b run --rm claude" ] &&
+if [ "$RC" = 0 ] && [ "$(engine_calls)" = "$b run --rm --no-deps -T agent --check"$'\n'"$b up -d agent"$'\n'"$b run --rm claude" ] &&
 	contains "$(tail -n 1 "$STUB_ENV_LOG")" "GITHUB_TOKEN_FILE=$TMP_ROOT/env/token"; then
 	pass "GITHUB_TOKEN_FILE: token-file override, absolute path exported"
 else

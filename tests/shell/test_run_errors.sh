@@ -142,6 +142,17 @@ write_env 'BLOCKED_BRANCHES=[main]' 'BLOCKED_BRANCHES=["main"]'
 run_sh --
 expect_started "a later valid definition overrides an earlier one"
 
+# --- The agent's own --check (in its image) refusing the settings ----------------------------------
+write_env
+run_sh STUB_CHECK_FAIL=1 --
+if [ "$RC" != 0 ] && contains "$ERR" "invalid setting ALLOW_FORCE_PUSH: stub" &&
+	contains "$ERR" "run.sh: the agent refused the settings in $ENVF" &&
+	contains "$(engine_calls)" "agent --check" && ! contains "$(engine_calls)" " up -d"; then
+	pass "agent --check failing: its message, a run.sh line, nothing started"
+else
+	fail "agent --check failing" "exit $RC" "stderr: $ERR" "engine calls: $(engine_calls)"
+fi
+
 # --- Booleans ----------------------------------------------------------------------------------
 write_env 'ALLOW_FORCE_PUSH=maybe'
 run_sh --

@@ -60,6 +60,11 @@ run_native "$ND" BLOCKED_BRANCHES='[main' -- --native
 [ "$RC" != 0 ] && contains "$ERR" "BLOCKED_BRANCHES must be a JSON array of strings" && contains "$ERR" "got: [main"
 check "--native validates JSON settings (environment over .env) before starting" $? "exit $RC" "$ERR"
 
+LONG=$TMP_ROOT/$(printf 'x%.0s' $(seq 1 100))
+run_native "$LONG" -- --native
+[ "$RC" != 0 ] && contains "$ERR" "too long for a unix socket" && contains "$ERR" "GITGATE_NATIVE_DIR"
+check "--native with a socket path too long: clear error" $? "exit $RC" "$ERR"
+
 # A stale pid file (a pid that is not a running agent) is removed by --stop.
 mkdir -p "$ND"
 sh -c 'exit 0' &
