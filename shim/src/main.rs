@@ -98,6 +98,7 @@ fn git(args: &[OsString]) -> Result<i32, Fail> {
         let dir = std::env::var_os("GITGATE_MIRROR_DIR");
         let mirror = realgit::remap_mirror(mirror, dir.as_deref());
         let margs = realgit::mirror_args(&mirror, url, &parsed.global_opts(), parsed.command());
+        realgit::refuse_symlinked_fetch_head(&cwd)?;
         if done.local_git.is_empty() {
             return Err(realgit::exec(&real, &margs));
         }

@@ -121,6 +121,39 @@ pub fn mirror_args(
 }
 
 /// Run the real git and wait; its exit code.
+/// git writes `FETCH_HEAD` by following symlinks; a workspace could aim it at any file the user
+/// can write. Refuse before the local fetch/pull runs (cheap: a few `lstat`s up from `cwd`).
+pub fn refuse_symlinked_fetch_head(cwd: &Path) -> Result<(), Fail> {
+    let mut dir = Some(cwd);
+    while let Some(d) = dir {
+        let dotgit = d.join(".git");
+        if let Ok(meta) = std::fs::symlink_metadata(&dotgit) {
+            let git_dir = if meta.is_file() {
+                let text = std::fs::read_to_string(&dotgit).unwrap_or_default();
+                match text.trim().strip_prefix("gitdir:") {
+                    Some(p) => d.join(p.trim()),
+                    None => return Ok(()),
+                }
+            } else {
+                dotgit
+            };
+            let fetch_head = git_dir.join("FETCH_HEAD");
+            if std::fs::symlink_metadata(&fetch_head).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(Fail::new(
+                    gitgate_proto::exit::DENIED,
+                    format!(
+                        "{} is a symlink; refusing to let git write through it (remove it and retry)",
+                        fetch_head.display()
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}
+
 pub fn run(real: &Path, args: &[OsString]) -> Result<i32, Fail> {
     refuse_self(real)?;
     let status = Command::new(real)

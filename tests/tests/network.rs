@@ -24,7 +24,10 @@ fn token_forms(token: &str) -> Vec<String> {
 
 fn assert_no_token(r: &Run, token: &str) {
     for form in token_forms(token) {
-        assert!(!r.stdout.contains(&form) && !r.stderr.contains(&form), "token leaked in {r:?}");
+        assert!(
+            !r.stdout.contains(&form) && !r.stderr.contains(&form),
+            "token leaked in {r:?}"
+        );
     }
 }
 
@@ -40,7 +43,15 @@ fn setup_with(agent_token: Option<&str>, extra: &[(&str, &str)]) -> Setup {
     std::fs::write(seed.path().join("README.md"), "seed\n").unwrap();
     git(seed.path(), &["add", "."]);
     git(seed.path(), &["commit", "-q", "-m", "seed"]);
-    git(seed.path(), &["push", "-q", &server.url_with_token("acme", "app", &token), "main"]);
+    git(
+        seed.path(),
+        &[
+            "push",
+            "-q",
+            &server.url_with_token("acme", "app", &token),
+            "main",
+        ],
+    );
     let mut b = Agent::builder()
         .token(agent_token.unwrap_or(&token))
         .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
@@ -66,7 +77,11 @@ fn setup() -> Setup {
 
 impl Setup {
     fn clone(&self, name: &str) -> PathBuf {
-        let r = self.agent.run("git", &self.agent.workspace, &["clone", &self.server.url("acme", "app"), name]);
+        let r = self.agent.run(
+            "git",
+            &self.agent.workspace,
+            &["clone", &self.server.url("acme", "app"), name],
+        );
         r.assert_code(0);
         assert_no_token(&r, &self.token);
         self.agent.workspace.join(name)
@@ -79,7 +94,9 @@ impl Setup {
     }
     fn server_ref(&self, name: &str) -> Option<String> {
         let out = git_status(&self.bare, &["rev-parse", "--verify", "-q", name]);
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
     fn run(&self, repo: &Path, args: &[&str]) -> Run {
         let r = self.agent.run("git", repo, args);
@@ -92,28 +109,68 @@ impl Setup {
 fn clone_push_fetch_pull_round_trip() {
     let s = setup();
     let a = s.clone("a");
-    assert_eq!(git(&a, &["remote", "get-url", "origin"]), s.server.url("acme", "app"));
-    assert_eq!(git(&a, &["rev-parse", "origin/main"]), s.server_ref("main").unwrap());
-    assert!(!std::fs::read_to_string(a.join(".git/config")).unwrap().contains(&s.token));
+    assert_eq!(
+        git(&a, &["remote", "get-url", "origin"]),
+        s.server.url("acme", "app")
+    );
+    assert_eq!(
+        git(&a, &["rev-parse", "origin/main"]),
+        s.server_ref("main").unwrap()
+    );
+    assert!(!std::fs::read_to_string(a.join(".git/config"))
+        .unwrap()
+        .contains(&s.token));
 
     // push -u of a new branch
     git(&a, &["checkout", "-q", "-b", "claude/feat"]);
     let c1 = s.commit(&a, "f.txt", "one\n");
     let r = s.run(&a, &["push", "-u", "origin", "claude/feat"]);
     r.assert_code(0);
-    assert!(r.stderr.contains(&format!("To {}", s.server.url("acme", "app"))), "{}", r.stderr);
-    assert!(r.stderr.contains(" * [new branch]      claude/feat -> claude/feat"), "{}", r.stderr);
-    assert!(r.stdout.contains("branch 'claude/feat' set up to track 'origin/claude/feat'."), "{}", r.stdout);
-    assert_eq!(s.server_ref("refs/heads/claude/feat").as_deref(), Some(c1.as_str()));
+    assert!(
+        r.stderr
+            .contains(&format!("To {}", s.server.url("acme", "app"))),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(" * [new branch]      claude/feat -> claude/feat"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout
+            .contains("branch 'claude/feat' set up to track 'origin/claude/feat'."),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        s.server_ref("refs/heads/claude/feat").as_deref(),
+        Some(c1.as_str())
+    );
     assert_eq!(git(&a, &["rev-parse", "origin/claude/feat"]), c1);
-    assert_eq!(git(&a, &["config", "branch.claude/feat.merge"]), "refs/heads/claude/feat");
+    assert_eq!(
+        git(&a, &["config", "branch.claude/feat.merge"]),
+        "refs/heads/claude/feat"
+    );
 
     // fast-forward push with no arguments (current branch)
     let c2 = s.commit(&a, "f.txt", "two\n");
     let r = s.run(&a, &["push"]);
     r.assert_code(0);
-    assert!(r.stderr.contains(&format!("   {}..{}  claude/feat -> claude/feat", &c1[..7], &c2[..7])), "{}", r.stderr);
-    assert_eq!(s.server_ref("refs/heads/claude/feat").as_deref(), Some(c2.as_str()));
+    assert!(
+        r.stderr.contains(&format!(
+            "   {}..{}  claude/feat -> claude/feat",
+            &c1[..7],
+            &c2[..7]
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        s.server_ref("refs/heads/claude/feat").as_deref(),
+        Some(c2.as_str())
+    );
 
     // a second clone pushes; the first fetches and pulls
     let b = s.clone("b");
@@ -123,7 +180,13 @@ fn clone_push_fetch_pull_round_trip() {
     let r = s.run(&a, &["fetch", "origin"]);
     r.assert_code(0);
     assert_eq!(git(&a, &["rev-parse", "origin/claude/feat"]), c3);
-    assert_eq!(git(&a, &["rev-parse", "FETCH_HEAD"]).lines().next().unwrap_or(""), c3);
+    assert_eq!(
+        git(&a, &["rev-parse", "FETCH_HEAD"])
+            .lines()
+            .next()
+            .unwrap_or(""),
+        c3
+    );
     s.run(&a, &["pull", "--ff-only"]).assert_code(0);
     assert_eq!(git(&a, &["rev-parse", "HEAD"]), c3);
 
@@ -135,7 +198,10 @@ fn clone_push_fetch_pull_round_trip() {
     r.assert_code(0);
     assert_eq!(git(&a, &["rev-parse", "HEAD~1"]), c4);
     s.run(&a, &["push"]).assert_code(0);
-    assert_eq!(s.server_ref("refs/heads/claude/feat"), Some(git(&a, &["rev-parse", "HEAD"])));
+    assert_eq!(
+        s.server_ref("refs/heads/claude/feat"),
+        Some(git(&a, &["rev-parse", "HEAD"]))
+    );
 
     // merge pull: both sides have new commits
     s.run(&b, &["pull", "--ff-only"]).assert_code(0);
@@ -144,7 +210,13 @@ fn clone_push_fetch_pull_round_trip() {
     s.run(&a, &["push"]).assert_code(0);
     let r = s.run(&b, &["pull", "--no-rebase", "--no-edit"]);
     r.assert_code(0);
-    assert_eq!(git(&b, &["rev-list", "--parents", "-1", "HEAD"]).split(' ').count(), 3, "a merge commit");
+    assert_eq!(
+        git(&b, &["rev-list", "--parents", "-1", "HEAD"])
+            .split(' ')
+            .count(),
+        3,
+        "a merge commit"
+    );
     assert_eq!(git(&b, &["rev-parse", "HEAD^2"]), c5);
 
     // ls-remote
@@ -152,4 +224,467 @@ fn clone_push_fetch_pull_round_trip() {
     r.assert_code(0);
     assert!(r.stdout.contains("refs/heads/claude/feat"), "{}", r.stdout);
     assert!(r.stdout.contains("refs/heads/main"), "{}", r.stdout);
+}
+
+#[test]
+fn non_fast_forward_is_rejected_like_git_and_changes_nothing() {
+    let s = setup();
+    let a = s.clone("a");
+    let b = s.clone("b");
+    git(&a, &["checkout", "-q", "-b", "claude/x"]);
+    s.commit(&a, "a.txt", "a\n");
+    s.run(&a, &["push", "origin", "claude/x"]).assert_code(0);
+    git(&b, &["checkout", "-q", "-b", "claude/x"]);
+    s.commit(&b, "b.txt", "b\n");
+    let before = refs_of(&s.bare);
+    let r = s.run(&b, &["push", "origin", "claude/x"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains(" ! [rejected]        claude/x -> claude/x ("),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("error: failed to push some refs to"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: "), "{}", r.stderr);
+    assert_eq!(refs_of(&s.bare), before);
+
+    // Once b has the remote commit locally (fetch) it is a true non-fast-forward.
+    s.run(&b, &["fetch"]).assert_code(0);
+    let r = s.run(&b, &["push", "origin", "claude/x"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("(non-fast-forward)"), "{}", r.stderr);
+    assert_eq!(refs_of(&s.bare), before);
+}
+
+#[test]
+fn server_side_hook_declining_is_a_failure() {
+    let s = setup();
+    githttp::install_hook(
+        &s.bare,
+        "pre-receive",
+        "#!/bin/sh\necho 'policy says no' >&2\nexit 1\n",
+    );
+    let a = s.clone("a");
+    git(&a, &["checkout", "-q", "-b", "claude/x"]);
+    s.commit(&a, "a.txt", "a\n");
+    let before = refs_of(&s.bare);
+    let r = s.run(&a, &["push", "origin", "claude/x"]);
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("[remote rejected] claude/x -> claude/x"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("remote: policy says no"), "{}", r.stderr);
+    assert_eq!(refs_of(&s.bare), before);
+    assert!(git_status(
+        &a,
+        &[
+            "rev-parse",
+            "--verify",
+            "-q",
+            "refs/remotes/origin/claude/x"
+        ]
+    )
+    .stdout
+    .is_empty());
+}
+
+#[test]
+fn wrong_token_is_a_clear_auth_error() {
+    let wrong = random_token();
+    let s = setup_with(Some(&wrong), &[]);
+    let a = s.agent.workspace_repo("a", &s.server.url("acme", "app"));
+    git(&a, &["checkout", "-q", "-b", "claude/x"]);
+    let before = refs_of(&s.bare);
+    let seen = s.server.request_count();
+    for args in [
+        &["push", "origin", "claude/x"][..],
+        &["fetch", "origin"],
+        &["ls-remote", "origin"],
+    ] {
+        let r = s.run(&a, args);
+        assert_eq!(r.code, 128, "git {args:?}: {r:?}");
+        assert!(r.stderr.contains("Authentication failed"), "{}", r.stderr);
+        assert_no_token(&r, &wrong);
+    }
+    let r = s.run(
+        &s.agent.workspace,
+        &["clone", &s.server.url("acme", "app"), "c"],
+    );
+    assert_eq!(r.code, 128);
+    assert_no_token(&r, &wrong);
+    assert_eq!(refs_of(&s.bare), before);
+    assert!(
+        s.server.requests()[seen..].iter().all(|q| !q.auth_ok),
+        "the wrong token was accepted?"
+    );
+}
+
+#[test]
+fn repository_outside_allowed_repos_is_refused() {
+    let s = setup();
+    let other = s
+        .agent
+        .workspace_repo("o", &format!("http://{}/evil/app.git", s.server.host()));
+    let n = s.server.request_count();
+    for args in [
+        &["push", "origin", "HEAD:claude/x"][..],
+        &["fetch"],
+        &["pull"],
+        &["ls-remote"],
+    ] {
+        let r = s.run(&other, args);
+        assert_eq!(r.code, 126, "{args:?}: {r:?}");
+        assert!(r.stderr.contains("ALLOWED_REPOS"), "{}", r.stderr);
+    }
+    let r = s.run(
+        &s.agent.workspace,
+        &["clone", &format!("http://{}/evil/app.git", s.server.host())],
+    );
+    assert_eq!(r.code, 126);
+    assert_eq!(s.server.request_count(), n);
+}
+
+// ---- hostile workspace (DESIGN §9.1, §9.6) ----
+
+/// A second, "attacker" server on another loopback port, that must receive nothing.
+fn attacker(token: &str) -> (tempfile::TempDir, GitHttpServer) {
+    let root = tempfile::tempdir().unwrap();
+    init_bare(root.path(), "acme", "app");
+    let srv = GitHttpServer::start(root.path(), token).unwrap();
+    (root, srv)
+}
+
+fn hostile_repo(s: &Setup, name: &str) -> PathBuf {
+    let a = s.clone(name);
+    git(&a, &["checkout", "-q", "-b", "claude/x"]);
+    s.commit(&a, "a.txt", "a\n");
+    a
+}
+
+#[test]
+fn insteadof_pushurl_and_proxy_never_redirect_the_agent() {
+    let s = setup();
+    let (_root, evil) = attacker(&s.token);
+    let real = s.server.url("acme", "app");
+    let evil_url = evil.url("acme", "app");
+    let a = hostile_repo(&s, "a");
+    git(&a, &["config", &format!("url.{evil_url}.insteadOf"), &real]);
+    git(
+        &a,
+        &["config", &format!("url.{evil_url}.pushInsteadOf"), &real],
+    );
+    git(&a, &["config", "remote.origin.pushurl", &evil_url]);
+    git(
+        &a,
+        &["config", "http.proxy", &format!("http://{}", evil.host())],
+    );
+    git(
+        &a,
+        &[
+            "config",
+            &format!("http.{real}.proxy"),
+            &format!("http://{}", evil.host()),
+        ],
+    );
+    let r = s.run(&a, &["push", "origin", "claude/x"]);
+    r.assert_code(0);
+    assert_eq!(
+        s.server_ref("refs/heads/claude/x"),
+        Some(git(&a, &["rev-parse", "HEAD"]))
+    );
+    // A workspace insteadOf for the same URL would win the tie in the shim's local git: refused.
+    for args in [
+        &["fetch", "origin"][..],
+        &["pull"],
+        &["ls-remote", "origin"],
+    ] {
+        let r = s.run(&a, args);
+        assert_eq!(r.code, 126, "{args:?}: {r:?}");
+        assert!(r.stderr.contains("insteadOf"), "{}", r.stderr);
+    }
+    git(
+        &a,
+        &[
+            "config",
+            "--unset-all",
+            &format!("url.{evil_url}.insteadOf"),
+        ],
+    );
+    s.run(&a, &["fetch", "origin"]).assert_code(0);
+    s.run(&a, &["ls-remote", "origin"]).assert_code(0);
+    assert_eq!(
+        evil.request_count(),
+        0,
+        "the attacker server was contacted: {:?}",
+        evil.requests()
+    );
+}
+
+#[test]
+fn configured_mirror_push_refspecs_and_push_default_are_ignored() {
+    let s = setup();
+    let a = hostile_repo(&s, "a");
+    git(&a, &["config", "remote.origin.mirror", "true"]);
+    git(
+        &a,
+        &["config", "remote.origin.push", "+HEAD:refs/heads/main"],
+    );
+    git(&a, &["config", "push.default", "matching"]);
+    git(&a, &["branch", "feature/other"]);
+    let main_before = s.server_ref("refs/heads/main");
+    let r = s.run(&a, &["push"]);
+    r.assert_code(0);
+    // Only the current branch went, to its own name; main and nothing else moved.
+    assert_eq!(s.server_ref("refs/heads/main"), main_before);
+    assert_eq!(
+        s.server_ref("refs/heads/claude/x"),
+        Some(git(&a, &["rev-parse", "HEAD"]))
+    );
+    assert_eq!(s.server_ref("refs/heads/feature/other"), None);
+    // On main, the configured `+HEAD:refs/heads/main` would force-push main: refused instead.
+    git(&a, &["checkout", "-q", "main"]);
+    let r = s.run(&a, &["push"]);
+    assert_eq!(r.code, 126, "{r:?}");
+    assert_eq!(s.server_ref("refs/heads/main"), main_before);
+}
+
+#[test]
+fn workspace_programs_never_run_in_the_agent() {
+    let s = setup();
+    let a = hostile_repo(&s, "a");
+    let marker = s.agent.dir.path().join("MARKER");
+    let script = s.agent.dir.path().join("evil.sh");
+    // Each run appends its parent pid: a program started by the agent would have the agent as parent.
+    // (Local git in the AI container may legitimately run the repo's own hooks, e.g. for update-ref.)
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho $PPID >> {}\ncat\n", marker.display()),
+    )
+    .unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&script).unwrap().permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let sp = script.display().to_string();
+    git(&a, &["config", "core.fsmonitor", &sp]);
+    git(
+        &a,
+        &[
+            "config",
+            "core.hooksPath",
+            &s.agent.dir.path().display().to_string(),
+        ],
+    );
+    git(&a, &["config", "filter.evil.clean", &sp]);
+    git(&a, &["config", "filter.evil.smudge", &sp]);
+    git(&a, &["config", "core.sshCommand", &sp]);
+    git(&a, &["config", "credential.helper", &format!("!{sp}")]);
+    git(&a, &["config", "core.askPass", &sp]);
+    git(&a, &["config", "gpg.program", &sp]);
+    git(&a, &["config", "alias.push", &format!("!{sp}")]);
+    std::fs::write(a.join(".gitattributes"), "* filter=evil\n").unwrap();
+    for hook in [
+        "pre-push",
+        "post-update",
+        "reference-transaction",
+        "push-to-checkout",
+    ] {
+        std::fs::copy(&script, a.join(".git/hooks").join(hook)).unwrap();
+        std::fs::copy(&script, s.agent.dir.path().join(hook)).unwrap();
+    }
+    let r = s.run(&a, &["push", "origin", "claude/x"]);
+    r.assert_code(0);
+    let ran = std::fs::read_to_string(&marker).unwrap_or_default();
+    let agent_pid = s.agent.pid().to_string();
+    assert!(
+        !ran.lines().any(|p| p.trim() == agent_pid),
+        "a workspace program ran in the agent: {ran}"
+    );
+}
+
+#[test]
+fn symlinked_config_and_alternates_are_refused() {
+    let s = setup();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("victim");
+    std::fs::write(&target, "[remote \"origin\"]\n\turl = x\n").unwrap();
+
+    // .git/config as a symlink to a file outside the workspace.
+    let a = hostile_repo(&s, "a");
+    let cfg = std::fs::read_to_string(a.join(".git/config")).unwrap();
+    std::fs::write(&target, &cfg).unwrap();
+    std::fs::remove_file(a.join(".git/config")).unwrap();
+    std::os::unix::fs::symlink(&target, a.join(".git/config")).unwrap();
+    let before = refs_of(&s.bare);
+    let r = s.run(&a, &["push", "origin", "claude/x"]);
+    assert_eq!(r.code, 126, "{r:?}");
+    assert!(r.stderr.contains("symlink"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        cfg,
+        "outside file changed"
+    );
+
+    // A ref symlinked to an agent-owned file.
+    let b = hostile_repo(&s, "b");
+    std::os::unix::fs::symlink(
+        s.agent.state.join("audit.jsonl"),
+        b.join(".git/refs/heads/claude/evil"),
+    )
+    .unwrap();
+    let r = s.run(&b, &["push", "origin", "claude/x"]);
+    assert_eq!(r.code, 126, "{r:?}");
+
+    // objects/info/alternates pointing outside.
+    let c = hostile_repo(&s, "c");
+    std::fs::write(
+        c.join(".git/objects/info/alternates"),
+        format!("{}\n", s.agent.state.display()),
+    )
+    .unwrap();
+    let r = s.run(&c, &["push", "origin", "claude/x"]);
+    assert_eq!(r.code, 126, "{r:?}");
+    assert!(r.stderr.contains("alternates"), "{}", r.stderr);
+
+    // .git as a gitdir file pointing outside the workspace.
+    let d = hostile_repo(&s, "d");
+    let moved = outside.path().join("moved.git");
+    std::fs::rename(d.join(".git"), &moved).unwrap();
+    std::fs::write(d.join(".git"), format!("gitdir: {}\n", moved.display())).unwrap();
+    let r = s.run(&d, &["push", "origin", "claude/x"]);
+    assert_eq!(r.code, 126, "{r:?}");
+    assert_eq!(refs_of(&s.bare), before);
+}
+
+#[test]
+fn symlinked_fetch_head_is_not_written_through() {
+    let s = setup();
+    let a = s.clone("a");
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let _ = std::fs::remove_file(a.join(".git/FETCH_HEAD"));
+    std::os::unix::fs::symlink(&victim, a.join(".git/FETCH_HEAD")).unwrap();
+    let r = s.run(&a, &["fetch", "origin"]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(r.code, 126, "{r:?}");
+    assert!(r.stderr.contains("FETCH_HEAD is a symlink"), "{}", r.stderr);
+}
+
+#[test]
+fn redirects_are_not_followed() {
+    let s = setup();
+    let (_root, evil) = attacker(&s.token);
+    let a = hostile_repo(&s, "a");
+    s.server.set_redirect(Some(evil.url("acme", "app")));
+    let r = s.run(&a, &["push", "origin", "claude/x"]);
+    assert_eq!(r.code, 128, "{r:?}");
+    let r = s.run(&a, &["fetch", "origin"]);
+    assert_eq!(r.code, 128, "{r:?}");
+    // libgit2 follows no off-site redirect; a same-host redirect (another port) is followed for the
+    // discovery request but gets no credentials: the credentials callback only answers the pinned URL.
+    assert!(
+        evil.requests().iter().all(|q| !q.had_auth),
+        "credentials sent after a redirect: {:?}",
+        evil.requests()
+    );
+
+    // Off-site (another host name): not contacted at all.
+    let (_root2, evil2) = attacker(&s.token);
+    s.server.set_redirect(Some(format!(
+        "http://localhost:{}/acme/app.git",
+        evil2.port()
+    )));
+    assert_eq!(s.run(&a, &["push", "origin", "claude/x"]).code, 128);
+    assert_eq!(s.run(&a, &["fetch", "origin"]).code, 128);
+    assert_eq!(evil2.request_count(), 0, "{:?}", evil2.requests());
+}
+
+/// The token appears nowhere: not in any file under the workspace or state dir, not in the agent's
+/// environment, not in its log; core dumps are off for the agent.
+#[test]
+fn leak_scan_after_a_full_session() {
+    let s = setup_with(None, &[]);
+    let a = s.clone("a");
+    git(&a, &["checkout", "-q", "-b", "claude/x"]);
+    s.commit(&a, "a.txt", "a\n");
+    s.run(&a, &["push", "-u", "origin", "claude/x"])
+        .assert_code(0);
+    s.run(&a, &["fetch"]).assert_code(0);
+    s.run(&a, &["pull"]).assert_code(0);
+    s.run(&a, &["push", "origin", "main"]); // denied
+    s.agent.run("agent-status", &a, &[]).assert_code(0);
+
+    let forms = token_forms(&s.token);
+    let mut files = 0;
+    for root in [
+        &s.agent.workspace,
+        &s.agent.state,
+        &s.agent.dir.path().to_path_buf(),
+    ] {
+        for entry in walk(root) {
+            if entry.file_name().is_some_and(|n| n == "token") {
+                continue; // GITHUB_TOKEN_FILE is not used here, but never scan a token file itself
+            }
+            if let Ok(bytes) = std::fs::read(&entry) {
+                files += 1;
+                let text = String::from_utf8_lossy(&bytes);
+                for f in &forms {
+                    assert!(
+                        !text.contains(f.as_str()),
+                        "token found in {}",
+                        entry.display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(files > 20, "scanned too few files ({files})");
+    let pid = s.agent.pid();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(
+        !environ.contains(&s.token),
+        "token in /proc/<agent>/environ"
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert!(
+        core.split_whitespace().filter(|w| *w == "0").count() >= 2,
+        "{core}"
+    );
+    let log = s.agent.log_text();
+    for f in &forms {
+        assert!(!log.contains(f.as_str()));
+    }
+}
+
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                Ok(t) if t.is_file() => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out
 }

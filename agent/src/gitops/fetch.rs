@@ -136,12 +136,25 @@ pub async fn fetch_like(
             let name = other
                 .map(str::to_owned)
                 .unwrap_or_else(|| ws.default_remote());
-            ws.remote_url(&name).ok_or_else(|| {
+            let url = ws.remote_url(&name).ok_or_else(|| {
                 AgentError::failed(
                     format!("fatal: '{name}' does not appear to be a git repository\nfatal: Could not read from remote repository."),
                     128,
                 )
-            })?
+            })?;
+            // The shim's local git reads the mirror through `url.<mirror>.insteadOf=<url>`; a
+            // workspace rule for the same URL could win the tie and send the local git elsewhere.
+            if let Some(rule) = ws
+                .insteadof_rules()
+                .into_iter()
+                .find(|(_, prefix)| url.starts_with(prefix.as_str()))
+            {
+                return Err(AgentError::denied(format!(
+                    "{sub} refused: the repository config has url.{}.insteadOf={} which rewrites '{url}'; remove it (git config --unset-all url.{}.insteadOf)",
+                    rule.0, rule.1, rule.0
+                )));
+            }
+            url
         }
     };
     let target = target_for_url(&settings, &policy, &url_as_written)?;

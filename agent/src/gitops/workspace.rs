@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 const SCAN_LIMIT: usize = 200_000;
 
 pub struct Workspace {
-    pub git_dir: PathBuf,
     /// The shared git dir (differs from `git_dir` for linked worktrees).
     pub common_dir: PathBuf,
     repo: git2::Repository,
@@ -176,11 +175,7 @@ impl Workspace {
                 128,
             )
         })?;
-        Ok(Workspace {
-            git_dir,
-            common_dir,
-            repo,
-        })
+        Ok(Workspace { common_dir, repo })
     }
 
     pub fn objects_dir(&self) -> PathBuf {
@@ -198,26 +193,26 @@ impl Workspace {
         self.config_string(&format!("remote.{name}.url"))
     }
 
-    /// Names of the remotes configured.
-    pub fn remote_names(&self) -> Vec<String> {
+    /// `(base, prefix)` of every `url.<base>.insteadOf=<prefix>` in the repository's own config.
+    pub fn insteadof_rules(&self) -> Vec<(String, String)> {
         let Ok(cfg) = git2::Config::open(&self.common_dir.join("config")) else {
             return vec![];
         };
-        let mut names = Vec::new();
-        if let Ok(mut entries) = cfg.entries(Some(r"remote\..*\.url")) {
+        let mut rules = Vec::new();
+        if let Ok(mut entries) = cfg.entries(Some(r"^url\..*\.insteadof$")) {
             while let Some(Ok(e)) = entries.next() {
-                if let Some(n) = e
-                    .name()
-                    .and_then(|n| n.strip_prefix("remote."))
-                    .and_then(|n| n.strip_suffix(".url"))
+                let (Some(name), Some(value)) = (e.name(), e.value()) else {
+                    continue;
+                };
+                if let Some(base) = name
+                    .strip_prefix("url.")
+                    .and_then(|n| n.get(..n.len().saturating_sub(".insteadof".len())))
                 {
-                    if !names.iter().any(|x| x == n) {
-                        names.push(n.to_owned());
-                    }
+                    rules.push((base.to_owned(), value.to_owned()));
                 }
             }
         }
-        names
+        rules
     }
 
     /// The remote name a bare `git push`/`git fetch` would use: the current branch's remote or origin.
