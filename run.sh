@@ -261,8 +261,9 @@ prepare_compose() {
 	[ -d "$ws" ] || die "WORKSPACE_DIR is not a directory: $ws"
 	ws=$(cd "$ws" && pwd -P)
 
+	# GITHUB_TOKEN_FILE (used by the agent only when GITHUB_TOKEN is empty) becomes a compose secret.
 	tokfile=$(dotenv_get GITHUB_TOKEN_FILE || true)
-	if [ -n "$tokfile" ]; then
+	if [ -n "$tokfile" ] && [ -z "$(dotenv_get GITHUB_TOKEN || true)" ]; then
 		case $tokfile in
 		/*) ;;
 		*) tokfile=$(cd "${ENV_FILE%/*}" && abspath "$tokfile") ;;
@@ -446,17 +447,21 @@ native_start() {
 
 	set -- "$AGENT_BIN"
 	[ ! -f "$ENV_FILE" ] || set -- "$@" --env-file "$ENV_FILE"
-	# setsid: the agent gets its own session, so Ctrl-C in this terminal (or in --shell) does not
-	# reach it. Without job control the background child is not a group leader, so setsid execs
-	# in place and $! is the agent's pid.
+	# The agent must not share our process group, or Ctrl-C in this terminal (or in the --shell)
+	# would reach it. setsid: its own session; without job control the background child is not a
+	# group leader, so setsid execs in place and $! is the agent's pid. No setsid (macOS): nohup
+	# in a background job of its own process group (set -m).
 	if command -v setsid >/dev/null 2>&1; then
-		set -- setsid "$@"
+		GITGATE_SOCKET=$SOCKET GITGATE_STATE_DIR=$NATIVE_DIR/state GITGATE_WORKSPACE=$ws \
+			setsid "$@" </dev/null >"$LOG_FILE" 2>&1 &
+		pid=$!
 	else
-		set -- nohup "$@"
+		set -m
+		GITGATE_SOCKET=$SOCKET GITGATE_STATE_DIR=$NATIVE_DIR/state GITGATE_WORKSPACE=$ws \
+			nohup "$@" </dev/null >"$LOG_FILE" 2>&1 &
+		pid=$!
+		set +m
 	fi
-	GITGATE_SOCKET=$SOCKET GITGATE_STATE_DIR=$NATIVE_DIR/state GITGATE_WORKSPACE=$ws \
-		"$@" </dev/null >"$LOG_FILE" 2>&1 &
-	pid=$!
 	printf '%s\n' "$pid" >"$PID_FILE"
 
 	timeout=${GITGATE_START_TIMEOUT:-10}

@@ -191,6 +191,21 @@ gone "$pid" && [ "$RC" = 0 ] && [ ! -e "$ND/agent.pid" ] && [ ! -e "$ND/agent.so
 	contains "$ERR" "agent stopped (pid $pid)"
 check "--native --stop: SIGTERM, process gone, pid file and socket removed" $? "exit $RC" "$ERR"
 
+# Without setsid (macOS): nohup in a process group of its own, so Ctrl-C does not reach it.
+NOSETSID=$TMP_ROOT/sysbin-nosetsid
+mkdir -p "$NOSETSID"
+cp -P "$SYSBIN"/* "$NOSETSID"/
+rm -f "$NOSETSID/setsid"
+run_capture env -i HOME="$HOMEDIR" PATH="$NOSETSID" GITGATE_ENV_FILE="$ENVF" GITGATE_NATIVE_DIR="$ND" \
+	GITGATE_BIN_DIR="$STUBBIN" STUB_AGENT_RECORD="$ND.record" "$RUN_SH" --native
+pid=$(cat "$ND/agent.pid" 2>/dev/null)
+pgrp=$(cut -d' ' -f5 "/proc/$pid/stat" 2>/dev/null || true)
+[ "$RC" = 0 ] && [ -S "$ND/agent.sock" ] && { [ ! -e /proc/self/stat ] || [ "$pgrp" = "$pid" ]; }
+check "without setsid: started with nohup in its own process group" $? "exit $RC" "$ERR" "pid $pid pgrp $pgrp"
+run_native "$ND" -- --native --stop
+[ "$RC" = 0 ] && gone "$pid"
+check "... and stopped" $? "exit $RC" "$ERR"
+
 # GITGATE_WORKSPACE from .env; a token in .env: no warning.
 printf 'GITHUB_TOKEN=ghp_x\nGITGATE_WORKSPACE=%s/ws\n' "$TMP_ROOT" >"$ENVF"
 run_native "$ND" -- --native
