@@ -142,6 +142,19 @@ write_env 'BLOCKED_BRANCHES=[main]' 'BLOCKED_BRANCHES=["main"]'
 run_sh --
 expect_started "a later valid definition overrides an earlier one"
 
+# --- .env.example as shipped, with a token filled in -----------------------------------------------
+{
+	cat "$REPO/.env.example"
+	echo "GITHUB_TOKEN=ghp_testtoken"
+	echo "WORKSPACE_DIR=$WS"
+} >"$ENVF"
+run_sh --
+expect_started ".env.example + a token: accepted and started"
+sed 's/^GITHUB_TOKEN=.*/GITHUB_TOKEN=/' "$REPO/.env.example" >"$ENVF"
+echo "WORKSPACE_DIR=$WS" >>"$ENVF"
+run_sh --
+expect_error ".env.example as shipped: the token is missing" "GITHUB_TOKEN is not set"
+
 # --- The agent's own --check (in its image) refusing the settings ----------------------------------
 write_env
 run_sh STUB_CHECK_FAIL=1 --
