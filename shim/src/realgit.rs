@@ -120,7 +120,6 @@ pub fn mirror_args(
     args
 }
 
-/// Run the real git and wait; its exit code.
 /// git writes `FETCH_HEAD` by following symlinks; a workspace could aim it at any file the user
 /// can write. Refuse before the local fetch/pull runs (cheap: a few `lstat`s up from `cwd`).
 pub fn refuse_symlinked_fetch_head(cwd: &Path) -> Result<(), Fail> {
@@ -154,6 +153,7 @@ pub fn refuse_symlinked_fetch_head(cwd: &Path) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Run the real git and wait; its exit code.
 pub fn run(real: &Path, args: &[OsString]) -> Result<i32, Fail> {
     refuse_self(real)?;
     let status = Command::new(real)
