@@ -435,7 +435,8 @@ native_start() {
 	mkdir -p "$NATIVE_DIR" "$NATIVE_DIR/state" "$NATIVE_DIR/bin"
 	chmod 0700 "$NATIVE_DIR" "$NATIVE_DIR/state"
 	rm -f "$PID_FILE" "$SOCKET"
-	for i in git gh agent-status; do
+	# gitgate-shim itself too: hooks/pre-push runs "gitgate-shim hook pre-push".
+	for i in git gh agent-status gitgate-shim; do
 		ln -sfn "$SHIM_BIN" "$NATIVE_DIR/bin/$i"
 	done
 
@@ -488,7 +489,7 @@ native_start() {
 native_binaries_link_only() {
 	local i
 	[ -d "$NATIVE_DIR/bin" ] || return 0
-	for i in git gh agent-status; do
+	for i in git gh agent-status gitgate-shim; do
 		[ -e "$NATIVE_DIR/bin/$i" ] || warn "$NATIVE_DIR/bin/$i is missing; restart: ./run.sh --native --stop && ./run.sh --native"
 	done
 }

@@ -148,10 +148,10 @@ perms=$(ls -ld "$ND")
 case $perms in drwx------*) st=0 ;; *) st=1 ;; esac
 check "native dir is 0700" $st "$perms"
 st=0
-for n in git gh agent-status; do
+for n in git gh agent-status gitgate-shim; do
 	[ "$(readlink "$ND/bin/$n")" = "$STUBBIN/gitgate-shim" ] || st=1
 done
-check "bin/{git,gh,agent-status} link to the shim" $st "$(ls -l "$ND/bin")"
+check "bin/{git,gh,agent-status,gitgate-shim} link to the shim" $st "$(ls -l "$ND/bin")"
 rec=$(cat "$ND.record")
 expected="args=--env-file $ENVF
 GITGATE_SOCKET=$ND/agent.sock
