@@ -32,6 +32,31 @@ if command -v dash >/dev/null 2>&1; then
 fi
 if bash -n run.sh; then pass "bash -n run.sh"; else fail "bash -n run.sh"; fi
 
+# The Containerfiles' builder stages copy proto, policy, agent and shim only, and cut the workspace
+# members down to those (containers/builder-members.sed): check that on the real Cargo.toml.
+cut=$(sed -f containers/builder-members.sed Cargo.toml)
+if printf '%s\n' "$cut" | grep -qx 'members = \["proto", "policy", "agent", "shim"\]' &&
+	! printf '%s\n' "$cut" | grep -q '^default-members' &&
+	[ "$(printf '%s\n' "$cut" | grep -c '^members')" = 1 ] &&
+	printf '%s\n' "$cut" | grep -q '^\[workspace.package\]'; then
+	pass "builder-members.sed cuts Cargo.toml's workspace to the four crates, rest intact"
+else
+	fail "builder-members.sed on Cargo.toml" "$cut"
+fi
+st=0
+for f in containers/Containerfile.agent containers/Containerfile.claude; do
+	for d in proto policy agent shim; do grep -qx "COPY $d $d" "$f" || st=1; done
+	grep -q 'sed -i -f /tmp/builder-members.sed Cargo.toml' "$f" || st=1
+	grep -q '^!containers/builder-members.sed$' "$f.dockerignore" || st=1
+	# Nothing that could hold a secret is copied wholesale.
+	! grep -Eq '^COPY +(\.|\./?) ' "$f" || st=1
+done
+if [ "$st" = 0 ]; then
+	pass "Containerfiles copy exactly the crates they build (never the whole context)"
+else
+	fail "Containerfiles' COPY lines"
+fi
+
 # compose_config ENGINE... -- FILE...: "config" must succeed; its output is kept in CONFIG.
 CONFIG=''
 compose_config() {
