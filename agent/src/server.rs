@@ -331,7 +331,6 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
     let out = Output::new(frame_tx, &state.redactor);
     let started = Instant::now();
     let request = Request {
-        peer,
         hello: hello.clone(),
         out: out.clone(),
         stdin: Stdin::new(stdin_rx),

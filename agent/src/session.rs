@@ -1,4 +1,4 @@
-//! One client request as handlers see it: who asked, what they asked, where output goes, their
+//! One client request as handlers see it: what they asked, where output goes, their
 //! stdin, and a cancellation token fired by a Signal frame, a disconnect or the operation timeout.
 
 use crate::redact::{Redactor, StreamRedactor};
@@ -89,9 +89,6 @@ impl Output {
     pub async fn stderr(&self, data: impl AsRef<[u8]>) {
         self.send(Stream::Err, data.as_ref()).await
     }
-    pub fn stdout_blocking(&self, data: impl AsRef<[u8]>) {
-        self.send_blocking(Stream::Out, data.as_ref())
-    }
     pub fn stderr_blocking(&self, data: impl AsRef<[u8]>) {
         self.send_blocking(Stream::Err, data.as_ref())
     }
@@ -148,7 +145,6 @@ impl Stdin {
 }
 
 pub struct Request {
-    pub peer: Peer,
     pub hello: Hello,
     pub out: Output,
     pub stdin: Stdin,

@@ -141,10 +141,10 @@ fn recent_table(n: usize) -> String {
             t,
             "{:<8} {:<6} {:<13} {:<6} {:>5}  {}",
             format!("{:.0}s", age),
-            v["uid"],
+            v["uid"].to_string(),
             v["tool"].as_str().unwrap_or(""),
             v["decision"].as_str().unwrap_or(""),
-            v["code"],
+            v["code"].to_string(),
             what
         );
     }
