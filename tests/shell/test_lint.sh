@@ -93,7 +93,8 @@ check_compose() {
 		fi
 		if contains "$agent" "GITGATE_WORKSPACE: /workspace" && contains "$agent" "ALLOWED_UIDS: '[1234]'" &&
 			contains "$agent" "read_only: true" && contains "$claude" "user: 1234:2345" &&
-			contains "$claude" "source: $TMP_ROOT/ws" && contains "$claude" "mirrors:/var/lib/gitgate:ro" &&
+			contains "$claude" "source: $TMP_ROOT/ws" && contains "$claude" "mirrors:/var/lib/gitgate/mirrors:ro" &&
+			! contains "$claude" "state:" && contains "$agent" "state:/var/lib/gitgate:rw" &&
 			contains "$claude" "/dev/null:/workspace/.env:ro" && ! contains "$claude" "GITGATE_MIRROR_DIR"; then
 			pass "$label: wiring (workspace, ALLOWED_UIDS from PUID, user, read-only mirror at the agent's path, .env shadowed)"
 		else
