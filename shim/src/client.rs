@@ -167,18 +167,27 @@ pub fn converse(hello: &Hello, stdin: bool) -> Result<Exit, Fail> {
     let stream = UnixStream::connect(&socket).map_err(|_| unreachable(&socket))?;
     let reader = stream.try_clone().map_err(lost)?;
     let writer: Writer = Arc::new(Mutex::new(stream));
-    {
+    // Hello (and StdinEof when stdin is not wanted) in one write. If the agent refused the
+    // connection before reading it (peer check, busy), the write can fail while its Error frame
+    // is already waiting for us: read it before reporting a lost connection.
+    let sent = {
         let mut s = writer.lock().unwrap_or_else(|p| p.into_inner());
-        s.write_all(&frame).map_err(lost)?;
+        let mut first = frame;
         if !stdin {
-            proto::write_frame(&mut *s, &Frame::StdinEof).map_err(lost)?;
+            first.extend_from_slice(&Frame::StdinEof.encode());
+        }
+        s.write_all(&first)
+    };
+    if sent.is_ok() {
+        forward_signals(signals, writer.clone());
+        if stdin {
+            pump_stdin(writer.clone());
         }
     }
-    forward_signals(signals, writer.clone());
-    if stdin {
-        pump_stdin(writer.clone());
-    }
-    let result = read_until_final(reader);
+    let result = match (read_until_final(reader), sent) {
+        (Err(_), Err(e)) => Err(lost(e)),
+        (r, _) => r,
+    };
     sys::stop_forwarding();
     let s = writer.lock().unwrap_or_else(|p| p.into_inner());
     let _ = s.shutdown(std::net::Shutdown::Both);

@@ -12,6 +12,7 @@ mod client;
 mod dispatch;
 mod ghfiles;
 mod gitargs;
+mod prepush;
 mod realgit;
 mod sys;
 
@@ -69,8 +70,14 @@ fn run(argv: Vec<OsString>) -> Result<i32, Fail> {
                 Tool::AgentStatus => Ok("/".to_owned()),
                 _ => Err(f),
             })?;
-            let hello = client::hello(tool, utf8_args(&args)?, cwd);
-            Ok(client::converse(&hello, tool == Tool::Hook)?.code)
+            let hello = client::hello(tool, utf8_args(&args)?, cwd.clone());
+            let code = client::converse(&hello, tool == Tool::Hook)?.code;
+            if tool == Tool::AgentStatus && args.is_empty() {
+                if let Some(line) = prepush::report(Path::new(&cwd)) {
+                    println!("{line}");
+                }
+            }
+            Ok(code)
         }
         Invocation::Version => {
             println!("gitgate-shim {}", env!("CARGO_PKG_VERSION"));
@@ -94,15 +101,24 @@ fn git(args: &[OsString]) -> Result<i32, Fail> {
     let done = client::converse(&hello, false)?;
 
     let mut code = done.code;
+    let is_clone = hello.args.first().is_some_and(|s| s == "clone");
+    if !is_clone {
+        prepush::ensure(&cwd);
+    }
     if let (Some(mirror), Some(url)) = (&done.mirror, &done.url) {
         let dir = std::env::var_os("GITGATE_MIRROR_DIR");
         let mirror = realgit::remap_mirror(mirror, dir.as_deref());
         let margs = realgit::mirror_args(&mirror, url, &parsed.global_opts(), parsed.command());
         realgit::refuse_symlinked_fetch_head(&cwd)?;
-        if done.local_git.is_empty() {
+        if done.local_git.is_empty() && !is_clone {
             return Err(realgit::exec(&real, &margs));
         }
         code = realgit::run(&real, &margs)?;
+        if is_clone && code == 0 {
+            if let Some(dir) = prepush::clone_dir(&cwd, &hello.args) {
+                prepush::ensure(&dir);
+            }
+        }
     }
     let global = parsed.global_opts_without_chdir();
     for step in &done.local_git {

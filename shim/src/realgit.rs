@@ -120,35 +120,42 @@ pub fn mirror_args(
     args
 }
 
-/// git writes `FETCH_HEAD` by following symlinks; a workspace could aim it at any file the user
-/// can write. Refuse before the local fetch/pull runs (cheap: a few `lstat`s up from `cwd`).
-pub fn refuse_symlinked_fetch_head(cwd: &Path) -> Result<(), Fail> {
+/// The git dir of the repository containing `cwd` (following a `.git` gitdir file), found with a
+/// few `lstat`s and no git process.
+pub fn find_git_dir(cwd: &Path) -> Option<PathBuf> {
     let mut dir = Some(cwd);
     while let Some(d) = dir {
         let dotgit = d.join(".git");
         if let Ok(meta) = std::fs::symlink_metadata(&dotgit) {
-            let git_dir = if meta.is_file() {
-                let text = std::fs::read_to_string(&dotgit).unwrap_or_default();
-                match text.trim().strip_prefix("gitdir:") {
-                    Some(p) => d.join(p.trim()),
-                    None => return Ok(()),
-                }
-            } else {
-                dotgit
-            };
-            let fetch_head = git_dir.join("FETCH_HEAD");
-            if std::fs::symlink_metadata(&fetch_head).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(Fail::new(
-                    gitgate_proto::exit::DENIED,
-                    format!(
-                        "{} is a symlink; refusing to let git write through it (remove it and retry)",
-                        fetch_head.display()
-                    ),
-                ));
+            if !meta.is_file() {
+                return Some(dotgit);
             }
-            return Ok(());
+            let text = std::fs::read_to_string(&dotgit).ok()?;
+            return text
+                .trim()
+                .strip_prefix("gitdir:")
+                .map(|p| d.join(p.trim()));
         }
         dir = d.parent();
+    }
+    None
+}
+
+/// git writes `FETCH_HEAD` by following symlinks; a workspace could aim it at any file the user
+/// can write. Refuse before the local fetch/pull runs.
+pub fn refuse_symlinked_fetch_head(cwd: &Path) -> Result<(), Fail> {
+    let Some(git_dir) = find_git_dir(cwd) else {
+        return Ok(());
+    };
+    let fetch_head = git_dir.join("FETCH_HEAD");
+    if std::fs::symlink_metadata(&fetch_head).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Fail::new(
+            gitgate_proto::exit::DENIED,
+            format!(
+                "{} is a symlink; refusing to let git write through it (remove it and retry)",
+                fetch_head.display()
+            ),
+        ));
     }
     Ok(())
 }

@@ -17,6 +17,11 @@ use std::time::{Duration, Instant};
 pub fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        // Override for callers that are not test binaries under target/<profile>/deps (the bench
+        // binary): use the binaries already built in that directory, build nothing.
+        if let Some(dir) = std::env::var_os("GITGATE_BIN_DIR").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
         let exe = std::env::current_exe().expect("current_exe");
         // target/<profile>/deps/<test-binary>
         let dir = exe
@@ -72,6 +77,7 @@ pub struct Agent {
 
 pub struct AgentBuilder {
     env: Vec<(String, String)>,
+    args: Vec<String>,
     token: Option<String>,
     token_via_file: bool,
 }
@@ -79,6 +85,11 @@ pub struct AgentBuilder {
 impl AgentBuilder {
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.into(), v.into()));
+        self
+    }
+    /// A command-line argument for the agent (`--env-file`, `--config`).
+    pub fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.into());
         self
     }
     pub fn token(mut self, t: &str) -> Self {
@@ -103,7 +114,7 @@ impl AgentBuilder {
         let bin = root.join("bin");
         std::fs::create_dir_all(&workspace).unwrap();
         std::fs::create_dir_all(&bin).unwrap();
-        for name in ["git", "gh", "agent-status"] {
+        for name in ["git", "gh", "agent-status", "gitgate-shim"] {
             std::os::unix::fs::symlink(shim_bin(), bin.join(name)).unwrap();
         }
         let socket = root.join("run").join("agent.sock");
@@ -133,6 +144,7 @@ impl AgentBuilder {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        cmd.args(&self.args);
         let child = cmd.spawn().expect("start gitgate-agent");
         let mut agent = Agent {
             child: Some(child),
@@ -164,6 +176,7 @@ impl Agent {
     pub fn builder() -> AgentBuilder {
         AgentBuilder {
             env: vec![],
+            args: vec![],
             token: None,
             token_via_file: false,
         }

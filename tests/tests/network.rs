@@ -688,3 +688,57 @@ fn walk(root: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn pre_push_hook_is_installed_and_advises() {
+    let s = setup();
+    let a = s.clone("a");
+    let hook = a.join(".git/hooks/pre-push");
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../hooks/pre-push"))
+            .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        shipped,
+        "hook installed on clone"
+    );
+    let r = s.agent.run("agent-status", &a, &[]);
+    assert!(
+        r.stdout.contains("pre-push hook:     installed"),
+        "{}",
+        r.stdout
+    );
+
+    // A repo with its own hook keeps it; agent-status says ours is not installed.
+    let b = s.agent.workspace_repo("b", &s.server.url("acme", "app"));
+    std::fs::write(b.join(".git/hooks/pre-push"), "#!/bin/sh\nexit 0\n").unwrap();
+    s.run(&b, &["fetch"]).assert_code(0);
+    assert_eq!(
+        std::fs::read_to_string(b.join(".git/hooks/pre-push")).unwrap(),
+        "#!/bin/sh\nexit 0\n"
+    );
+    assert!(s
+        .agent
+        .run("agent-status", &b, &[])
+        .stdout
+        .contains("NOT installed"));
+
+    // The real git, bypassing the shim, runs the hook, which asks the agent: main is refused.
+    let other = tempfile::tempdir().unwrap();
+    let local_bare = init_bare(other.path(), "x", "y");
+    let before = refs_of(&local_bare);
+    let mut direct = std::process::Command::new(REAL_GIT);
+    direct
+        .current_dir(&a)
+        .envs(
+            s.agent
+                .cmd("git", &a)
+                .get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+        )
+        .args(["push", &local_bare.display().to_string(), "HEAD:main"]);
+    let r = Run::from(direct.output().unwrap());
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("gitgate: "), "{}", r.stderr);
+    assert_eq!(refs_of(&local_bare), before);
+}
