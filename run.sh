@@ -441,7 +441,11 @@ native_start() {
 	done
 
 	ws=$(setting GITGATE_WORKSPACE || true)
-	[ -n "$ws" ] || ws=$HOME
+	# shellcheck disable=SC2088 # a literal ~ from .env, expanded here
+	case $ws in
+	'' | '~') ws=$HOME ;;
+	'~/'*) ws=$HOME/${ws#'~/'} ;;
+	esac
 	tok=$(setting GITHUB_TOKEN || true)$(setting GITHUB_TOKEN_FILE || true)
 	[ -n "$tok" ] ||
 		warn "GITHUB_TOKEN is not set: push/fetch/gh will fail until it is (in $ENV_FILE); denials and agent-status work"

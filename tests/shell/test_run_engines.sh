@@ -47,6 +47,9 @@ check_engine() {
 			STUB_ENV_LOG="$STUB_ENV_LOG" GITGATE_ENV_FILE="$ENVF" "$@" \
 			"$RUN_SH" "${args[@]}"
 		got=$(engine_calls)
+		if grep -q ghp_testtoken "$STUB_LOG" "$STUB_ENV_LOG"; then
+			fail "$label: ./run.sh ${args[*]}: the token reached the engine's argv or environment"
+		fi
 		if [ "$RC" = 0 ] && [ "$got" = "$expected" ]; then
 			pass "$label: ./run.sh ${args[*]}"
 		else

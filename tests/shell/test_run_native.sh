@@ -214,6 +214,12 @@ run_native "$ND" -- --native
 check "GITGATE_WORKSPACE from .env; the token is left for the agent to read from --env-file" $? "exit $RC" "$ERR" "$(cat "$ND.record")"
 run_native "$ND" -- --native --stop
 
+printf 'GITGATE_WORKSPACE=~/proj\n' >"$ENVF"
+run_native "$ND" -- --native
+[ "$RC" = 0 ] && grep -qx "GITGATE_WORKSPACE=$HOMEDIR/proj" "$ND.record"
+check "GITGATE_WORKSPACE=~/proj expands to \$HOME/proj" $? "exit $RC" "$ERR" "$(cat "$ND.record")"
+run_native "$ND" -- --native --stop
+
 # No .env: started without --env-file.
 run_native "$ND" GITGATE_ENV_FILE="$TMP_ROOT/absent.env" -- --native
 [ "$RC" = 0 ] && grep -qx "args=" "$ND.record"
