@@ -32,7 +32,8 @@ if command -v dash >/dev/null 2>&1; then
 fi
 if bash -n run.sh; then pass "bash -n run.sh"; else fail "bash -n run.sh"; fi
 
-# The Containerfiles' builder stages copy proto, policy, agent and shim only, and cut the workspace
+# The Containerfiles' builder stages copy proto, policy, agent, shim (and hooks, which the shim
+# embeds) only, and cut the workspace
 # members down to those (containers/builder-members.sed): check that on the real Cargo.toml.
 cut=$(sed -f containers/builder-members.sed Cargo.toml)
 if printf '%s\n' "$cut" | grep -qx 'members = \["proto", "policy", "agent", "shim"\]' &&
@@ -45,14 +46,27 @@ else
 fi
 st=0
 for f in containers/Containerfile.agent containers/Containerfile.claude; do
-	for d in proto policy agent shim; do grep -qx "COPY $d $d" "$f" || st=1; done
+	for d in proto policy agent shim hooks; do grep -qx "COPY $d $d" "$f" || st=1; done
 	grep -q 'sed -i -f /tmp/builder-members.sed Cargo.toml' "$f" || st=1
 	grep -q '^!containers/builder-members.sed$' "$f.dockerignore" || st=1
 	# Nothing that could hold a secret is copied wholesale.
 	! grep -Eq '^COPY +(\.|\./?) ' "$f" || st=1
 done
+# Files the crates embed from outside themselves (include_str!("../../hooks/pre-push")) must be
+# copied too.
+embedded=$(grep -rhoE 'include_(str|bytes)!\("(\.\./)+[^/"]+' proto/src policy/src agent/src shim/src 2>/dev/null |
+	sed -E 's/.*\("(\.\.\/)+//' | sort -u)
+while read -r top; do
+	case $top in '' | proto | policy | agent | shim | src) continue ;; esac
+	for f in containers/Containerfile.agent containers/Containerfile.claude; do
+		grep -qx "COPY $top $top" "$f" || {
+			st=1
+			echo "       $f does not copy $top/, which a crate embeds"
+		}
+	done
+done <<<"$embedded"
 if [ "$st" = 0 ]; then
-	pass "Containerfiles copy exactly the crates they build (never the whole context)"
+	pass "Containerfiles copy exactly the crates they build and what those embed (never the whole context)"
 else
 	fail "Containerfiles' COPY lines"
 fi
