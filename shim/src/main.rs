@@ -74,13 +74,20 @@ fn run(argv: Vec<OsString>) -> Result<i32, Fail> {
             let code = client::converse(&hello, tool == Tool::Hook)?.code;
             if tool == Tool::AgentStatus && args.is_empty() {
                 if let Some(line) = prepush::report(Path::new(&cwd)) {
-                    println!("{line}");
+                    // Not println!: a closed stdout (`agent-status | head`) must not panic.
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stdout(), "{line}");
                 }
             }
             Ok(code)
         }
         Invocation::Version => {
-            println!("gitgate-shim {}", env!("CARGO_PKG_VERSION"));
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stdout(),
+                "gitgate-shim {}",
+                env!("CARGO_PKG_VERSION")
+            );
             Ok(0)
         }
         Invocation::Usage => Err(Fail::new(2, dispatch::USAGE)),

@@ -742,3 +742,56 @@ fn pre_push_hook_is_installed_and_advises() {
     assert!(r.stderr.contains("gitgate: "), "{}", r.stderr);
     assert_eq!(refs_of(&local_bare), before);
 }
+
+/// A server that echoes the token (raw and as Basic-auth base64) in its messages: the client sees
+/// `***` — the redactor sits on every output stream.
+#[test]
+fn server_messages_echoing_the_token_are_redacted() {
+    let s = setup();
+    let b64 =
+        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{}", s.token));
+    githttp::install_hook(
+        &s.bare,
+        "pre-receive",
+        &format!(
+            "#!/bin/sh\necho 'raw {} basic {}'\necho 'split {}'\nexit 0\n",
+            s.token, b64, s.token
+        ),
+    );
+    let a = s.clone("a");
+    git(&a, &["checkout", "-q", "-b", "claude/x"]);
+    s.commit(&a, "a.txt", "a\n");
+    let r = s.run(&a, &["push", "origin", "claude/x"]);
+    r.assert_code(0);
+    assert!(
+        r.stderr.contains("remote: raw *** basic ***"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("remote: split ***"), "{}", r.stderr);
+}
+
+#[test]
+fn token_from_a_file_authenticates() {
+    let token = random_token();
+    let srv_root = tempfile::tempdir().unwrap();
+    let bare = init_bare(srv_root.path(), "acme", "app");
+    let server = GitHttpServer::start(srv_root.path(), &token).unwrap();
+    let agent = Agent::builder()
+        .token_file(&token)
+        .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
+        .env("ALLOWED_REPOS", r#"["acme/*"]"#)
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+        .start();
+    let repo = agent.workspace_repo("app", &server.url("acme", "app"));
+    git(&repo, &["checkout", "-q", "-b", "claude/x"]);
+    let r = agent.run("git", &repo, &["push", "origin", "claude/x"]);
+    r.assert_code(0);
+    assert_no_token(&r, &token);
+    assert!(git_status(
+        &bare,
+        &["rev-parse", "--verify", "-q", "refs/heads/claude/x"]
+    )
+    .status
+    .success());
+}

@@ -145,6 +145,22 @@ fn push_blocking(
     dry_run: bool,
 ) -> Result<i32, AgentError> {
     let report = Mutex::new(PushReport::default());
+    // Server messages ("remote: ..."), as git shows them. Packets can split a line (and a secret
+    // in it): buffer until the end of the line so the prefix and the redactor see whole lines.
+    let sideband = Mutex::new(Vec::<u8>::new());
+    let emit_lines = |pending: &mut Vec<u8>, all: bool| {
+        while let Some(end) = pending.iter().position(|&b| b == b'\n' || b == b'\r') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+            if !text.is_empty() {
+                out.stderr_blocking(format!("remote: {text}\n"));
+            }
+        }
+        if all && !pending.is_empty() {
+            out.stderr_blocking(format!("remote: {}\n", String::from_utf8_lossy(pending)));
+            pending.clear();
+        }
+    };
     let expected: HashMap<String, (Option<git2::Oid>, bool)> = planned
         .iter()
         .map(|p| (p.update.dst.clone(), (p.new, p.update.force)))
@@ -240,14 +256,9 @@ fn push_blocking(
         Ok(())
     });
     cb.sideband_progress(|data| {
-        // Server messages ("remote: ..."), as git shows them.
-        let text = String::from_utf8_lossy(data);
-        for line in text.split_inclusive(['\n', '\r']) {
-            let l = line.trim_end_matches(['\n', '\r']);
-            if !l.is_empty() {
-                out.stderr_blocking(format!("remote: {l}\n"));
-            }
-        }
+        let mut pending = sideband.lock().unwrap_or_else(|e| e.into_inner());
+        pending.extend_from_slice(data);
+        emit_lines(&mut pending, false);
         !cancel.is_cancelled()
     });
     let mut opts = git2::PushOptions::new();
@@ -256,6 +267,10 @@ fn push_blocking(
     let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
     let result = remote.push(&specs, Some(&mut opts));
     drop(opts);
+    emit_lines(
+        &mut sideband.lock().unwrap_or_else(|e| e.into_inner()),
+        true,
+    );
     let rep = report.into_inner().unwrap_or_else(|e| e.into_inner());
 
     if let Some(why) = rep.refused {
