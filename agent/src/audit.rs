@@ -57,7 +57,8 @@ pub fn record(state: &AgentState, r: AuditRecord<'_>) {
     let path = settings.audit_log_path();
     let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     if let Ok(meta) = std::fs::metadata(&path) {
-        if meta.len() + line.len() as u64 > settings.audit_max_bytes {
+        // +1: the newline, so the file never passes AUDIT_MAX_BYTES by one byte.
+        if meta.len() + line.len() as u64 + 1 > settings.audit_max_bytes {
             let mut rotated = path.clone().into_os_string();
             rotated.push(".1");
             let _ = std::fs::rename(&path, rotated);

@@ -326,6 +326,11 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
                 }
             }
         }
+        // Handed back rather than dropped here: a client that vanishes before StdinEof must not
+        // look like a complete stdin to the handler (which would then act on a truncated body or
+        // pre-push list). The handler keeps waiting and the cancellation ends the operation; the
+        // sender is dropped with this task's result, after the operation.
+        stdin_tx
     });
 
     let out = Output::new(frame_tx, &state.redactor);
