@@ -78,7 +78,6 @@ pub struct Agent {
 pub struct AgentBuilder {
     env: Vec<(String, String)>,
     args: Vec<String>,
-    args: Vec<String>,
     token: Option<String>,
     token_via_file: bool,
 }
@@ -86,11 +85,6 @@ pub struct AgentBuilder {
 impl AgentBuilder {
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.into(), v.into()));
-        self
-    }
-    /// A command-line argument for the agent (`--env-file`, `--config`).
-    pub fn arg(mut self, a: &str) -> Self {
-        self.args.push(a.into());
         self
     }
     /// A command-line argument for the agent (`--env-file`, `--config`).
@@ -151,7 +145,6 @@ impl AgentBuilder {
             cmd.env(k, v);
         }
         cmd.args(&self.args);
-        cmd.args(&self.args);
         let child = cmd.spawn().expect("start gitgate-agent");
         let mut agent = Agent {
             child: Some(child),
@@ -183,7 +176,6 @@ impl Agent {
     pub fn builder() -> AgentBuilder {
         AgentBuilder {
             env: vec![],
-            args: vec![],
             args: vec![],
             token: None,
             token_via_file: false,
