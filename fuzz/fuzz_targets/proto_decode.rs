@@ -119,7 +119,10 @@ fuzz_target!(|data: &[u8]| {
         a.iter().map(short).collect::<Vec<_>>(),
         b.iter().map(short).collect::<Vec<_>>()
     );
-    assert_eq!(end_a, end_b, "decode and read_frame disagree on how the stream ends");
+    assert_eq!(
+        end_a, end_b,
+        "decode and read_frame disagree on how the stream ends"
+    );
     for frame in &a {
         roundtrip(frame);
     }
