@@ -11,6 +11,7 @@
 pub mod check;
 pub mod config;
 pub mod denial;
+pub mod gh;
 pub mod push;
 pub mod refname;
 pub mod url;

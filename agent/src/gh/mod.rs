@@ -14,7 +14,7 @@
 //! the client names.
 
 mod actions;
-pub mod args;
+pub use gitgate_policy::gh as args;
 mod client;
 mod errors;
 mod format;

@@ -6,7 +6,7 @@
 //! any other unknown command a generic one. Unknown flags of a supported command are a gh-like usage
 //! error (`unknown flag: --x`), never ignored.
 
-use gitgate_policy::denial::quote;
+use crate::denial::quote;
 
 /// One flag of a command: `--long`, optional `-s`, whether it takes a value.
 #[derive(Debug, Clone, Copy)]
