@@ -206,6 +206,8 @@ impl Token {
         let bytes = secret.expose_secret();
         let user = c"x-access-token";
         let mut out: *mut libgit2_sys::git_cred = std::ptr::null_mut();
+        // The raw call does not go through git2, which initialises libgit2 lazily: do it here.
+        libgit2_sys::init();
         // SAFETY: `bytes.ptr` is NUL-terminated (the buffer is zero-filled beyond `len` and
         // len < CAPACITY); libgit2 copies both strings before returning.
         let rc = unsafe {
@@ -288,5 +290,21 @@ mod tests {
             libgit2_sys::GIT_CREDTYPE_USERPASS_PLAINTEXT
         );
         drop(cred);
+    }
+
+    #[test]
+    fn hardening_makes_the_process_non_dumpable_without_core_files() {
+        harden_process().unwrap();
+        assert!(!nix::sys::prctl::get_dumpable().unwrap());
+        let (soft, hard) =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_CORE).unwrap();
+        assert_eq!((soft, hard), (0, 0));
+    }
+
+    #[test]
+    fn token_memory_is_locked_when_the_limit_allows() {
+        let t = Token::from_value("ghp_abc123".into(), "GITHUB_TOKEN").unwrap();
+        // Root or a normal RLIMIT_MEMLOCK (>= 1 page) allows it; anything else reports Failed.
+        assert_ne!(t.mlock_state(), MlockState::NotNeeded);
     }
 }
