@@ -304,7 +304,11 @@ mod tests {
     #[test]
     fn token_memory_is_locked_when_the_limit_allows() {
         let t = Token::from_value("ghp_abc123".into(), "GITHUB_TOKEN").unwrap();
-        // Root or a normal RLIMIT_MEMLOCK (>= 1 page) allows it; anything else reports Failed.
-        assert_ne!(t.mlock_state(), MlockState::NotNeeded);
+        // As root (CI) mlock cannot fail; others depend on RLIMIT_MEMLOCK and only the state is checked.
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(t.mlock_state(), MlockState::Locked);
+        } else {
+            assert!(matches!(t.mlock_state(), MlockState::Locked | MlockState::Failed));
+        }
     }
 }
