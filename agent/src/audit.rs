@@ -12,6 +12,8 @@ use std::time::Duration;
 pub struct AuditRecord<'a> {
     pub peer: Peer,
     pub hello: &'a Hello,
+    /// `owner/name` the request resolved to, if it got that far.
+    pub repo: Option<String>,
     pub decision: &'a str,
     pub reason: &'a str,
     pub code: i32,
@@ -39,6 +41,7 @@ pub fn record(state: &AgentState, r: AuditRecord<'_>) {
         "tool": r.hello.tool.as_str(),
         "argv": r.hello.args,
         "cwd": r.hello.cwd,
+        "repo": r.repo,
         "decision": r.decision,
         "reason": r.reason,
         "code": r.code,

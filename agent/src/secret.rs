@@ -308,7 +308,10 @@ mod tests {
         if nix::unistd::geteuid().is_root() {
             assert_eq!(t.mlock_state(), MlockState::Locked);
         } else {
-            assert!(matches!(t.mlock_state(), MlockState::Locked | MlockState::Failed));
+            assert!(matches!(
+                t.mlock_state(),
+                MlockState::Locked | MlockState::Failed
+            ));
         }
     }
 }

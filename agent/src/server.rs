@@ -335,7 +335,9 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
 
     let out = Output::new(frame_tx, &state.redactor);
     let started = Instant::now();
+    let note = Arc::new(crate::session::AuditNote::default());
     let request = Request {
+        audit: note.clone(),
         hello: hello.clone(),
         out: out.clone(),
         stdin: Stdin::new(stdin_rx),
@@ -394,6 +396,7 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
         AuditRecord {
             peer,
             hello: &hello,
+            repo: note.repo(),
             decision,
             reason: &reason,
             code,

@@ -144,7 +144,25 @@ impl Stdin {
     }
 }
 
+/// What a handler learns about a request that the audit log records (the repository it resolved).
+#[derive(Default)]
+pub struct AuditNote {
+    repo: Mutex<Option<String>>,
+}
+
+impl AuditNote {
+    pub fn set_repo(&self, slug: &str) {
+        if let Ok(mut r) = self.repo.lock() {
+            *r = Some(slug.to_owned());
+        }
+    }
+    pub fn repo(&self) -> Option<String> {
+        self.repo.lock().ok().and_then(|r| r.clone())
+    }
+}
+
 pub struct Request {
+    pub audit: Arc<AuditNote>,
     pub hello: Hello,
     pub out: Output,
     pub stdin: Stdin,

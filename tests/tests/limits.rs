@@ -457,6 +457,7 @@ fn audit_log_fields_and_token_never_logged() {
             "pid",
             "tool",
             "argv",
+            "repo",
             "decision",
             "reason",
             "code",

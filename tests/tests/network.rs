@@ -623,6 +623,15 @@ fn leak_scan_after_a_full_session() {
     s.run(&a, &["push", "origin", "main"]); // denied
     s.agent.run("agent-status", &a, &[]).assert_code(0);
 
+    // The audit log names the repository each allowed request resolved to.
+    let audit = std::fs::read_to_string(s.agent.state.join("audit.jsonl")).unwrap();
+    let pushed = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["argv"][0] == "push" && l["decision"] == "allow")
+        .expect("an allowed push in the audit log");
+    assert_eq!(pushed["repo"], "acme/app", "{pushed}");
+
     let forms = token_forms(&s.token);
     let mut files = 0;
     for root in [

@@ -81,6 +81,7 @@ pub async fn run(
     }
     let ctx = Ctx {
         state,
+        audit: req.audit.clone(),
         root,
         cwd,
         p,
@@ -106,6 +107,8 @@ pub async fn run(
 /// What a handler needs besides the request.
 pub struct Ctx<'a> {
     pub state: &'a AgentState,
+    /// Records the repository resolved, for the audit log.
+    pub audit: std::sync::Arc<crate::session::AuditNote>,
     pub root: &'a Path,
     pub cwd: &'a Path,
     pub p: Parsed,
@@ -181,6 +184,7 @@ impl Ctx<'_> {
                     quote(&slug)
                 )));
             }
+            self.audit.set_repo(&slug);
             return Ok(Repo { owner, name });
         }
         let ws = Workspace::open(self.root, self.cwd).map_err(|e| match e {
@@ -197,6 +201,7 @@ impl Ctx<'_> {
             )
         })?;
         let r = policy.check_repo_url(&url)?;
+        self.audit.set_repo(&r.slug());
         Ok(Repo {
             owner: r.owner,
             name: r.name,

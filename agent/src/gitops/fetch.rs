@@ -158,6 +158,7 @@ pub async fn fetch_like(
         }
     };
     let target = target_for_url(&settings, &policy, &url_as_written)?;
+    req.audit.set_repo(&target.slug);
     refresh(state, req, &target).await?;
     Ok(mirror_exit(&target, url_as_written))
 }
@@ -172,6 +173,7 @@ pub async fn clone(state: &AgentState, req: &Request) -> Result<Exit, AgentError
         AgentError::Usage("usage: git clone [<options>] [--] <repo> [<dir>]".into())
     })?;
     let target = target_for_url(&settings, &policy, url)?;
+    req.audit.set_repo(&target.slug);
     refresh(state, req, &target).await?;
     Ok(mirror_exit(&target, (*url).to_owned()))
 }
