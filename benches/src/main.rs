@@ -1,0 +1,295 @@
+//! gitgate benchmarks. One command regenerates every figure in BENCHMARKS.md:
+//!
+//! ```text
+//! cargo run --release -p gitgate-bench -- --write BENCHMARKS.md
+//! ```
+//!
+//! Subsets: `-- shim denied` (see `--help`); `--quick` runs fewer iterations (a smoke run for CI).
+//! Benchmarks, not tests: every figure is printed next to its target with MET / NOT MET; nothing
+//! here fails because of a timing.
+
+mod denied;
+mod gh;
+mod load;
+mod local;
+mod report;
+mod transfer;
+mod util;
+
+use report::Section;
+use std::path::PathBuf;
+use std::process::Command;
+
+pub const FIGURES: &[(&str, &str)] = &[
+    (
+        "shim",
+        "1. shim overhead on local git commands (status on 10,000 files, --version)",
+    ),
+    (
+        "denied",
+        "2. round trip of a denied push (shim and raw socket)",
+    ),
+    ("size", "3. shim release binary size"),
+    (
+        "push",
+        "4a. push of a branch with 50 MB of new objects, gitgate vs git CLI",
+    ),
+    ("fetch", "4b. fetch of the same 50 MB, gitgate vs git CLI"),
+    ("noop", "5. no-op fetch round trip"),
+    (
+        "gh",
+        "6. gh pr list round trip vs direct octocrab; agent RSS after 1,000 gh calls",
+    ),
+    (
+        "load",
+        "7. load: concurrent raw clients, vanished clients, leaks",
+    ),
+];
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub quick: bool,
+    pub files: usize,
+    pub iters_local: usize,
+    pub iters_version: usize,
+    pub iters_denied_shim: usize,
+    pub iters_denied_raw: usize,
+    pub big_mb: usize,
+    pub transfer_runs: usize,
+    pub noop_iters: usize,
+    pub gh_iters: usize,
+    pub gh_total: usize,
+    pub load_clients: usize,
+    pub load_requests: usize,
+    pub load_repos: usize,
+    pub disconnect_clients: usize,
+    pub disconnect_push_mb: usize,
+}
+
+impl Config {
+    fn full() -> Config {
+        Config {
+            quick: false,
+            files: 10_000,
+            iters_local: 200,
+            iters_version: 500,
+            iters_denied_shim: 300,
+            iters_denied_raw: 1000,
+            big_mb: 50,
+            transfer_runs: 3,
+            noop_iters: 50,
+            gh_iters: 200,
+            gh_total: 1000,
+            load_clients: 64,
+            load_requests: 1000,
+            load_repos: 4,
+            disconnect_clients: 200,
+            disconnect_push_mb: 8,
+        }
+    }
+    fn quick() -> Config {
+        Config {
+            quick: true,
+            files: 10_000,
+            iters_local: 30,
+            iters_version: 50,
+            iters_denied_shim: 30,
+            iters_denied_raw: 100,
+            big_mb: 8,
+            transfer_runs: 1,
+            noop_iters: 10,
+            gh_iters: 20,
+            gh_total: 100,
+            load_clients: 8,
+            load_requests: 100,
+            load_repos: 2,
+            disconnect_clients: 40,
+            disconnect_push_mb: 2,
+        }
+    }
+}
+
+fn usage() -> String {
+    let mut s = String::from(
+        "usage: bench [--quick] [--write FILE] [--SETTING N ...] [FIGURE ...]\n\n\
+         Runs the gitgate benchmarks against target/release/gitgate-{agent,shim} (built first when run\n\
+         through cargo) and prints each figure next to its target. With no FIGURE, runs all.\n\n\
+         figures:\n",
+    );
+    for (k, d) in FIGURES {
+        s.push_str(&format!("  {k:<8} {d}\n"));
+    }
+    s.push_str(
+        "  transfer = push fetch\n\n\
+         settings (override the defaults of the full or --quick run):\n\
+         --files --iters-local --iters-version --iters-denied-shim --iters-denied-raw --big-mb\n\
+         --transfer-runs --noop-iters --gh-iters --gh-total --load-clients --load-requests\n\
+         --load-repos --disconnect-clients --disconnect-push-mb\n",
+    );
+    s
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{}", usage());
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let mut cfg = if quick {
+        Config::quick()
+    } else {
+        Config::full()
+    };
+    let mut write: Option<PathBuf> = None;
+    let mut figs: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut num = |slot: &mut usize| {
+            let v = it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+                eprintln!("bench: {a} needs a number\n\n{}", usage());
+                std::process::exit(2)
+            });
+            *slot = v;
+        };
+        match a.as_str() {
+            "--quick" => {}
+            "--write" => {
+                write = Some(PathBuf::from(it.next().unwrap_or_else(|| {
+                    eprintln!("bench: --write needs a file");
+                    std::process::exit(2)
+                })))
+            }
+            "--files" => num(&mut cfg.files),
+            "--iters-local" => num(&mut cfg.iters_local),
+            "--iters-version" => num(&mut cfg.iters_version),
+            "--iters-denied-shim" => num(&mut cfg.iters_denied_shim),
+            "--iters-denied-raw" => num(&mut cfg.iters_denied_raw),
+            "--big-mb" => num(&mut cfg.big_mb),
+            "--transfer-runs" => num(&mut cfg.transfer_runs),
+            "--noop-iters" => num(&mut cfg.noop_iters),
+            "--gh-iters" => num(&mut cfg.gh_iters),
+            "--gh-total" => num(&mut cfg.gh_total),
+            "--load-clients" => num(&mut cfg.load_clients),
+            "--load-requests" => num(&mut cfg.load_requests),
+            "--load-repos" => num(&mut cfg.load_repos),
+            "--disconnect-clients" => num(&mut cfg.disconnect_clients),
+            "--disconnect-push-mb" => num(&mut cfg.disconnect_push_mb),
+            "transfer" => {
+                figs.push("push".into());
+                figs.push("fetch".into());
+            }
+            f if FIGURES.iter().any(|(k, _)| *k == f) => figs.push(f.to_owned()),
+            other => {
+                eprintln!("bench: unknown argument '{other}'\n\n{}", usage());
+                std::process::exit(2);
+            }
+        }
+    }
+    // Every loop in the figures is bounded by these counts; keep them sane.
+    cfg.load_clients = cfg.load_clients.clamp(1, 1024);
+    cfg.transfer_runs = cfg.transfer_runs.max(1);
+    let want = |f: &str| figs.is_empty() || figs.iter().any(|x| x == f);
+
+    let build_warning = prepare_binaries();
+
+    let mut sections: Vec<Section> = Vec::new();
+    let mut start_load = report::loadavg();
+    let mut emit = |mut s: Section| {
+        let end = report::loadavg();
+        s.load = Some((std::mem::replace(&mut start_load, end.clone()), end));
+        s.print();
+        sections.push(s);
+    };
+    if want("shim") {
+        emit(local::shim_overhead(&cfg));
+    }
+    if want("denied") {
+        emit(denied::denied_push(&cfg));
+    }
+    if want("size") {
+        emit(local::shim_size());
+    }
+    if want("push") || want("fetch") {
+        for s in transfer::big_transfer(&cfg, want("push"), want("fetch")) {
+            emit(s);
+        }
+    }
+    if want("noop") {
+        emit(transfer::noop_fetch(&cfg));
+    }
+    if want("gh") {
+        emit(gh::gh(&cfg));
+    }
+    if want("load") {
+        emit(load::load(&cfg));
+    }
+
+    if let Some(path) = write {
+        let mut command = String::from("cargo run --release -p gitgate-bench --");
+        for a in &args {
+            command.push(' ');
+            command.push_str(a);
+        }
+        let doc = report::document(&command, cfg.quick, build_warning.as_deref(), &sections);
+        std::fs::write(&path, doc).unwrap_or_else(|e| {
+            eprintln!("bench: cannot write {}: {e}", path.display());
+            std::process::exit(1)
+        });
+        eprintln!("bench: wrote {}", path.display());
+    }
+}
+
+/// Point the e2e harness at the release binaries next to this executable, building them first
+/// when we run under cargo (a no-op when they are up to date).
+fn prepare_binaries() -> Option<String> {
+    let mut warning = None;
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().expect("bin dir").to_path_buf();
+    if let Ok(cargo) = std::env::var("CARGO") {
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+        let mut c = Command::new(cargo);
+        c.args([
+            "build",
+            "-q",
+            "--manifest-path",
+            manifest,
+            "-p",
+            "gitgate-agent",
+            "-p",
+            "gitgate-shim",
+        ]);
+        if dir.file_name().and_then(|n| n.to_str()) == Some("release") {
+            c.arg("--release");
+        }
+        if let Some(target) = dir.parent() {
+            c.env("CARGO_TARGET_DIR", target);
+        }
+        let st = c.status().expect("run cargo build");
+        if !st.success() {
+            let w = "building gitgate-agent and gitgate-shim from the working tree failed; \
+                     the figures below use the binaries already in the target directory"
+                .to_owned();
+            eprintln!("bench: warning: {w}");
+            warning = Some(w);
+        }
+    }
+    for b in ["gitgate-agent", "gitgate-shim"] {
+        if !dir.join(b).is_file() {
+            eprintln!(
+                "bench: {} missing; build it: cargo build --release -p gitgate-agent -p gitgate-shim",
+                dir.join(b).display()
+            );
+            std::process::exit(1);
+        }
+    }
+    if dir.file_name().and_then(|n| n.to_str()) != Some("release") {
+        eprintln!(
+            "bench: warning: running from {} — figures are meant for the release profile",
+            dir.display()
+        );
+    }
+    // Single-threaded at this point: nothing else reads the environment concurrently.
+    std::env::set_var("GITGATE_BIN_DIR", &dir);
+    warning
+}
