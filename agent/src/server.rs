@@ -201,7 +201,7 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
         .await;
         return;
     }
-    let Ok(_global) = state.connections.clone().try_acquire_owned() else {
+    let Ok(global_permit) = state.connections.clone().try_acquire_owned() else {
         state.counters.errors.fetch_add(1, Ordering::Relaxed);
         send_error_and_close(
             Some(rd),
@@ -212,7 +212,7 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
         .await;
         return;
     };
-    let Some(_slot) = take_peer_slot(&state, peer.uid, settings.max_per_peer) else {
+    let Some(peer_slot) = take_peer_slot(&state, peer.uid, settings.max_per_peer) else {
         state.counters.errors.fetch_add(1, Ordering::Relaxed);
         send_error_and_close(
             Some(rd),
@@ -382,6 +382,10 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
     drop(out);
     // Give the writer a bounded time to deliver the final frame, then tear everything down.
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    // The request is answered: free its concurrency slots now, not after the drain below, so a
+    // client that reconnects at once is not counted twice.
+    drop(peer_slot);
+    drop(global_permit);
     // Keep reading until the client hangs up (briefly), so frames it was still writing, such as
     // a StdinEof racing our final frame, do not hit a closed socket.
     let abort = reader_task.abort_handle();

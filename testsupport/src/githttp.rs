@@ -18,6 +18,7 @@ use axum::body::{Body, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
+use axum::serve::ListenerExt as _;
 use axum::Router;
 use base64::Engine as _;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -115,7 +116,7 @@ impl GitHttpServer {
             .spawn(move || {
                 rt.block_on(async move {
                     tokio::select! {
-                        r = axum::serve(listener, app) => {
+                        r = axum::serve(listener.tap_io(|tcp| { let _ = tcp.set_nodelay(true); }), app) => {
                             if let Err(e) = r {
                                 eprintln!("githttp: server error: {e}");
                             }

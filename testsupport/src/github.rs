@@ -28,6 +28,7 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
+use axum::serve::ListenerExt as _;
 use axum::Router;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -465,7 +466,7 @@ impl FakeGitHub {
             .spawn(move || {
                 rt.block_on(async move {
                     tokio::select! {
-                        r = axum::serve(listener, app) => {
+                        r = axum::serve(listener.tap_io(|tcp| { let _ = tcp.set_nodelay(true); }), app) => {
                             if let Err(e) = r { eprintln!("fake github: {e}"); }
                         }
                         _ = rx => {}
