@@ -263,7 +263,9 @@ fn push_blocking(
     });
     let mut opts = git2::PushOptions::new();
     opts.remote_callbacks(cb)
-        .follow_redirects(git2::RemoteRedirect::None);
+        .follow_redirects(git2::RemoteRedirect::None)
+        // 0 = one pack-building thread per core (libgit2's default is a single thread).
+        .packbuilder_parallelism(0);
     let specs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
     let result = remote.push(&specs, Some(&mut opts));
     drop(opts);
