@@ -368,22 +368,26 @@ native_binaries() {
 	local dir
 	if [ -n "${GITGATE_BIN_DIR:-}" ]; then
 		dir=$(abspath "$GITGATE_BIN_DIR")
+		AGENT_BIN=$dir/gitgate-agent
+		SHIM_BIN=$dir/gitgate-shim
 	else
 		dir=${CARGO_TARGET_DIR:-$ROOT/target}
-		dir=$(abspath "$dir")/release
+		dir=$(abspath "$dir")
 		# Always ask cargo: it is a no-op when the binaries are fresh, and it knows every input.
+		# The shim has its own size profile (panic=abort, fat LTO): target/shim/gitgate-shim.
 		if command -v cargo >/dev/null 2>&1; then
-			say "building gitgate-agent and gitgate-shim (cargo build --release)"
-			(cd "$ROOT" && cargo build --release -p gitgate-agent -p gitgate-shim >&2) ||
+			say "building gitgate-agent and gitgate-shim (cargo build --release / --profile shim)"
+			(cd "$ROOT" && cargo build --release -p gitgate-agent >&2 &&
+				cargo build --profile shim -p gitgate-shim >&2) ||
 				die "cargo build failed (see above)"
-		elif [ -x "$dir/gitgate-agent" ] && [ -x "$dir/gitgate-shim" ]; then
+		elif [ -x "$dir/release/gitgate-agent" ] && [ -x "$dir/shim/gitgate-shim" ]; then
 			warn "cargo not found; using the existing binaries in $dir (they may be stale)"
 		else
 			die "cargo not found and no binaries in $dir; install Rust (https://rustup.rs) or set GITGATE_BIN_DIR"
 		fi
+		AGENT_BIN=$dir/release/gitgate-agent
+		SHIM_BIN=$dir/shim/gitgate-shim
 	fi
-	AGENT_BIN=$dir/gitgate-agent
-	SHIM_BIN=$dir/gitgate-shim
 	[ -x "$AGENT_BIN" ] || die "missing $AGENT_BIN"
 	[ -x "$SHIM_BIN" ] || die "missing $SHIM_BIN"
 }

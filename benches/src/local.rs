@@ -230,7 +230,7 @@ pub fn shim_size() -> Section {
         .map(|m| m.len())
         .unwrap_or(0);
     sec.rows.push(row(
-        "target/release/gitgate-shim",
+        "target/shim/gitgate-shim",
         format!("{size} bytes ({:.1} KiB)", size as f64 / 1024.0),
         "—",
         "—",
@@ -238,8 +238,9 @@ pub fn shim_size() -> Section {
         Verdict::of(size > 0 && size <= 614_400),
     ));
     sec.method = format!(
-        "file size of the release binary as built by `cargo build --release -p gitgate-shim` \
-         (workspace release profile; shim package profile from the root Cargo.toml). \
+        "file size of the shim as built and installed by run.sh and the AI container image: \
+         `cargo build --profile shim -p gitgate-shim` (the `shim` profile in the root Cargo.toml: \
+         opt-level z, fat LTO, panic=abort). \
          For scale only: /usr/bin/git is {git} bytes."
     );
     sec

@@ -265,7 +265,25 @@ fn prepare_binaries() -> Option<String> {
         if let Some(target) = dir.parent() {
             c.env("CARGO_TARGET_DIR", target);
         }
-        let st = c.status().expect("run cargo build");
+        let mut st = c.status().expect("run cargo build");
+        if st.success() {
+            // The shim as installed (run.sh, Containerfile.claude): its own size profile.
+            let mut s = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            s.args([
+                "build",
+                "-q",
+                "--manifest-path",
+                manifest,
+                "--profile",
+                "shim",
+                "-p",
+                "gitgate-shim",
+            ]);
+            if let Some(target) = dir.parent() {
+                s.env("CARGO_TARGET_DIR", target);
+            }
+            st = s.status().expect("run cargo build --profile shim");
+        }
         if !st.success() {
             let w = "building gitgate-agent and gitgate-shim from the working tree failed; \
                      the figures below use the binaries already in the target directory"
@@ -289,7 +307,25 @@ fn prepare_binaries() -> Option<String> {
             dir.display()
         );
     }
+    // The harness takes both binaries from one directory: link the release agent and the
+    // size-profile shim (what users run) side by side.
+    let mut bin_dir = dir.clone();
+    if let Some(target) = dir.parent() {
+        let shim = target.join("shim").join("gitgate-shim");
+        if shim.is_file() {
+            bin_dir = target.join("bench-bin");
+            let _ = std::fs::create_dir_all(&bin_dir);
+            for (name, from) in [
+                ("gitgate-agent", dir.join("gitgate-agent")),
+                ("gitgate-shim", shim),
+            ] {
+                let link = bin_dir.join(name);
+                let _ = std::fs::remove_file(&link);
+                let _ = std::os::unix::fs::symlink(from, &link);
+            }
+        }
+    }
     // Single-threaded at this point: nothing else reads the environment concurrently.
-    std::env::set_var("GITGATE_BIN_DIR", &dir);
+    std::env::set_var("GITGATE_BIN_DIR", &bin_dir);
     warning
 }
