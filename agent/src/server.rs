@@ -377,15 +377,15 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
             Frame::Error(msg)
         }
     };
+    // The work is done: free the concurrency slots before the client can see the final frame, so
+    // a client that reconnects at once is never counted twice.
+    drop(peer_slot);
+    drop(global_permit);
     out.send_final(final_frame).await;
     let bytes = out.bytes_sent();
     drop(out);
     // Give the writer a bounded time to deliver the final frame, then tear everything down.
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
-    // The request is answered: free its concurrency slots now, not after the drain below, so a
-    // client that reconnects at once is not counted twice.
-    drop(peer_slot);
-    drop(global_permit);
     // Keep reading until the client hangs up (briefly), so frames it was still writing, such as
     // a StdinEof racing our final frame, do not hit a closed socket.
     let abort = reader_task.abort_handle();

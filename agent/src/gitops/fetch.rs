@@ -3,7 +3,7 @@
 //! options are for the shim's local git; the agent only needs to know which repository is meant.
 
 use super::workspace::Workspace;
-use super::{mirror, target_for_url, Target};
+use super::{mirror, missing_remote, target_for_url, Target};
 use crate::error::AgentError;
 use crate::session::Request;
 use crate::state::AgentState;
@@ -136,12 +136,7 @@ pub async fn fetch_like(
             let name = other
                 .map(str::to_owned)
                 .unwrap_or_else(|| ws.default_remote());
-            let url = ws.remote_url(&name).ok_or_else(|| {
-                AgentError::failed(
-                    format!("fatal: '{name}' does not appear to be a git repository\nfatal: Could not read from remote repository."),
-                    128,
-                )
-            })?;
+            let url = ws.remote_url(&name).ok_or_else(|| missing_remote(&name))?;
             // The shim's local git reads the mirror through `url.<mirror>.insteadOf=<url>`; a
             // workspace rule for the same URL could win the tie and send the local git elsewhere.
             if let Some(rule) = ws

@@ -150,3 +150,11 @@ pub fn git_error(e: &git2::Error, url: &str, cancel: &CancellationToken) -> Agen
     }
     AgentError::failed(format!("fatal: unable to access '{url}': {msg}"), 128)
 }
+
+/// git's answer when a remote name is not configured.
+pub fn missing_remote(name: &str) -> AgentError {
+    AgentError::failed(
+        format!("fatal: '{name}' does not appear to be a git repository\nfatal: Could not read from remote repository."),
+        128,
+    )
+}

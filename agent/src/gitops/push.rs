@@ -4,7 +4,7 @@
 //! failure (DESIGN §4).
 
 use super::workspace::Workspace;
-use super::{callbacks, git_error, target_for_url, Target};
+use super::{callbacks, git_error, missing_remote, target_for_url, Target};
 use crate::error::AgentError;
 use crate::session::{Output, Request};
 use crate::state::AgentState;
@@ -63,6 +63,13 @@ fn make_shadow(
     let guard = ShadowDir(dir.clone());
     let repo = git2::Repository::init_bare(&dir)
         .map_err(|e| AgentError::Internal(format!("shadow repository: {}", e.message())))?;
+    // Blobs over 1 MiB are sent without a delta search (git does the same above
+    // core.bigFileThreshold): deltas between big binaries cost seconds and save little; source
+    // files stay well under it. libgit2 1.9 reads its big-file threshold from the key
+    // `pack.deltaCacheSize` (pack-objects.c), which also caps the delta cache: fine at 1 MiB.
+    if let Ok(mut cfg) = repo.config() {
+        let _ = cfg.set_i64("pack.deltaCacheSize", 1024 * 1024);
+    }
     // Objects come from the workspace (read-only) and, for negotiation, the mirror.
     let mut alternates = ws.objects_dir().display().to_string();
     if target.mirror.join("objects").is_dir() {
@@ -283,7 +290,16 @@ fn push_blocking(
     if let Err(e) = &result {
         if rep.rejected.is_empty() {
             let msg = e.message();
-            if msg.contains("not present locally") {
+            // libgit2 refused before sending anything: every update is rejected, as git reports it.
+            let rejected = if msg.contains("not present locally") {
+                Some(("fetch first", FETCH_FIRST_HINT))
+            } else if e.code() == git2::ErrorCode::NotFastForward || msg.contains("non-fastforward")
+            {
+                Some(("non-fast-forward", NON_FF_HINT))
+            } else {
+                None
+            };
+            if let Some((note, hint)) = rejected {
                 let mut text = format!("To {}\n", target.url);
                 for p in planned {
                     text.push_str(&status_line(
@@ -291,33 +307,13 @@ fn push_blocking(
                         "[rejected]",
                         &p.src_label,
                         short(&p.update.dst),
-                        "fetch first",
+                        note,
                     ));
                 }
                 text.push_str(&format!(
-                    "error: failed to push some refs to '{}'\n",
+                    "error: failed to push some refs to '{}'\n{hint}",
                     target.url
                 ));
-                text.push_str(FETCH_FIRST_HINT);
-                out.stderr_blocking(text);
-                return Ok(1);
-            }
-            if e.code() == git2::ErrorCode::NotFastForward || msg.contains("non-fastforward") {
-                let mut text = format!("To {}\n", target.url);
-                for p in planned {
-                    text.push_str(&status_line(
-                        '!',
-                        "[rejected]",
-                        &p.src_label,
-                        short(&p.update.dst),
-                        "non-fast-forward",
-                    ));
-                }
-                text.push_str(&format!(
-                    "error: failed to push some refs to '{}'\n",
-                    target.url
-                ));
-                text.push_str(NON_FF_HINT);
                 out.stderr_blocking(text);
                 return Ok(1);
             }
@@ -518,11 +514,4 @@ pub async fn push(
         }
     }
     Ok(exit)
-}
-
-fn missing_remote(name: &str) -> AgentError {
-    AgentError::failed(
-        format!("fatal: '{name}' does not appear to be a git repository\nfatal: Could not read from remote repository."),
-        128,
-    )
 }
