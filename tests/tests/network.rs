@@ -219,6 +219,12 @@ fn clone_push_fetch_pull_round_trip() {
     );
     assert_eq!(git(&b, &["rev-parse", "HEAD^2"]), c5);
 
+    // remote update refreshes through the mirror too
+    let c6 = s.commit(&b, "k.txt", "b4\n");
+    s.run(&b, &["push"]).assert_code(0);
+    s.run(&a, &["remote", "update"]).assert_code(0);
+    assert_eq!(git(&a, &["rev-parse", "origin/claude/feat"]), c6);
+
     // ls-remote
     let r = s.run(&a, &["ls-remote", "origin"]);
     r.assert_code(0);
