@@ -16,6 +16,7 @@
 //! - octocrab keeps the token in its own `SecretString` (zeroized on drop, not mlocked) and in the
 //!   `Authorization` header of each request while it is in flight.
 //! - The kernel keeps the original value in the initial environment page only until we overwrite it.
+//!
 //! A future GitHub App installation token would refresh into the same buffer behind the same API.
 
 use secrecy::{ExposeSecret, SecretBox};

@@ -76,7 +76,7 @@ fn find_git_dir(root: &Path, cwd: &Path) -> Result<PathBuf, AgentError> {
                         dotgit.display()
                     )));
                 }
-                return target.canonicalize().map_err(|e| refuse(e));
+                return target.canonicalize().map_err(refuse);
             }
             if !inside(root, &dotgit) {
                 return Err(refuse(format!(
@@ -84,7 +84,7 @@ fn find_git_dir(root: &Path, cwd: &Path) -> Result<PathBuf, AgentError> {
                     dotgit.display()
                 )));
             }
-            return dotgit.canonicalize().map_err(|e| refuse(e));
+            return dotgit.canonicalize().map_err(refuse);
         }
         if dir == root || !dir.pop() || !dir.starts_with(root) {
             return Err(AgentError::failed(
@@ -130,7 +130,7 @@ impl Workspace {
                 if !inside(root, &p) {
                     return Err(refuse("commondir points outside the workspace"));
                 }
-                p.canonicalize().map_err(|e| refuse(e))?
+                p.canonicalize().map_err(refuse)?
             }
             Err(_) => git_dir.clone(),
         };
