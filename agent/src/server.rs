@@ -370,7 +370,18 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
         }
     };
     let final_frame = match result {
-        Ok(exit) => Frame::Exit(exit),
+        Ok(mut exit) => {
+            // Last line of defense for the strings the Exit frame carries too.
+            let r = &state.redactor;
+            exit.url = exit.url.map(|u| r.redact_str(&u));
+            exit.mirror = exit.mirror.map(|m| r.redact_str(&m));
+            for argv in &mut exit.local_git {
+                for a in argv.iter_mut() {
+                    *a = r.redact_str(a);
+                }
+            }
+            Frame::Exit(exit)
+        }
         Err(e) => {
             let mut msg = e.to_frame();
             msg.message = state.redactor.redact_str(&msg.message);
