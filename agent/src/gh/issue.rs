@@ -188,25 +188,8 @@ async fn create(ctx: &Ctx<'_>, req: &mut Request, repo: &Repo) -> Result<Exit, A
 
 async fn comment(ctx: &Ctx<'_>, req: &mut Request, repo: &Repo) -> Result<Exit, AgentError> {
     let n = the_number(ctx)?;
-    let body = ctx.body(req).await?.ok_or_else(|| {
-        AgentError::failed(
-            "`--body` or `--body-file` required when not running interactively",
-            1,
-        )
-    })?;
-    let api = ctx.api()?;
-    let c = api
-        .post(
-            &format!("{}/issues/{n}/comments", repo.path()),
-            &json!({ "body": body }),
-        )
-        .await
-        .map_err(not_found(format!(
-            "issue #{n} not found in {}",
-            repo.slug()
-        )))?;
-    req.out.stdout(format!("{}\n", s(&c, "/html_url"))).await;
-    Ok(Exit::code(0))
+    let body = super::required_body(ctx, req).await?;
+    super::post_comment(&ctx.api()?, req, repo, n, body, "issue").await
 }
 
 async fn close(ctx: &Ctx<'_>, req: &mut Request, repo: &Repo) -> Result<Exit, AgentError> {

@@ -336,3 +336,38 @@ fn command_help(group: &str, sub: &str) -> String {
     }
     out
 }
+
+/// The comment body a `comment` subcommand needs (gh refuses to prompt when not interactive).
+pub async fn required_body(ctx: &Ctx<'_>, req: &mut Request) -> Result<String, AgentError> {
+    ctx.body(req).await?.ok_or_else(|| {
+        AgentError::failed(
+            "`--body` or `--body-file` required when not running interactively",
+            1,
+        )
+    })
+}
+
+/// Post a comment on issue or pull request `n` (both use the issues endpoint) and print its URL.
+pub async fn post_comment(
+    api: &client::Api,
+    req: &mut Request,
+    repo: &Repo,
+    n: u64,
+    body: String,
+    what: &str,
+) -> Result<Exit, AgentError> {
+    let c = api
+        .post(
+            &format!("{}/issues/{n}/comments", repo.path()),
+            &serde_json::json!({ "body": body }),
+        )
+        .await
+        .map_err(errors::not_found(format!(
+            "{what} #{n} not found in {}",
+            repo.slug()
+        )))?;
+    req.out
+        .stdout(format!("{}\n", format::s(&c, "/html_url")))
+        .await;
+    Ok(Exit::code(0))
+}

@@ -637,29 +637,13 @@ async fn checks(ctx: &Ctx<'_>, req: &mut Request, repo: &Repo) -> Result<Exit, A
 
 async fn comment(ctx: &Ctx<'_>, req: &mut Request, repo: &Repo) -> Result<Exit, AgentError> {
     let arg = one_arg(ctx)?;
-    let body = ctx.body(req).await?.ok_or_else(|| {
-        AgentError::failed(
-            "`--body` or `--body-file` required when not running interactively",
-            1,
-        )
-    })?;
+    let body = super::required_body(ctx, req).await?;
     let api = ctx.api()?;
     let n = match arg.as_deref().and_then(number) {
         Some(n) => n,
         None => num_of(&find(ctx, &api, repo, arg.as_deref()).await?),
     };
-    let c = api
-        .post(
-            &format!("{}/issues/{n}/comments", repo.path()),
-            &json!({ "body": body }),
-        )
-        .await
-        .map_err(not_found(format!(
-            "pull request #{n} not found in {}",
-            repo.slug()
-        )))?;
-    req.out.stdout(format!("{}\n", s(&c, "/html_url"))).await;
-    Ok(Exit::code(0))
+    super::post_comment(&api, req, repo, n, body, "pull request").await
 }
 
 async fn edit(ctx: &Ctx<'_>, req: &mut Request, repo: &Repo) -> Result<Exit, AgentError> {
