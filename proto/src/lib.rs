@@ -7,6 +7,7 @@
 //! Client → agent: `Hello` (JSON), `Stdin` (bytes), `StdinEof`, `Signal` (one byte).
 //! Agent → client: `Stdout`/`Stderr` (bytes, in order), then exactly one of `Exit` or `Error` (JSON), last.
 
+pub mod gitargs;
 pub mod json;
 
 use json::Value;

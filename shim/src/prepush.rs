@@ -76,41 +76,7 @@ pub fn report(cwd: &Path) -> Option<String> {
 /// The directory `git clone <args>` creates (relative to `cwd`): the second positional argument,
 /// else the last path component of the URL without `.git`.
 pub fn clone_dir(cwd: &Path, args: &[String]) -> Option<PathBuf> {
-    const VALUE_OPTS: &[&str] = &[
-        "-o",
-        "--origin",
-        "-b",
-        "--branch",
-        "-u",
-        "--upload-pack",
-        "--reference",
-        "--reference-if-able",
-        "--separate-git-dir",
-        "--depth",
-        "--shallow-since",
-        "--shallow-exclude",
-        "-c",
-        "--config",
-        "--template",
-        "-j",
-        "--jobs",
-        "--filter",
-        "--server-option",
-        "--bundle-uri",
-        "--ref-format",
-    ];
-    let mut pos = Vec::new();
-    let mut it = args.iter().skip(1); // "clone"
-    let mut options_done = false;
-    while let Some(a) = it.next() {
-        if options_done || !a.starts_with('-') {
-            pos.push(a.as_str());
-        } else if a == "--" {
-            options_done = true;
-        } else if VALUE_OPTS.contains(&a.as_str()) {
-            it.next();
-        }
-    }
+    let pos = gitgate_proto::gitargs::positionals("clone", args.get(1..).unwrap_or(&[]));
     let dir = match pos.as_slice() {
         [_, dir, ..] => (*dir).to_owned(),
         [url] => {

@@ -7,77 +7,9 @@ use super::{mirror, missing_remote, target_for_url, Target};
 use crate::error::AgentError;
 use crate::session::Request;
 use crate::state::AgentState;
+use gitgate_proto::gitargs::positionals;
 use gitgate_proto::Exit;
 use std::path::Path;
-
-/// Options that take a separate value, per subcommand, so the value is not taken for the remote.
-fn takes_value(sub: &str, opt: &str) -> bool {
-    const FETCH: &[&str] = &[
-        "--depth",
-        "--deepen",
-        "--shallow-since",
-        "--shallow-exclude",
-        "--negotiation-tip",
-        "-j",
-        "--jobs",
-        "--upload-pack",
-        "-o",
-        "--server-option",
-        "--refmap",
-        "--recurse-submodules-default",
-        "--filter",
-        "--submodule-prefix",
-    ];
-    const PULL: &[&str] = &["-s", "--strategy", "-X", "--strategy-option"];
-    const CLONE: &[&str] = &[
-        "-o",
-        "--origin",
-        "-b",
-        "--branch",
-        "-u",
-        "--upload-pack",
-        "--reference",
-        "--reference-if-able",
-        "--separate-git-dir",
-        "--depth",
-        "--shallow-since",
-        "--shallow-exclude",
-        "-c",
-        "--config",
-        "--template",
-        "-j",
-        "--jobs",
-        "--filter",
-        "--server-option",
-        "--bundle-uri",
-        "--ref-format",
-    ];
-    const LS_REMOTE: &[&str] = &["--upload-pack", "-o", "--server-option", "--sort"];
-    match sub {
-        "fetch" => FETCH.contains(&opt),
-        "pull" => FETCH.contains(&opt) || PULL.contains(&opt),
-        "clone" => CLONE.contains(&opt),
-        "ls-remote" => LS_REMOTE.contains(&opt),
-        _ => false,
-    }
-}
-
-/// Positional arguments of a fetch-like command.
-pub fn positionals<'a>(sub: &str, args: &'a [String]) -> Vec<&'a str> {
-    let mut out = Vec::new();
-    let mut it = args.iter();
-    let mut options_done = false;
-    while let Some(a) = it.next() {
-        if options_done || !a.starts_with('-') || a == "-" {
-            out.push(a.as_str());
-        } else if a == "--" {
-            options_done = true;
-        } else if takes_value(sub, a) {
-            it.next();
-        }
-    }
-    out
-}
 
 fn looks_like_url(s: &str) -> bool {
     s.contains("://")
@@ -171,37 +103,4 @@ pub async fn clone(state: &AgentState, req: &Request) -> Result<Exit, AgentError
     req.audit.set_repo(&target.slug);
     refresh(state, req, &target).await?;
     Ok(mirror_exit(&target, (*url).to_owned()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn v(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn finds_the_repository_argument() {
-        assert_eq!(
-            positionals("fetch", &v(&["--depth", "1", "upstream", "main"])),
-            ["upstream", "main"]
-        );
-        assert_eq!(
-            positionals("fetch", &v(&["--prune", "--tags"])),
-            Vec::<&str>::new()
-        );
-        assert_eq!(
-            positionals("pull", &v(&["--rebase", "-s", "ours", "origin"])),
-            ["origin"]
-        );
-        assert_eq!(
-            positionals("clone", &v(&["-b", "dev", "https://h/o/r.git", "dir"])),
-            ["https://h/o/r.git", "dir"]
-        );
-        assert_eq!(
-            positionals("ls-remote", &v(&["--heads", "--", "-weird"])),
-            ["-weird"]
-        );
-    }
 }
