@@ -3,7 +3,9 @@
 
 #[test]
 fn shell_tests_pass() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root");
     let out = std::process::Command::new("bash")
         .arg(root.join("tests/shell/run_all.sh"))
         .current_dir(root)
