@@ -100,6 +100,7 @@ fn main() -> ExitCode {
     if let Err(e) = gitops::init_libgit2(&settings.state_dir.join("empty-config")) {
         return fail(format!("libgit2 initialisation failed: {e}"));
     }
+    raise_fd_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -109,6 +110,18 @@ fn main() -> ExitCode {
     };
     let state = Arc::new(state::AgentState::new(settings, policy, token, warnings));
     runtime.block_on(run(state, cli))
+}
+
+/// Thousands of clients at once need thousands of descriptors: lift the soft limit to the hard
+/// one (bounded). Past it, accept() backs off instead of failing (server.rs).
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let want = hard.min(65_536);
+        if want > soft {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, want, hard);
+        }
+    }
 }
 
 async fn run(state: Arc<state::AgentState>, cli: cli::Cli) -> ExitCode {

@@ -389,3 +389,67 @@ fn many_concurrent_clients_are_all_answered() {
         }
     });
 }
+
+/// Thousands of clients connected at once: every one gets exactly one final frame (the answer, or
+/// a clear "busy" error naming the setting), and the agent keeps serving.
+#[test]
+fn thousands_of_simultaneous_clients() {
+    // Lift this test process's descriptor limit too (bounded by the hard limit).
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max.min(8192);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+    let mut agent = Agent::builder().start();
+    let hello = gitgate_proto::Frame::Hello(gitgate_proto::Hello::new(
+        gitgate_proto::Tool::AgentStatus,
+        vec![],
+        "/".into(),
+    ))
+    .encode();
+    let mut first = hello.clone();
+    first.extend_from_slice(&gitgate_proto::Frame::StdinEof.encode());
+    let mut conns = Vec::new();
+    for _ in 0..2000 {
+        match UnixStream::connect(&agent.socket) {
+            Ok(mut s) => {
+                s.write_all(&first).unwrap();
+                conns.push(s);
+            }
+            Err(e) => panic!("connect failed after {} clients: {e}", conns.len()),
+        }
+    }
+    let (mut ok, mut busy) = (0, 0);
+    for mut s in conns {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut finals = 0;
+        loop {
+            match gitgate_proto::read_frame(&mut s) {
+                Ok(Some(gitgate_proto::Frame::Exit(e))) => {
+                    assert_eq!(e.code, 0);
+                    ok += 1;
+                    finals += 1;
+                }
+                Ok(Some(gitgate_proto::Frame::Error(e))) => {
+                    assert!(e.message.contains("GITGATE_MAX"), "{}", e.message);
+                    busy += 1;
+                    finals += 1;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => panic!("bad stream after {ok} answers: {e}"),
+            }
+        }
+        assert_eq!(finals, 1);
+    }
+    eprintln!("answered {ok}, busy {busy}");
+    assert_eq!(ok + busy, 2000);
+    assert!(ok > 0);
+    status_works(&agent);
+    assert!(agent.alive());
+}
