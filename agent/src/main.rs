@@ -34,8 +34,10 @@ fn process_env() -> Vec<(String, String)> {
 fn read_env_file(cli: &cli::Cli) -> Result<Vec<(String, String)>, String> {
     match &cli.env_file {
         None => Ok(vec![]),
+        // The file may hold GITHUB_TOKEN: its text is zeroized once parsed, and the token's
+        // value is consumed (and zeroized) by `Token::load` or `secret::discard_token_entries`.
         Some(p) => std::fs::read_to_string(p)
-            .map(|t| config::parse_env_file(&t))
+            .map(|t| config::parse_env_file(&zeroize::Zeroizing::new(t)))
             .map_err(|e| format!("--env-file '{}': {e}", p.display())),
     }
 }
@@ -174,7 +176,8 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli) -> ExitCode {
 /// invalid new configuration is rejected and the old one stays in force.
 fn reload(state: &state::AgentState, cli: &cli::Cli) {
     let result = read_env_file(cli).and_then(|mut env_file| {
-        env_file.retain(|(k, _)| k != "GITHUB_TOKEN" && k != "GITHUB_TOKEN_FILE");
+        // The token is never re-read: drop (and zeroize) its entries.
+        secret::discard_token_entries(&mut env_file);
         let new = config::load(cli.config.as_deref(), &env_file, &process_env())
             .map_err(|e| e.to_string())?;
         let policy = new.policy().map_err(|e| e.to_string())?;

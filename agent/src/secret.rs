@@ -229,6 +229,17 @@ impl Token {
     }
 }
 
+/// Remove the token keys from env-file pairs, zeroizing them (SIGHUP reload never re-reads the token).
+pub fn discard_token_entries(pairs: &mut Vec<(String, String)>) {
+    pairs.retain_mut(|(k, v)| {
+        let secret = k == "GITHUB_TOKEN" || k == "GITHUB_TOKEN_FILE";
+        if secret {
+            v.zeroize();
+        }
+        !secret
+    });
+}
+
 /// Overwrite an environment variable's value bytes in place, then remove it. `remove_var` alone
 /// only unlinks the pointer: the bytes stay in the initial environment block that
 /// `/proc/<pid>/environ` shows.
@@ -280,6 +291,20 @@ mod tests {
         assert!(Token::from_value(String::new(), "GITHUB_TOKEN").is_err());
         assert!(Token::from_value("a b".into(), "GITHUB_TOKEN").is_err());
         assert!(Token::from_value("x".repeat(CAPACITY), "GITHUB_TOKEN").is_err());
+    }
+
+    #[test]
+    fn discarded_token_entries_are_gone() {
+        let mut pairs = vec![
+            ("GITHUB_TOKEN".to_owned(), "ghp_x".to_owned()),
+            ("BLOCKED_BRANCHES".to_owned(), "[]".to_owned()),
+            ("GITHUB_TOKEN_FILE".to_owned(), "/t".to_owned()),
+        ];
+        discard_token_entries(&mut pairs);
+        assert_eq!(
+            pairs,
+            vec![("BLOCKED_BRANCHES".to_owned(), "[]".to_owned())]
+        );
     }
 
     #[test]
