@@ -2,11 +2,12 @@
 //! plumbing that turns a connection into a [`Request`] with cancellation.
 
 use crate::audit::AuditRecord;
+use crate::config::Settings;
 use crate::dispatch;
 use crate::error::AgentError;
 use crate::session::{Output, Peer, Request, Stdin};
 use crate::state::AgentState;
-use gitgate_proto::{self as proto, ErrorMsg, Frame, ProtoError};
+use gitgate_proto::{self as proto, ErrorMsg, Frame, Hello, ProtoError};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -166,124 +167,124 @@ fn take_peer_slot(state: &AgentState, uid: u32, max: usize) -> Option<PeerSlot<'
     Some(PeerSlot { state, uid })
 }
 
-async fn connection(state: Arc<AgentState>, stream: UnixStream) {
-    let settings = state.settings();
-    let peer = peer_of(&stream);
-    let (rd, wr) = stream.into_split();
-    let Some(peer) = peer else {
-        send_error_and_close(
-            Some(rd),
-            wr,
-            "gitgate: cannot read the peer credentials of this connection".into(),
-            proto::exit::PROTOCOL,
-        )
-        .await;
-        return;
-    };
+/// Why a connection is refused before its request runs: the Error frame's message and code, and
+/// which counter it goes to.
+struct Refusal {
+    message: String,
+    code: i32,
+    denied: bool,
+}
+
+impl Refusal {
+    fn error(message: String) -> Refusal {
+        Refusal {
+            message,
+            code: proto::exit::PROTOCOL,
+            denied: false,
+        }
+    }
+
+    async fn send(self, state: &AgentState, rd: Option<OwnedReadHalf>, wr: OwnedWriteHalf) {
+        let counter = if self.denied {
+            &state.counters.denied
+        } else {
+            &state.counters.errors
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        send_error_and_close(rd, wr, self.message, self.code).await;
+    }
+}
+
+/// Peer check and concurrency limits, before anything is read from the client.
+fn admit<'a>(
+    state: &'a AgentState,
+    settings: &Settings,
+    peer: Option<Peer>,
+) -> Result<(Peer, tokio::sync::OwnedSemaphorePermit, PeerSlot<'a>), Refusal> {
+    let peer = peer.ok_or_else(|| {
+        Refusal::error("gitgate: cannot read the peer credentials of this connection".into())
+    })?;
     if !state.allowed_uids().contains(&peer.uid) {
-        state.counters.denied.fetch_add(1, Ordering::Relaxed);
         crate::log::warn(
-            &state,
+            state,
             &format!(
                 "refused connection from uid {} (pid {})",
                 peer.uid, peer.pid
             ),
         );
-        send_error_and_close(
-            Some(rd),
-            wr,
-            format!(
+        return Err(Refusal {
+            message: format!(
                 "gitgate: connection refused: uid {} is not allowed on this socket (ALLOWED_UIDS)",
                 peer.uid
             ),
-            proto::exit::DENIED,
-        )
-        .await;
-        return;
+            code: proto::exit::DENIED,
+            denied: true,
+        });
     }
-    let Ok(global_permit) = state.connections.clone().try_acquire_owned() else {
-        state.counters.errors.fetch_add(1, Ordering::Relaxed);
-        send_error_and_close(
-            Some(rd),
-            wr,
-            format!("gitgate: agent busy: {} requests already running (GITGATE_MAX_CONNECTIONS); try again", settings.max_connections),
-            proto::exit::PROTOCOL,
-        )
-        .await;
-        return;
-    };
-    let Some(peer_slot) = take_peer_slot(&state, peer.uid, settings.max_per_peer) else {
-        state.counters.errors.fetch_add(1, Ordering::Relaxed);
-        send_error_and_close(
-            Some(rd),
-            wr,
-            format!("gitgate: too many requests from uid {} at once (GITGATE_MAX_PER_PEER={}); try again", peer.uid, settings.max_per_peer),
-            proto::exit::PROTOCOL,
-        )
-        .await;
-        return;
-    };
+    let permit = state.connections.clone().try_acquire_owned().map_err(|_| {
+        Refusal::error(format!(
+            "gitgate: agent busy: {} requests already running (GITGATE_MAX_CONNECTIONS); try again",
+            settings.max_connections
+        ))
+    })?;
+    let slot = take_peer_slot(state, peer.uid, settings.max_per_peer).ok_or_else(|| {
+        Refusal::error(format!(
+            "gitgate: too many requests from uid {} at once (GITGATE_MAX_PER_PEER={}); try again",
+            peer.uid, settings.max_per_peer
+        ))
+    })?;
+    Ok((peer, permit, slot))
+}
 
+/// The first frame, within the Hello deadline. `Ok(None)`: the client connected and left.
+async fn read_hello(
+    reader: &mut FrameReader,
+    settings: &Settings,
+) -> Result<Option<Hello>, Refusal> {
+    let deadline = Duration::from_millis(settings.hello_timeout_ms);
+    let hello = match tokio::time::timeout(deadline, reader.next()).await {
+        Ok(Ok(Some(Frame::Hello(h)))) => h,
+        Ok(Ok(None)) => return Ok(None),
+        Ok(Ok(Some(_))) => {
+            return Err(Refusal::error(
+                "gitgate: protocol error: the first frame must be Hello".into(),
+            ))
+        }
+        Ok(Err(e)) => return Err(Refusal::error(format!("gitgate: protocol error: {e}"))),
+        Err(_) => {
+            return Err(Refusal::error(format!(
+                "gitgate: protocol error: no request within {} ms (GITGATE_HELLO_TIMEOUT_MS)",
+                settings.hello_timeout_ms
+            )))
+        }
+    };
+    if hello.version != proto::PROTOCOL_VERSION {
+        return Err(Refusal::error(format!(
+            "gitgate: protocol version {} is not supported (agent speaks {}); use the shim from the same release",
+            hello.version,
+            proto::PROTOCOL_VERSION
+        )));
+    }
+    Ok(Some(hello))
+}
+
+async fn connection(state: Arc<AgentState>, stream: UnixStream) {
+    let settings = state.settings();
+    let peer = peer_of(&stream);
+    let (rd, wr) = stream.into_split();
+    let (peer, global_permit, peer_slot) = match admit(&state, &settings, peer) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refusal.send(&state, Some(rd), wr).await,
+    };
     let mut reader = FrameReader {
         rd,
         buf: Vec::new(),
     };
-    let hello = match tokio::time::timeout(
-        Duration::from_millis(settings.hello_timeout_ms),
-        reader.next(),
-    )
-    .await
-    {
-        Ok(Ok(Some(Frame::Hello(h)))) => h,
-        Ok(Ok(None)) => return, // connected and left: nothing to answer
-        Ok(Ok(Some(_))) => {
-            state.counters.errors.fetch_add(1, Ordering::Relaxed);
-            send_error_and_close(
-                None,
-                wr,
-                "gitgate: protocol error: the first frame must be Hello".into(),
-                proto::exit::PROTOCOL,
-            )
-            .await;
-            return;
-        }
-        Ok(Err(e)) => {
-            state.counters.errors.fetch_add(1, Ordering::Relaxed);
-            send_error_and_close(
-                None,
-                wr,
-                format!("gitgate: protocol error: {e}"),
-                proto::exit::PROTOCOL,
-            )
-            .await;
-            return;
-        }
-        Err(_) => {
-            state.counters.errors.fetch_add(1, Ordering::Relaxed);
-            send_error_and_close(
-                None,
-                wr,
-                format!(
-                    "gitgate: protocol error: no request within {} ms (GITGATE_HELLO_TIMEOUT_MS)",
-                    settings.hello_timeout_ms
-                ),
-                proto::exit::PROTOCOL,
-            )
-            .await;
-            return;
-        }
+    let hello = match read_hello(&mut reader, &settings).await {
+        Ok(Some(h)) => h,
+        Ok(None) => return,
+        Err(refusal) => return refusal.send(&state, None, wr).await,
     };
-    if hello.version != proto::PROTOCOL_VERSION {
-        state.counters.errors.fetch_add(1, Ordering::Relaxed);
-        send_error_and_close(
-            None,
-            wr,
-            format!("gitgate: protocol version {} is not supported (agent speaks {}); use the shim from the same release", hello.version, proto::PROTOCOL_VERSION),
-            proto::exit::PROTOCOL,
-        )
-        .await;
-        return;
-    }
 
     let cancel = CancellationToken::new();
     let (frame_tx, mut frame_rx) = mpsc::channel::<Frame>(64);
@@ -370,18 +371,7 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
         }
     };
     let final_frame = match result {
-        Ok(mut exit) => {
-            // Last line of defense for the strings the Exit frame carries too.
-            let r = &state.redactor;
-            exit.url = exit.url.map(|u| r.redact_str(&u));
-            exit.mirror = exit.mirror.map(|m| r.redact_str(&m));
-            for argv in &mut exit.local_git {
-                for a in argv.iter_mut() {
-                    *a = r.redact_str(a);
-                }
-            }
-            Frame::Exit(exit)
-        }
+        Ok(exit) => Frame::Exit(state.redactor.redact_exit(exit)),
         Err(e) => {
             let mut msg = e.to_frame();
             msg.message = state.redactor.redact_str(&msg.message);
