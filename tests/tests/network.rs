@@ -467,17 +467,17 @@ fn workspace_programs_never_run_in_the_agent() {
     let a = hostile_repo(&s, "a");
     let marker = s.agent.dir.path().join("MARKER");
     let script = s.agent.dir.path().join("evil.sh");
-    // Each run appends its parent pid: a program started by the agent would have the agent as parent.
-    // (Local git in the AI container may legitimately run the repo's own hooks, e.g. for update-ref.)
+    // Each run appends every ancestor pid (bounded walk up /proc): a program started by the agent,
+    // directly or through a git child of it, would have the agent among its ancestors. (Local git in
+    // the AI container may legitimately run the repo's own hooks, e.g. for update-ref.)
     std::fs::write(
         &script,
-        format!("#!/bin/sh\necho $PPID >> {}\ncat\n", marker.display()),
+        format!(
+            "#!/bin/sh\np=$PPID\ni=0\nwhile [ \"$p\" -gt 1 ] && [ $i -lt 64 ]; do\n  echo $p >> {m}\n  p=$(awk '/^PPid:/ {{print $2}}' /proc/$p/status 2>/dev/null || echo 0)\n  i=$((i+1))\ndone\ncat\n",
+            m = marker.display()
+        ),
     )
     .unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(
-        &mut std::fs::metadata(&script).unwrap().permissions(),
-        0o755,
-    );
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let sp = script.display().to_string();
     git(&a, &["config", "core.fsmonitor", &sp]);
@@ -509,6 +509,13 @@ fn workspace_programs_never_run_in_the_agent() {
     let r = s.run(&a, &["push", "origin", "claude/x"]);
     r.assert_code(0);
     let ran = std::fs::read_to_string(&marker).unwrap_or_default();
+    // The walk works: the local git's reference-transaction hook ran in the "AI side" under this
+    // test process.
+    let me = std::process::id().to_string();
+    assert!(
+        ran.lines().any(|p| p.trim() == me),
+        "ancestry walk recorded nothing useful: {ran:?}"
+    );
     let agent_pid = s.agent.pid().to_string();
     assert!(
         !ran.lines().any(|p| p.trim() == agent_pid),
