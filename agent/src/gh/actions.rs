@@ -75,11 +75,9 @@ async fn list(ctx: &Ctx<'_>, req: &mut Request, repo: &Repo) -> Result<Exit, Age
         .get_list(&path, limit, Some("workflow_runs"), &keep)
         .await?;
     if let Some(f) = fields {
-        let arr: Vec<Value> = runs
-            .iter()
-            .map(|r| fmt::select(&fmt::run_json(r, None), &f))
-            .collect();
-        req.out.stdout(fmt::json_line(&Value::Array(arr))).await;
+        req.out
+            .stdout(fmt::json_list(&runs, &f, |r| fmt::run_json(r, None)))
+            .await;
         return Ok(Exit::code(0));
     }
     if runs.is_empty() {

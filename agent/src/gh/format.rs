@@ -518,6 +518,17 @@ pub fn issue_view_text(i: &Value, comment_list: Option<&[Value]>) -> String {
     out
 }
 
+/// `--json` output of a list command: each item in gh's shape (`to_map`), only the asked fields.
+pub fn json_list(
+    items: &[Value],
+    fields: &[String],
+    to_map: impl Fn(&Value) -> Map<String, Value>,
+) -> String {
+    json_line(&Value::Array(
+        items.iter().map(|i| select(&to_map(i), fields)).collect(),
+    ))
+}
+
 /// Print JSON as gh does without a terminal: compact, one value, newline.
 pub fn json_line(v: &Value) -> String {
     let mut s = serde_json::to_string(v).unwrap_or_default();

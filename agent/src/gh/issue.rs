@@ -86,11 +86,9 @@ async fn list(ctx: &Ctx<'_>, req: &mut Request, repo: &Repo) -> Result<Exit, Age
         })
         .await?;
     if let Some(f) = fields {
-        let arr: Vec<Value> = issues
-            .iter()
-            .map(|i| fmt::select(&fmt::issue_json(i, None), &f))
-            .collect();
-        req.out.stdout(fmt::json_line(&Value::Array(arr))).await;
+        req.out
+            .stdout(fmt::json_list(&issues, &f, |i| fmt::issue_json(i, None)))
+            .await;
         return Ok(Exit::code(0));
     }
     if issues.is_empty() {

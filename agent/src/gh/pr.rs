@@ -317,11 +317,9 @@ async fn list(ctx: &Ctx<'_>, req: &mut Request, repo: &Repo) -> Result<Exit, Age
     let api = ctx.api()?;
     let prs = api.get_list(&path, limit, None, &keep).await?;
     if let Some(fields) = fields {
-        let arr: Vec<Value> = prs
-            .iter()
-            .map(|p| fmt::select(&fmt::pr_json(p, None), &fields))
-            .collect();
-        req.out.stdout(fmt::json_line(&Value::Array(arr))).await;
+        req.out
+            .stdout(fmt::json_list(&prs, &fields, |p| fmt::pr_json(p, None)))
+            .await;
         return Ok(Exit::code(0));
     }
     if prs.is_empty() {
