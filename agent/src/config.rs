@@ -50,6 +50,16 @@ pub struct Settings {
     pub max_per_peer: usize,
     pub hello_timeout_ms: u64,
     pub op_timeout_secs: u64,
+    /// Connections per peer uid that have not sent a valid Hello yet (idle-flood bound).
+    pub max_pending_per_peer: usize,
+    /// SIGTERM: how long in-flight work may take to finish before the agent exits.
+    pub shutdown_grace_secs: u64,
+    /// Network: TCP connect timeout for every upstream connection.
+    pub connect_timeout_secs: u64,
+    /// Network: an upstream that sends or accepts nothing for this long is abandoned.
+    pub io_timeout_secs: u64,
+    /// Rotated audit files kept (`audit.jsonl.1` … `.N`).
+    pub audit_keep: usize,
 }
 
 impl Default for Settings {
@@ -76,6 +86,11 @@ impl Default for Settings {
             max_per_peer: 64,
             hello_timeout_ms: 5_000,
             op_timeout_secs: 900,
+            max_pending_per_peer: 4096,
+            shutdown_grace_secs: 10,
+            connect_timeout_secs: 10,
+            io_timeout_secs: 60,
+            audit_keep: 5,
         }
     }
 }
@@ -120,6 +135,23 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("GITGATE_MAX_PER_PEER", "max_per_peer", Kind::Int),
     ("GITGATE_HELLO_TIMEOUT_MS", "hello_timeout_ms", Kind::Int),
     ("GITGATE_OP_TIMEOUT_SECS", "op_timeout_secs", Kind::Int),
+    (
+        "GITGATE_MAX_PENDING_PER_PEER",
+        "max_pending_per_peer",
+        Kind::Int,
+    ),
+    (
+        "GITGATE_SHUTDOWN_GRACE_SECS",
+        "shutdown_grace_secs",
+        Kind::Int,
+    ),
+    (
+        "GITGATE_CONNECT_TIMEOUT_SECS",
+        "connect_timeout_secs",
+        Kind::Int,
+    ),
+    ("GITGATE_IO_TIMEOUT_SECS", "io_timeout_secs", Kind::Int),
+    ("AUDIT_KEEP", "audit_keep", Kind::Int),
 ];
 
 /// The environment name of a TOML key, for error messages.
@@ -343,6 +375,9 @@ impl Settings {
             ("GITGATE_MAX_PER_PEER", self.max_per_peer as u64),
             ("GITGATE_HELLO_TIMEOUT_MS", self.hello_timeout_ms),
             ("GITGATE_OP_TIMEOUT_SECS", self.op_timeout_secs),
+            ("GITGATE_MAX_PENDING_PER_PEER", self.max_pending_per_peer as u64),
+            ("GITGATE_CONNECT_TIMEOUT_SECS", self.connect_timeout_secs),
+            ("GITGATE_IO_TIMEOUT_SECS", self.io_timeout_secs),
         ] {
             if value == 0 {
                 return Err(invalid(name, "must be greater than 0"));
