@@ -34,6 +34,8 @@ pub struct Settings {
     pub allow_delete_remote: bool,
     pub allow_tag_push: bool,
     pub allow_pr_merge: bool,
+    /// gh gateway: workflow dispatch, run rerun and cancel.
+    pub allow_workflow_run: bool,
     pub allowed_repos: Vec<String>,
     pub allowed_hosts: Vec<String>,
     /// Peer uids allowed on the socket; `None` = only the agent's own uid.
@@ -71,6 +73,7 @@ impl Default for Settings {
             allow_delete_remote: false,
             allow_tag_push: false,
             allow_pr_merge: false,
+            allow_workflow_run: false,
             allowed_repos: vec![],
             allowed_hosts: vec!["github.com".into()],
             allowed_uids: None,
@@ -116,6 +119,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("ALLOW_DELETE_REMOTE", "allow_delete_remote", Kind::Bool),
     ("ALLOW_TAG_PUSH", "allow_tag_push", Kind::Bool),
     ("ALLOW_PR_MERGE", "allow_pr_merge", Kind::Bool),
+    ("ALLOW_WORKFLOW_RUN", "allow_workflow_run", Kind::Bool),
     ("ALLOWED_REPOS", "allowed_repos", Kind::StrList),
     ("ALLOWED_HOSTS", "allowed_hosts", Kind::StrList),
     ("ALLOWED_UIDS", "allowed_uids", Kind::UidList),
@@ -306,6 +310,7 @@ impl Settings {
             allowed_repos: self.allowed_repos.clone(),
             allowed_hosts: self.allowed_hosts.clone(),
             allow_pr_merge: self.allow_pr_merge,
+            allow_workflow_run: self.allow_workflow_run,
         }
     }
 
@@ -375,7 +380,10 @@ impl Settings {
             ("GITGATE_MAX_PER_PEER", self.max_per_peer as u64),
             ("GITGATE_HELLO_TIMEOUT_MS", self.hello_timeout_ms),
             ("GITGATE_OP_TIMEOUT_SECS", self.op_timeout_secs),
-            ("GITGATE_MAX_PENDING_PER_PEER", self.max_pending_per_peer as u64),
+            (
+                "GITGATE_MAX_PENDING_PER_PEER",
+                self.max_pending_per_peer as u64,
+            ),
             ("GITGATE_CONNECT_TIMEOUT_SECS", self.connect_timeout_secs),
             ("GITGATE_IO_TIMEOUT_SECS", self.io_timeout_secs),
         ] {
