@@ -16,8 +16,13 @@ pub enum AgentError {
     Usage(String),
     #[error("operation cancelled (client interrupted or disconnected); nothing was changed")]
     Cancelled,
-    #[error("operation timed out after {0} s (GITGATE_OP_TIMEOUT_SECS)")]
+    #[error("operation timed out after {0} s (GITGATE_OP_TIMEOUT_SECS); nothing was changed")]
     Timeout(u64),
+    #[error("the agent is shutting down (SIGTERM); nothing was changed")]
+    ShuttingDown,
+    /// Interrupted after something was sent upstream: the agent cannot tell whether it landed.
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -38,8 +43,10 @@ impl AgentError {
             AgentError::Denied(_) => exit::DENIED,
             AgentError::Failed { code, .. } => *code,
             AgentError::Usage(_) => 129,
-            AgentError::Cancelled => 130,
-            AgentError::Timeout(_) | AgentError::Internal(_) => exit::PROTOCOL,
+            AgentError::Cancelled | AgentError::ShuttingDown => 130,
+            AgentError::Timeout(_) | AgentError::Internal(_) | AgentError::OutcomeUnknown(_) => {
+                exit::PROTOCOL
+            }
         }
     }
 
