@@ -44,6 +44,8 @@ pub struct Settings {
     pub audit_max_bytes: u64,
     pub require_mlock: bool,
     pub socket: PathBuf,
+    /// The gh API gateway's socket; `None` = `api.sock` beside `socket`.
+    pub api_socket: Option<PathBuf>,
     pub workspace: PathBuf,
     pub state_dir: PathBuf,
     pub github_api_url: String,
@@ -81,6 +83,7 @@ impl Default for Settings {
             audit_max_bytes: 10 * 1024 * 1024,
             require_mlock: false,
             socket: "/run/gitgate/agent.sock".into(),
+            api_socket: None,
             workspace: "/workspace".into(),
             state_dir: "/var/lib/gitgate".into(),
             github_api_url: "https://api.github.com".into(),
@@ -127,6 +130,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("AUDIT_MAX_BYTES", "audit_max_bytes", Kind::Int),
     ("REQUIRE_MLOCK", "require_mlock", Kind::Bool),
     ("GITGATE_SOCKET", "socket", Kind::Str),
+    ("GITGATE_API_SOCKET", "api_socket", Kind::Str),
     ("GITGATE_WORKSPACE", "workspace", Kind::Str),
     ("GITGATE_STATE_DIR", "state_dir", Kind::Str),
     ("GITHUB_API_URL", "github_api_url", Kind::Str),
@@ -328,6 +332,16 @@ impl Settings {
         })
     }
 
+    /// `GITGATE_API_SOCKET`, or `api.sock` beside `GITGATE_SOCKET`.
+    pub fn api_socket_path(&self) -> PathBuf {
+        self.api_socket.clone().unwrap_or_else(|| {
+            self.socket
+                .parent()
+                .map(|d| d.join("api.sock"))
+                .unwrap_or_else(|| PathBuf::from("/run/gitgate/api.sock"))
+        })
+    }
+
     pub fn audit_log_path(&self) -> PathBuf {
         self.audit_log
             .clone()
@@ -353,6 +367,15 @@ impl Settings {
             return Err(invalid(
                 "GITGATE_SOCKET",
                 format!("'{}' must be an absolute path", self.socket.display()),
+            ));
+        }
+        if self.api_socket.as_ref().is_some_and(|p| !p.is_absolute()) {
+            return Err(invalid(
+                "GITGATE_API_SOCKET",
+                format!(
+                    "'{}' must be an absolute path",
+                    self.api_socket_path().display()
+                ),
             ));
         }
         if !self.state_dir.is_absolute() {

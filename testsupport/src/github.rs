@@ -20,6 +20,9 @@
 //! (success) and `test` (failure) plus status `ci/lint` (success) on PR #1's head, and Actions run
 //! 100 (`CI`, failed) with jobs 200 `build` (success) and 201 `test` (failure, with a log).
 
+#[path = "github_graphql.rs"]
+mod graphql;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,6 +62,12 @@ pub struct Recorded {
     pub auth_ok: bool,
     /// Status answered.
     pub status: u16,
+    /// GraphQL: the operation name (from `operationName` or the document).
+    pub operation: Option<String>,
+    /// GraphQL: the variables (`Null` otherwise).
+    pub variables: Value,
+    /// The `Host` header.
+    pub host: String,
 }
 
 impl Recorded {
@@ -696,6 +705,20 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     } else {
         route(&sh, &method, &path, &query, &body, &accept, &headers)
     };
+    let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let (operation, variables) = if path == "/graphql" {
+        (
+            graphql::operation_name(&parsed),
+            parsed["variables"].clone(),
+        )
+    } else {
+        (None, Value::Null)
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     sh.requests.lock().unwrap().push(Recorded {
         method,
         path,
@@ -704,6 +727,9 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         accept,
         auth_ok,
         status: resp.status().as_u16(),
+        operation,
+        variables,
+        host,
     });
     resp
 }
@@ -745,33 +771,7 @@ fn route(
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segs.as_slice()) {
         ("GET", ["user"]) => json_response(200, &user(USER, user_id(USER))),
-        ("POST", ["graphql"]) => {
-            let q = input["query"].as_str().unwrap_or("");
-            let id = input
-                .pointer("/variables/id")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let (field, draft) = if q.contains("markPullRequestReadyForReview") {
-                ("markPullRequestReadyForReview", false)
-            } else if q.contains("convertPullRequestToDraft") {
-                ("convertPullRequestToDraft", true)
-            } else {
-                return json_response(200, &json!({"errors": [{"message": "unsupported query"}]}));
-            };
-            match db.pulls.iter_mut().find(|p| p["node_id"] == id) {
-                Some(p) => {
-                    p["draft"] = json!(draft);
-                    json_response(
-                        200,
-                        &json!({"data": {field: {"pullRequest": {"isDraft": draft}}}}),
-                    )
-                }
-                None => json_response(
-                    200,
-                    &json!({"data": null, "errors": [{"type": "NOT_FOUND", "message": format!("Could not resolve to a node with the global id of '{id}'")}]}),
-                ),
-            }
-        }
+        ("POST", ["graphql"]) => json_response(200, &graphql::answer(sh, &mut db, &input)),
         (_, ["repos", o, r, rest @ ..]) => {
             let slug = format!("{o}/{r}");
             if rest == ["echo-headers"] {
