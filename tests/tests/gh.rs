@@ -4,7 +4,7 @@
 //! exact requests that reached the fake, and that the token appears in no output, log or audit.
 
 use gitgate_e2e::*;
-use gitgate_testsupport::github::{FakeGitHub, Recorded, PR1_SHA};
+use gitgate_testsupport::github::{FakeGitHub, Recorded, FAILED_LOG_LINE, PR1_SHA};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -91,12 +91,19 @@ impl Env {
             .collect()
     }
 
+    /// Every request the fake received; API requests all carried the real token.
     fn requests(&self) -> Vec<Recorded> {
         let r = self.fake.requests();
         for q in &r {
-            assert!(q.auth_ok, "request without the real token: {q:?}");
+            if !q.path.starts_with("/_download/") {
+                assert!(q.auth_ok, "request without the real token: {q:?}");
+            }
         }
         r
+    }
+
+    fn since(&self, n: usize) -> Vec<String> {
+        summary(&self.requests()[n..])
     }
 }
 
@@ -109,6 +116,28 @@ fn summary(reqs: &[Recorded]) -> Vec<String> {
             None => format!("{} {}?{}", r.method, r.path, r.query),
         })
         .collect()
+}
+
+/// A refusal after gh's own reads: gh fails with the gitgate message and no write reached GitHub.
+fn refused_write(e: &Env, args: &[&str], want: &str) {
+    let before = e.fake.request_count();
+    let r = e.gh(args);
+    assert_ne!(r.code, 0, "{args:?} succeeded: {}", r.stdout);
+    assert!(
+        r.stderr.contains("gitgate: ") && r.stderr.contains(want),
+        "{args:?}: stderr lacks gitgate message with {want:?}: {}",
+        r.stderr
+    );
+    for q in &e.fake.requests()[before..] {
+        let mutation = q.body.trim_start().starts_with("{\"query\":\"mutation")
+            || q.operation
+                .as_deref()
+                .is_some_and(|o| o != "GitgateNodes" && q.body.contains("mutation"));
+        assert!(
+            (q.method == "GET" || q.path == "/graphql") && !mutation,
+            "{args:?}: a write reached GitHub: {q:?}"
+        );
+    }
 }
 
 fn refused(e: &Env, args: &[&str], want: &str) {
@@ -346,4 +375,352 @@ fn refusals_reach_nothing() {
         "BLOCKED_BRANCHES",
     );
     e.no_token_in_logs();
+}
+
+#[test]
+fn pr_create_head_must_be_pushable() {
+    let e = env();
+    let r = e.gh(&[
+        "pr", "create", "--title", "T", "--body", "B", "--head", "feat", "--base", "dev",
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "https://github.com/acme/app/pull/4\n");
+    let reqs = e.requests();
+    assert_eq!(
+        summary(&reqs),
+        [
+            "POST /graphql RepositoryInfo",
+            "POST /graphql PullRequestForBranch",
+            "POST /graphql GitgateNodes",
+            "POST /graphql PullRequestCreate"
+        ]
+    );
+    let input = &reqs[3].variables["input"];
+    assert_eq!(input["headRefName"], "feat");
+    assert_eq!(input["baseRefName"], "dev");
+    assert_eq!(input["title"], "T");
+    let p = e.fake.pull("acme/app", 4).unwrap();
+    assert_eq!(p["head"]["ref"], "feat");
+
+    // main is protected: the mutation never reaches GitHub.
+    refused_write(
+        &e,
+        &["pr", "create", "--title", "T", "--body", "B", "--head", "main", "--base", "dev"],
+        "pull request head 'main' refused: push to 'main' refused: branch is protected (BLOCKED_BRANCHES)",
+    );
+    assert!(e.fake.pull("acme/app", 5).is_none());
+}
+
+#[test]
+fn pr_workflow_writes() {
+    let e = env();
+    e.gh(&["pr", "close", "1"]).assert_code(0);
+    assert_eq!(e.fake.pull("acme/app", 1).unwrap()["state"], "closed");
+    let r = e.gh(&["pr", "reopen", "1"]);
+    r.assert_code(0);
+    assert!(
+        r.stderr.contains("Reopened pull request #1"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(e.fake.pull("acme/app", 1).unwrap()["state"], "open");
+    let r = e.gh(&["pr", "ready", "3"]);
+    r.assert_code(0);
+    assert_eq!(e.fake.pull("acme/app", 3).unwrap()["draft"], false);
+    let n = e.fake.request_count();
+    e.gh(&["pr", "review", "1", "--approve"]).assert_code(0);
+    let reqs = e.requests();
+    assert_eq!(
+        e.since(n),
+        [
+            "POST /graphql PullRequestByNumber",
+            "POST /graphql PullRequestReviewAdd"
+        ]
+    );
+    assert_eq!(reqs.last().unwrap().variables["input"]["event"], "APPROVE");
+    let n = e.fake.request_count();
+    e.gh(&["pr", "review", "1", "--request-changes", "--body", "fix it"])
+        .assert_code(0);
+    assert_eq!(
+        e.requests().last().unwrap().variables["input"]["event"],
+        "REQUEST_CHANGES"
+    );
+    assert_eq!(e.since(n).len(), 2);
+    let r = e.gh(&["pr", "edit", "1", "--add-label", "enhancement"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains("https://github.com/acme/app/pull/1"),
+        "{}",
+        r.stdout
+    );
+    let ops: Vec<String> = e
+        .fake
+        .requests()
+        .iter()
+        .filter_map(|r| r.operation.clone())
+        .collect();
+    assert!(ops.contains(&"RepositoryLabelList".to_owned()), "{ops:?}");
+    e.no_token_in_logs();
+}
+
+#[test]
+fn issues() {
+    let e = env();
+    let r = e.gh(&["issue", "list"]);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "2\tOPEN\tCrash on start\tbug\t2024-01-01 00:00:00 +0000 UTC\n"
+    );
+    let r = e.gh(&[
+        "issue",
+        "view",
+        "2",
+        "--json",
+        "title,author",
+        "--jq",
+        ".author.login + \": \" + .title",
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "alice: Crash on start\n");
+    let r = e.gh(&["issue", "create", "--title", "New bug", "--body", "details"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "https://github.com/acme/app/issues/4\n");
+    assert_eq!(e.fake.issue("acme/app", 4).unwrap()["title"], "New bug");
+    let r = e.gh(&["issue", "comment", "2", "--body", "same here"]);
+    r.assert_code(0);
+    assert_eq!(e.fake.comments("acme/app", 2).len(), 2);
+    e.gh(&["issue", "close", "2"]).assert_code(0);
+    assert_eq!(e.fake.issue("acme/app", 2).unwrap()["state"], "closed");
+    assert_eq!(
+        summary(&e.requests()),
+        [
+            "POST /graphql IssueList",
+            "POST /graphql IssueByNumber",
+            "POST /graphql RepositoryInfo",
+            "POST /graphql GitgateNodes",
+            "POST /graphql IssueCreate",
+            "POST /graphql IssueByNumber",
+            "POST /graphql GitgateNodes",
+            "POST /graphql CommentCreate",
+            "POST /graphql IssueByNumber",
+            "POST /graphql IssueClose",
+        ]
+    );
+}
+
+#[test]
+fn actions_search_labels_repo_and_checks() {
+    let e = env();
+    let r = e.gh(&["run", "list"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout
+            .starts_with("completed\tfailure\tAdd feature\tCI\tclaude/feature\tpush\t100\t"),
+        "{}",
+        r.stdout
+    );
+    let r = e.gh(&["workflow", "list"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "CI\tactive\t9\n");
+    let r = e.gh(&["search", "prs", "--repo", "acme/app", "feature"]);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "acme/app\t1\topen\tAdd feature\tbug\t2024-01-01T00:00:00Z\n"
+    );
+    let r = e.gh(&["label", "list"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "bug\t\t#d73a4a\nenhancement\t\t#d73a4a\n");
+    let r = e.gh(&[
+        "repo",
+        "view",
+        "--json",
+        "name,description,defaultBranchRef",
+    ]);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "{\"defaultBranchRef\":{\"name\":\"main\"},\"description\":\"The app repository\",\"name\":\"app\"}\n"
+    );
+    let r = e.gh(&["pr", "checks", "1"]);
+    assert_eq!(r.code, 1, "a failed check exits 1: {}", r.stderr);
+    assert!(r.stdout.contains("test\tfail\t"), "{}", r.stdout);
+    assert!(r.stdout.contains("build\tpass\t"), "{}", r.stdout);
+    let r = e.gh(&[
+        "api",
+        "--paginate",
+        "repos/{owner}/{repo}/pulls",
+        "--jq",
+        ".[].number",
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "3\n1\n");
+    let s = summary(&e.requests());
+    assert_eq!(
+        s[0],
+        "GET /repos/acme/app/actions/runs?per_page=20&exclude_pull_requests=true"
+    );
+    assert!(s.contains(
+        &"GET /search/issues?page=1&per_page=30&q=feature+repo%3Aacme%2Fapp+type%3Apr".to_owned()
+    ));
+    assert!(s.contains(&"POST /graphql PullRequestStatusChecks".to_owned()));
+    // Searching without an allowed repo: refused.
+    refused(&e, &["search", "prs", "feature"], "repo:OWNER/NAME");
+    refused(
+        &e,
+        &["search", "prs", "--repo", "other/x", "feature"],
+        "ALLOWED_REPOS",
+    );
+}
+
+#[test]
+fn job_log_redirect_is_followed_by_the_agent_without_the_token() {
+    let e = env();
+    let r = e.gh(&["api", "repos/acme/app/actions/jobs/201/logs"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains(FAILED_LOG_LINE), "{}", r.stdout);
+    let reqs = e.requests();
+    assert_eq!(
+        summary(&reqs),
+        [
+            "GET /repos/acme/app/actions/jobs/201/logs",
+            "GET /_download/logs/201"
+        ]
+    );
+    assert!(!reqs[1].auth_ok, "the storage download carried the token");
+}
+
+#[test]
+fn a_response_echoing_the_token_is_stopped() {
+    let e = env();
+    let r = e.gh(&["api", "repos/acme/app/echo-headers"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    // no_token() inside gh() proved stdout and stderr hold no token.
+    e.no_token_in_logs();
+}
+
+#[test]
+fn refusals_after_reads_send_no_write() {
+    let e = env();
+    refused_write(
+        &e,
+        &["pr", "merge", "1", "--merge"],
+        "merging pull requests is disabled (ALLOW_PR_MERGE)",
+    );
+    assert_eq!(e.fake.pull("acme/app", 1).unwrap()["merged"], false);
+    refused_write(&e, &["workflow", "run", "ci.yml"], "(ALLOW_WORKFLOW_RUN)");
+    refused_write(
+        &e,
+        &["run", "rerun", "100"],
+        "HTTP 422: gitgate: POST /repos/acme/app/actions/runs/100/rerun refused",
+    );
+    let audit = e.audit();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a["decision"] == "deny"
+                && a["path"] == "/repos/acme/app/actions/runs/100/rerun"),
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn graphql_writes_on_other_repositories_and_refs() {
+    let e = env();
+    e.fake.add_repo("other", "x");
+    let n = e.fake.add_pull("other/x", "f", "main", "Other", "mallory");
+    let id = e.fake.pull("other/x", n).unwrap()["node_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = e.fake.request_count();
+    let q = format!("query=mutation {{ addComment(input:{{subjectId:\"{id}\", body:\"x\"}}) {{ clientMutationId }} }}");
+    let r = e.gh(&["api", "graphql", "-f", &q]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains(&format!("gitgate: addComment.input.subjectId refused: repository 'other/x' is not in ALLOWED_REPOS (ALLOWED_REPOS)")),
+        "{}",
+        r.stderr
+    );
+    // Only the agent's own lookup reached GitHub.
+    assert_eq!(e.since(before), ["POST /graphql GitgateNodes"]);
+    assert!(e.fake.comments("other/x", n).is_empty());
+
+    let before = e.fake.request_count();
+    let r = e.gh(&[
+        "api",
+        "graphql",
+        "-f",
+        "query=mutation { updateRef(input:{refId:\"REF_acme_app_main\", oid:\"1111111111111111111111111111111111111111\", force:true}) { clientMutationId } }",
+    ]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("branch is protected (BLOCKED_BRANCHES)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(e.since(before), ["POST /graphql GitgateNodes"]);
+}
+
+#[test]
+fn other_hosts_are_refused_before_anything_is_sent() {
+    use std::io::{Read, Write};
+    let e = env();
+    let sock = e.agent.socket.parent().unwrap().join("api.sock");
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("api socket");
+    s.write_all(b"POST /repos/acme/app/releases/1/assets?name=x HTTP/1.1\r\nHost: uploads.github.com\r\nAuthorization: token x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{out}");
+    assert!(
+        out.contains("gitgate: requests to 'uploads.github.com' are refused: only the GitHub API"),
+        "{out}"
+    );
+    assert_eq!(e.fake.request_count(), 0);
+}
+
+#[test]
+fn no_token_is_refused_with_the_exact_message() {
+    let fake = FakeGitHub::start("ghp_unused");
+    let agent = Agent::builder()
+        .env("GITHUB_API_URL", &fake.url())
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+        .env("ALLOWED_REPOS", r#"["acme/app"]"#)
+        .start();
+    let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
+    let r = Run::from(
+        agent
+            .cmd("gh", &repo)
+            .env("GITGATE_GH_CONFIG_DIR", agent.dir.path().join("gh-config"))
+            .env("TMPDIR", agent.dir.path())
+            .args(["api", "user"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("gitgate: no GitHub token is loaded (set GITHUB_TOKEN or GITHUB_TOKEN_FILE in .env and restart)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fake.request_count(), 0);
+}
+
+#[test]
+fn shim_without_a_real_gh_says_so() {
+    let e = env();
+    let out = e
+        .cmd()
+        .env("PATH", e.agent.bin.display().to_string())
+        .arg("pr")
+        .output()
+        .unwrap();
+    let r = Run::from(out);
+    assert_eq!(r.code, 127);
+    assert_eq!(
+        r.stderr,
+        "gitgate: gh is not installed: no gh on PATH besides the gitgate shim (install GitHub CLI, or set GITGATE_REAL_GH)\n"
+    );
 }

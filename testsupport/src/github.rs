@@ -100,6 +100,8 @@ struct Db {
     readmes: HashMap<String, String>,
     next_id: u64,
     overrides: Vec<(String, String, u16, String)>,
+    /// Reviews submitted through GraphQL: (PR node id, event, body).
+    reviews: Vec<(String, String, String)>,
     rate_limited: Option<i64>,
 }
 
@@ -772,6 +774,34 @@ fn route(
     match (method, segs.as_slice()) {
         ("GET", ["user"]) => json_response(200, &user(USER, user_id(USER))),
         ("POST", ["graphql"]) => json_response(200, &graphql::answer(sh, &mut db, &input)),
+        ("GET", ["search", "issues"]) => {
+            let q = query_param(query, "q").unwrap_or_default();
+            let repos: Vec<String> = q
+                .split_whitespace()
+                .filter_map(|w| w.strip_prefix("repo:").map(str::to_owned))
+                .collect();
+            let words: Vec<String> = q
+                .split_whitespace()
+                .filter(|w| !w.contains(':'))
+                .map(str::to_lowercase)
+                .collect();
+            let mut items: Vec<Value> = Vec::new();
+            if !q.contains("type:issue") {
+                items.extend(db.pulls.iter().map(|p| sh.pull_as_issue(p)));
+            }
+            if !q.contains("type:pr") {
+                items.extend(db.issues.iter().cloned());
+            }
+            items.retain(|i| repos.iter().any(|r| slug_of(i).eq_ignore_ascii_case(r)));
+            items.retain(|i| {
+                let t = i["title"].as_str().unwrap_or("").to_lowercase();
+                words.iter().all(|w| t.contains(w.as_str()))
+            });
+            json_response(
+                200,
+                &json!({"total_count": items.len(), "incomplete_results": false, "items": items}),
+            )
+        }
         (_, ["repos", o, r, rest @ ..]) => {
             let slug = format!("{o}/{r}");
             if rest == ["echo-headers"] {
@@ -1175,6 +1205,18 @@ fn repo_route(
                 &json!({"total_count": total, "workflow_runs": paginate(items, query)}),
             )
         }
+        ("GET", ["actions", "workflows"]) => {
+            let w = workflow_json(&sh.base, slug);
+            json_response(200, &json!({"total_count": 1, "workflows": [w]}))
+        }
+        ("GET", ["actions", "workflows", id]) => {
+            let w = workflow_json(&sh.base, slug);
+            if *id == "9" || *id == "ci.yml" {
+                json_response(200, &w)
+            } else {
+                not_found()
+            }
+        }
         ("GET", ["actions", "runs", id]) => {
             match db.runs.iter().find(|r| {
                 r["id"].as_u64() == id.parse::<u64>().ok() && r["repository"]["full_name"] == slug
@@ -1182,6 +1224,9 @@ fn repo_route(
                 Some(r) => json_response(200, r),
                 None => not_found(),
             }
+        }
+        ("GET", ["actions", "runs", _, "artifacts"]) => {
+            json_response(200, &json!({"total_count": 0, "artifacts": []}))
         }
         ("GET", ["actions", "runs", id, "jobs"]) => {
             let items: Vec<Value> = db
@@ -1220,6 +1265,16 @@ fn repo_route(
         }
         _ => not_found(),
     }
+}
+
+fn workflow_json(base: &str, slug: &str) -> Value {
+    json!({
+        "id": 9, "node_id": "W_9", "name": "CI", "path": ".github/workflows/ci.yml",
+        "state": "active", "created_at": T0, "updated_at": T0,
+        "url": format!("{base}/repos/{slug}/actions/workflows/9"),
+        "html_url": format!("https://github.com/{slug}/blob/main/.github/workflows/ci.yml"),
+        "badge_url": format!("https://github.com/{slug}/workflows/CI/badge.svg"),
+    })
 }
 
 #[cfg(test)]

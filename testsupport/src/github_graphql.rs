@@ -139,8 +139,7 @@ fn pull(db: &Db, p: &Value) -> Value {
         "reviews": {"nodes": [], "totalCount": 0, "pageInfo": {"hasNextPage": false, "endCursor": null}},
         "latestReviews": {"nodes": []},
         "comments": comments(db, &slug, n),
-        "commits": {"totalCount": 1, "nodes": [{"commit": {"oid": sha, "statusCheckRollup": {"state": "FAILURE"}}}]},
-        "statusCheckRollup": {"nodes": [{"commit": {"statusCheckRollup": rollup}}]},
+        "commits": {"totalCount": 1, "nodes": [{"commit": {"oid": sha, "statusCheckRollup": rollup}}]},
         "projectCards": {"nodes": [], "totalCount": 0},
         "projectItems": {"nodes": [], "totalCount": 0, "pageInfo": {"hasNextPage": false, "endCursor": null}},
         "milestone": null, "reactionGroups": [],
@@ -216,6 +215,12 @@ fn node_by_id(db: &Db, id: &str) -> Option<Value> {
             "repository": {"nameWithOwner": format!("{o}/{n}")}}),
         );
     }
+    if let Some(l) = id.strip_prefix("LA_") {
+        // Labels belong to the seeded repository.
+        return Some(
+            json!({"__typename": "Label", "name": l, "repository": {"nameWithOwner": "acme/app"}}),
+        );
+    }
     if id.starts_with("U_") {
         return Some(json!({"__typename": "User", "login": "someone"}));
     }
@@ -238,8 +243,20 @@ fn connection(nodes: Vec<Value>) -> Value {
     json!({"totalCount": nodes.len(), "nodes": nodes, "pageInfo": {"hasNextPage": false, "endCursor": null}})
 }
 
-/// Answer one GraphQL request.
+/// Answer one GraphQL request: the operation's superset answer, shaped like the query.
 pub fn answer(sh: &Shared, db: &mut Db, body: &Value) -> Value {
+    let mut v = superset(sh, db, body);
+    if let (Some(d), Some(q)) = (
+        v.get("data").filter(|d| !d.is_null()),
+        body["query"].as_str(),
+    ) {
+        let op = operation_name(body);
+        v["data"] = project(q, op.as_deref(), d);
+    }
+    v
+}
+
+fn superset(sh: &Shared, db: &mut Db, body: &Value) -> Value {
     let op = operation_name(body).unwrap_or_default();
     let vars = &body["variables"];
     let q = body["query"].as_str().unwrap_or("");
@@ -381,7 +398,9 @@ pub fn answer(sh: &Shared, db: &mut Db, body: &Value) -> Value {
                         .map(|p| pull(db, p))
                 });
             match found {
-                Some(i) => data(json!({"repository": {"hasIssuesEnabled": true, "issue": i}})),
+                Some(i) => {
+                    data(json!({"repository": {"hasIssuesEnabled": true, "issueOrPullRequest": i}}))
+                }
                 None => gql_error(
                     "NOT_FOUND",
                     &format!(
@@ -410,7 +429,14 @@ pub fn answer(sh: &Shared, db: &mut Db, body: &Value) -> Value {
             db.comments.push((slug, n, c));
             data(json!({"addComment": {"commentEdge": {"node": {"url": url}}}}))
         }
-        _ => mutation_or_query(db, &op, q, input),
+        _ if q.contains("__type") => {
+            let fields: Vec<Value> = ["id", "number", "title", "isDraft", "mergeStateStatus"]
+                .iter()
+                .map(|n| json!({"name": n}))
+                .collect();
+            data(json!({"__type": {"fields": fields}}))
+        }
+        _ => mutation_or_query(sh, db, &op, q, input),
     }
 }
 
@@ -425,13 +451,16 @@ fn set_pull(db: &mut Db, id: &str, f: impl FnOnce(&mut Value)) -> bool {
     }
 }
 
-fn mutation_or_query(db: &mut Db, op: &str, q: &str, input: &Value) -> Value {
+fn mutation_or_query(sh: &Shared, db: &mut Db, op: &str, q: &str, input: &Value) -> Value {
     let pr_id = input["pullRequestId"].as_str().unwrap_or("").to_owned();
-    let done = |field: &str, ok: bool| {
+    let done = |db: &Db, field: &str, ok: bool| {
+        let p = db
+            .pulls
+            .iter()
+            .find(|p| p["node_id"] == pr_id.as_str())
+            .map(|p| pull(db, p));
         if ok {
-            data(
-                json!({ field: {"clientMutationId": null, "pullRequest": {"id": pr_id, "isDraft": false}}}),
-            )
+            data(json!({ field: {"clientMutationId": null, "pullRequest": p}}))
         } else {
             gql_error(
                 "NOT_FOUND",
@@ -442,29 +471,37 @@ fn mutation_or_query(db: &mut Db, op: &str, q: &str, input: &Value) -> Value {
     match op {
         "PullRequestReviewAdd" => {
             let ok = db.pulls.iter().any(|p| p["node_id"] == pr_id.as_str());
-            done("addPullRequestReview", ok)
+            if ok {
+                let event = input["event"].as_str().unwrap_or("COMMENT").to_owned();
+                db.reviews.push((
+                    pr_id.clone(),
+                    event,
+                    input["body"].as_str().unwrap_or("").to_owned(),
+                ));
+            }
+            done(db, "addPullRequestReview", ok)
         }
         "PullRequestReadyForReview" => {
             let ok = set_pull(db, &pr_id, |p| p["draft"] = json!(false));
-            done("markPullRequestReadyForReview", ok)
+            done(db, "markPullRequestReadyForReview", ok)
         }
         "ConvertPullRequestToDraft" => {
             let ok = set_pull(db, &pr_id, |p| p["draft"] = json!(true));
-            done("convertPullRequestToDraft", ok)
+            done(db, "convertPullRequestToDraft", ok)
         }
         "PullRequestClose" => {
             let ok = set_pull(db, &pr_id, |p| {
                 p["state"] = json!("closed");
                 p["closed_at"] = json!(T1);
             });
-            done("closePullRequest", ok)
+            done(db, "closePullRequest", ok)
         }
         "PullRequestReopen" => {
             let ok = set_pull(db, &pr_id, |p| {
                 p["state"] = json!("open");
                 p["closed_at"] = Value::Null;
             });
-            done("reopenPullRequest", ok)
+            done(db, "reopenPullRequest", ok)
         }
         "PullRequestMerge" => {
             let ok = set_pull(db, &pr_id, |p| {
@@ -472,8 +509,69 @@ fn mutation_or_query(db: &mut Db, op: &str, q: &str, input: &Value) -> Value {
                 p["merged"] = json!(true);
                 p["merged_at"] = json!(T1);
             });
-            done("mergePullRequest", ok)
+            done(db, "mergePullRequest", ok)
         }
+        "PullRequestCreate" => {
+            let repo_id = input["repositoryId"].as_str().unwrap_or("");
+            let Some(repo) = db.repos.iter().find(|r| r["node_id"] == repo_id).cloned() else {
+                return gql_error(
+                    "NOT_FOUND",
+                    &format!("Could not resolve to a node with the global id of '{repo_id}'"),
+                );
+            };
+            let slug = repo["full_name"].as_str().unwrap_or("").to_owned();
+            let head = input["headRefName"].as_str().unwrap_or("");
+            if db
+                .pulls
+                .iter()
+                .any(|p| slug_of(p) == slug && p["state"] == "open" && p["head"]["ref"] == head)
+            {
+                return gql_error(
+                    "UNPROCESSABLE",
+                    &format!("A pull request already exists for {head}."),
+                );
+            }
+            let n = db.next_number(&slug);
+            let id = db.id();
+            let p = sh.pull_json(
+                &slug,
+                n,
+                id,
+                input["title"].as_str().unwrap_or(""),
+                input["body"].as_str().unwrap_or(""),
+                head,
+                &format!("{id:040x}"),
+                input["baseRefName"].as_str().unwrap_or("main"),
+                USER,
+                input["draft"].as_bool().unwrap_or(false),
+                &repo,
+            );
+            db.pulls.push(p.clone());
+            data(json!({"createPullRequest": {"pullRequest": pull(db, &p)}}))
+        }
+        "IssueCreate" => {
+            let repo_id = input["repositoryId"].as_str().unwrap_or("");
+            let Some(repo) = db.repos.iter().find(|r| r["node_id"] == repo_id).cloned() else {
+                return gql_error(
+                    "NOT_FOUND",
+                    &format!("Could not resolve to a node with the global id of '{repo_id}'"),
+                );
+            };
+            let slug = repo["full_name"].as_str().unwrap_or("").to_owned();
+            let n = db.next_number(&slug);
+            let id = db.id();
+            let i = sh.issue_json(
+                &slug,
+                n,
+                id,
+                input["title"].as_str().unwrap_or(""),
+                input["body"].as_str().unwrap_or(""),
+                USER,
+            );
+            db.issues.push(i.clone());
+            data(json!({"createIssue": {"issue": issue(db, &i)}}))
+        }
+        "PullRequestUpdate" | "IssueUpdate" => data(json!({})),
         "IssueClose" | "IssueReopen" => {
             let id = input["issueId"].as_str().unwrap_or("");
             let close = op == "IssueClose";
@@ -497,4 +595,95 @@ fn mutation_or_query(db: &mut Db, op: &str, q: &str, input: &Value) -> Value {
             &format!("fake GitHub: operation '{op}' is not implemented"),
         ),
     }
+}
+
+/// Shape `data` like the query asks: only the selected fields, under their aliases, with inline
+/// fragments and named fragments applied by `__typename` (gh's shurcooL decoder rejects fields it
+/// did not ask for). Missing fields are `null`.
+pub fn project(query: &str, operation: Option<&str>, data: &Value) -> Value {
+    use apollo_compiler::ast::{Definition, Selection};
+    let Ok(doc) = apollo_compiler::ast::Document::parse(query, "q.graphql") else {
+        return data.clone();
+    };
+    let mut frags = std::collections::HashMap::new();
+    let mut op = None;
+    for d in &doc.definitions {
+        match d {
+            Definition::FragmentDefinition(f) => {
+                frags.insert(f.name.to_string(), f.clone());
+            }
+            Definition::OperationDefinition(o) => {
+                let name = o.name.as_ref().map(|n| n.to_string());
+                if op.is_none() || (operation.is_some() && name.as_deref() == operation) {
+                    op = Some(o.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(op) = op else { return data.clone() };
+    fn sel(
+        set: &[Selection],
+        v: &Value,
+        frags: &std::collections::HashMap<
+            String,
+            apollo_compiler::Node<apollo_compiler::ast::FragmentDefinition>,
+        >,
+        out: &mut serde_json::Map<String, Value>,
+    ) {
+        let typename = v.get("__typename").and_then(Value::as_str);
+        for s in set {
+            match s {
+                Selection::Field(f) => {
+                    let key = f.alias.as_ref().unwrap_or(&f.name).to_string();
+                    let child = v.get(f.name.as_str()).cloned().unwrap_or(Value::Null);
+                    let val = if f.selection_set.is_empty() {
+                        child
+                    } else {
+                        shape(&f.selection_set, &child, frags)
+                    };
+                    out.insert(key, val);
+                }
+                Selection::InlineFragment(i) => {
+                    let applies = match (&i.type_condition, typename) {
+                        (Some(t), Some(tn)) => t.as_str() == tn,
+                        _ => true,
+                    };
+                    if applies {
+                        sel(&i.selection_set, v, frags, out);
+                    }
+                }
+                Selection::FragmentSpread(fs) => {
+                    if let Some(f) = frags.get(fs.fragment_name.as_str()) {
+                        let applies = typename.is_none_or(|tn| f.type_condition.as_str() == tn);
+                        if applies {
+                            sel(&f.selection_set, v, frags, out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    fn shape(
+        set: &[Selection],
+        v: &Value,
+        frags: &std::collections::HashMap<
+            String,
+            apollo_compiler::Node<apollo_compiler::ast::FragmentDefinition>,
+        >,
+    ) -> Value {
+        match v {
+            Value::Null => Value::Null,
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|i| shape(set, i, frags)).collect())
+            }
+            Value::Object(_) => {
+                let mut out = serde_json::Map::new();
+                sel(set, v, frags, &mut out);
+                Value::Object(out)
+            }
+            other => other.clone(),
+        }
+    }
+    shape(&op.selection_set, data, &frags)
 }

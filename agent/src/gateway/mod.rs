@@ -265,6 +265,19 @@ fn forbidden(d: &Denial) -> Refuse {
     (StatusCode::FORBIDDEN, denial_text(d))
 }
 
+/// REST refusals are 403, except where gh 2.23 replaces a 403 by its own text and would hide
+/// the reason: `gh run rerun` prints "run N cannot be rerun; its workflow file may be broken" for
+/// any 403, so reruns are refused with 422 (gh prints `HTTP 422: gitgate: …`).
+fn forbidden_for(path: &str, d: &Denial) -> Refuse {
+    let rerun = path.contains("/actions/") && path.contains("/rerun");
+    let status = if rerun {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::FORBIDDEN
+    };
+    (status, denial_text(d))
+}
+
 async fn decide_and_forward(
     gw: &Gateway,
     req: Request<Incoming>,
@@ -311,12 +324,14 @@ async fn decide_and_forward(
     let io_timeout = Duration::from_secs(settings.io_timeout_secs);
     let body = match tokio::time::timeout(io_timeout, limited.collect()).await {
         Ok(Ok(b)) => b.to_bytes(),
-        Ok(Err(_)) => return Err((
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
+        Ok(Err(_)) => {
+            return Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
                 "gitgate: request body too large or unreadable (limit {MAX_REQUEST_BODY} bytes)"
             ),
-        )),
+            ))
+        }
         Err(_) => {
             return Err((
                 StatusCode::REQUEST_TIMEOUT,
@@ -349,7 +364,7 @@ async fn decide_and_forward(
     };
     let allowed: Allowed = match decision {
         Ok(a) => a,
-        Err(d) => return Err(forbidden(&d)),
+        Err(d) => return Err(forbidden_for(&path, &d)),
     };
     if let Kind::Graphql { operation } = &allowed.kind {
         audit.operation = operation.clone();
