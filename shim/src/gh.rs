@@ -134,8 +134,19 @@ pub fn run(args: Vec<OsString>) -> Fail {
             ),
         );
     }
+    // A stopped agent: one clear line (like git's), not gh's "dial unix …" error.
+    let socket = api_socket();
+    if std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        return Fail::new(
+            gitgate_proto::exit::UNREACHABLE,
+            format!(
+                "cannot reach the agent's API gateway at {} (start it: ./run.sh; check: ./run.sh --status)",
+                socket.display()
+            ),
+        );
+    }
     let dir = config_dir();
-    if let Err(f) = ensure_config(&dir, &config_text(&api_socket())) {
+    if let Err(f) = ensure_config(&dir, &config_text(&socket)) {
         return f;
     }
     let mut cmd = Command::new(&real);

@@ -724,3 +724,30 @@ fn shim_without_a_real_gh_says_so() {
         "gitgate: gh is not installed: no gh on PATH besides the gitgate shim (install GitHub CLI, or set GITGATE_REAL_GH)\n"
     );
 }
+
+#[test]
+fn unreachable_agent_exits_127_naming_the_api_socket() {
+    let mut e = env();
+    e.agent.stop();
+    let r = e.gh(&["pr", "list"]);
+    assert_eq!(r.code, 127, "{r:?}");
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "gitgate: cannot reach the agent's API gateway at {} (start it: ./run.sh; check: ./run.sh --status)",
+            e.agent.socket.parent().unwrap().join("api.sock").display()
+        )
+    );
+}
+
+#[test]
+fn peer_uid_not_allowed_is_refused() {
+    let other = unsafe { libc::getuid() } + 4242;
+    let e = env_with(&[("ALLOWED_UIDS", &format!("[{other}]"))]);
+    let me = unsafe { libc::getuid() };
+    refused(
+        &e,
+        &["api", "user"],
+        &format!("gitgate: connection refused: uid {me} is not allowed on this socket (ALLOWED_UIDS)"),
+    );
+}

@@ -174,7 +174,6 @@ fn unreachable_agent_exits_127_naming_the_socket() {
     agent.stop();
     for (tool, args) in [
         ("git", &["push"][..]),
-        ("gh", &["pr", "list"]),
         ("agent-status", &[]),
     ] {
         let r = agent.run(tool, &repo, args);
