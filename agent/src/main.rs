@@ -6,7 +6,6 @@ mod config;
 mod dispatch;
 mod error;
 mod gateway;
-mod gh;
 mod gitops;
 mod hook;
 mod housekeeping;

@@ -12,7 +12,6 @@ pub mod api;
 pub mod check;
 pub mod config;
 pub mod denial;
-pub mod gh;
 pub mod push;
 pub mod refname;
 pub mod url;

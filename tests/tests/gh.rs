@@ -748,6 +748,83 @@ fn peer_uid_not_allowed_is_refused() {
     refused(
         &e,
         &["api", "user"],
-        &format!("gitgate: connection refused: uid {me} is not allowed on this socket (ALLOWED_UIDS)"),
+        &format!(
+            "gitgate: connection refused: uid {me} is not allowed on this socket (ALLOWED_UIDS)"
+        ),
     );
+}
+
+#[test]
+fn pr_view_text_status_diff_and_run_views() {
+    let e = env();
+    // By number, and by the current branch (claude/feature has PR #1).
+    let r = e.gh(&["pr", "view", "1"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout
+            .starts_with("title:\tAdd feature\nstate:\tOPEN\nauthor:\tocto-bot\nlabels:\tbug\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.ends_with("--\nThis adds the feature.\n"),
+        "{}",
+        r.stdout
+    );
+    let r = e.gh(&["pr", "view", "--json", "number", "--jq", ".number"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "1\n");
+    let r = e.gh(&["pr", "status"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains("Relevant pull requests in acme/app"),
+        "{}",
+        r.stdout
+    );
+    let r = e.gh(&["pr", "diff", "1"]);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "diff --git a/src/lib.rs b/src/lib.rs\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1 +1 @@\n-old\n+new\n"
+    );
+    let n = e.fake.request_count();
+    let r = e.gh(&["run", "view", "100", "--exit-status"]);
+    assert_eq!(
+        r.code, 1,
+        "a failed run exits 1 with --exit-status: {}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("CI"), "{}", r.stdout);
+    assert!(e
+        .since(n)
+        .contains(&"GET /repos/acme/app/actions/runs/100/jobs".to_owned()));
+    let r = e.gh(&["run", "watch", "100"]);
+    assert!(
+        r.stdout.contains("already completed") || r.stderr.contains("already completed"),
+        "{r:?}"
+    );
+    let r = e.gh(&["workflow", "view", "ci.yml"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains("CI - ci.yml") || r.stdout.contains("CI"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn repository_administration_is_refused() {
+    let e = env();
+    refused(
+        &e,
+        &["repo", "rename", "newname", "--yes"],
+        "repository settings",
+    );
+    refused(
+        &e,
+        &["repo", "edit", "--description", "x"],
+        "repository settings",
+    );
+    refused_write(&e, &["repo", "archive", "--yes"], "archiveRepository");
+    refused(&e, &["gist", "create", "-f", "x.txt", "-"], "gists");
 }

@@ -451,6 +451,19 @@ impl FakeGitHub {
     }
 
     pub fn try_start(token: &str) -> std::io::Result<FakeGitHub> {
+        Self::try_start_with_unix(token, None)
+    }
+
+    /// Like [`FakeGitHub::start`], also serving the same API on a Unix socket at `path` (so a real
+    /// gh can talk to it directly with `http_unix_socket`, as a baseline for the gateway).
+    pub fn start_with_unix(token: &str, path: &std::path::Path) -> FakeGitHub {
+        Self::try_start_with_unix(token, Some(path)).expect("start the fake GitHub API")
+    }
+
+    fn try_start_with_unix(
+        token: &str,
+        unix: Option<&std::path::Path>,
+    ) -> std::io::Result<FakeGitHub> {
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         std_listener.set_nonblocking(true)?;
         let port = std_listener.local_addr()?.port();
@@ -470,12 +483,25 @@ impl FakeGitHub {
             let _guard = rt.enter();
             tokio::net::TcpListener::from_std(std_listener)?
         };
+        let unix_listener = match unix {
+            Some(p) => {
+                let _guard = rt.enter();
+                Some(tokio::net::UnixListener::bind(p)?)
+            }
+            None => None,
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new().fallback(handle).with_state(shared.clone());
+        let unix_app = app.clone();
         let thread = std::thread::Builder::new()
             .name("fake-github".into())
             .spawn(move || {
                 rt.block_on(async move {
+                    if let Some(l) = unix_listener {
+                        tokio::spawn(async move {
+                            let _ = axum::serve(l, unix_app).await;
+                        });
+                    }
                     tokio::select! {
                         r = axum::serve(listener.tap_io(|tcp| { let _ = tcp.set_nodelay(true); }), app) => {
                             if let Err(e) = r { eprintln!("fake github: {e}"); }

@@ -260,8 +260,9 @@ impl Upstream {
                 .join(loc)
                 .map_err(|_| "gitgate: GitHub sent an invalid redirect".to_owned())?;
             let host = target.host_str().unwrap_or("").to_owned();
+            let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
             let scheme_ok = target.scheme() == "https"
-                || (target.scheme() == "http" && self.allow_loopback && api.plain_http);
+                || (target.scheme() == "http" && self.allow_loopback && api.plain_http && loopback);
             if !out.follow_redirects || hops >= MAX_REDIRECTS {
                 return Err(format!(
                     "gitgate: redirect for {} {} refused: only reads are followed, at most {MAX_REDIRECTS} hops",
