@@ -64,6 +64,12 @@ pub struct Settings {
     pub io_timeout_secs: u64,
     /// Rotated audit files kept (`audit.jsonl.1` … `.N`).
     pub audit_keep: usize,
+    /// GitHub App mode (instead of a personal token): the App's id.
+    pub github_app_id: Option<u64>,
+    /// GitHub App mode: the App's private key (PEM). Read once at start into locked memory.
+    pub github_app_private_key_file: Option<PathBuf>,
+    /// GitHub App mode: the installation; `None` = discovered from the first allowed repository.
+    pub github_app_installation_id: Option<u64>,
 }
 
 impl Default for Settings {
@@ -97,6 +103,9 @@ impl Default for Settings {
             connect_timeout_secs: 10,
             io_timeout_secs: 60,
             audit_keep: 5,
+            github_app_id: None,
+            github_app_private_key_file: None,
+            github_app_installation_id: None,
         }
     }
 }
@@ -160,6 +169,17 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ),
     ("GITGATE_IO_TIMEOUT_SECS", "io_timeout_secs", Kind::Int),
     ("AUDIT_KEEP", "audit_keep", Kind::Int),
+    ("GITHUB_APP_ID", "github_app_id", Kind::Int),
+    (
+        "GITHUB_APP_PRIVATE_KEY_FILE",
+        "github_app_private_key_file",
+        Kind::Str,
+    ),
+    (
+        "GITHUB_APP_INSTALLATION_ID",
+        "github_app_installation_id",
+        Kind::Int,
+    ),
 ];
 
 /// The environment name of a TOML key, for error messages.
@@ -414,7 +434,32 @@ impl Settings {
                 return Err(invalid(name, "must be greater than 0"));
             }
         }
+        self.validate_app()?;
         Ok(())
+    }
+
+    /// GitHub App mode: the id and the key file come together; an installation id needs an App.
+    fn validate_app(&self) -> Result<(), ConfigError> {
+        match (&self.github_app_id, &self.github_app_private_key_file) {
+            (Some(_), None) => Err(invalid(
+                "GITHUB_APP_PRIVATE_KEY_FILE",
+                "GITHUB_APP_ID is set: also set GITHUB_APP_PRIVATE_KEY_FILE to the App's private key (.pem)",
+            )),
+            (None, Some(_)) => Err(invalid(
+                "GITHUB_APP_ID",
+                "GITHUB_APP_PRIVATE_KEY_FILE is set: also set GITHUB_APP_ID to the App's id",
+            )),
+            (Some(0), _) => Err(invalid("GITHUB_APP_ID", "must be greater than 0")),
+            (Some(_), Some(p)) if !p.is_absolute() => Err(invalid(
+                "GITHUB_APP_PRIVATE_KEY_FILE",
+                format!("'{}' must be an absolute path", p.display()),
+            )),
+            (None, None) if self.github_app_installation_id.is_some() => Err(invalid(
+                "GITHUB_APP_INSTALLATION_ID",
+                "needs GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
