@@ -175,6 +175,13 @@ fn raise_fd_limit() {
 
 async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -> ExitCode {
     use tokio::signal::unix::{signal, SignalKind};
+    // GitHub App mode: mint before serving (bounded by the network timeouts). A failure is logged
+    // and shown by agent-status; the schedule below keeps retrying.
+    if let Some(app) = state.app.get() {
+        if let Err(e) = app.refresh(&state).await {
+            log::warn(&state, &format!("GitHub App token not minted: {e}"));
+        }
+    }
     let settings = state.settings();
     let listener = match server::bind(&settings.socket) {
         Ok(l) => l,
@@ -202,11 +209,6 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
     // GitHub App mode: mint before serving (a failure is logged and shown by agent-status; the
     // schedule keeps retrying), then refresh on schedule until shutdown.
     let app_stop = tokio_util::sync::CancellationToken::new();
-    if let Some(app) = state.app.get() {
-        if let Err(e) = app.refresh(&state).await {
-            log::warn(&state, &format!("GitHub App token not minted: {e}"));
-        }
-    }
     let app_task = state
         .app
         .get()

@@ -22,6 +22,9 @@
 
 #[path = "github_graphql.rs"]
 mod graphql;
+// GitHub App endpoints (issue 12): off unless `FakeGitHub::enable_app` is called.
+#[path = "github_app.rs"]
+pub mod app;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -110,6 +113,7 @@ struct Shared {
     base: String,
     db: Mutex<Db>,
     requests: Mutex<Vec<Recorded>>,
+    app: Mutex<Option<app::FakeApp>>,
 }
 
 /// The fake GitHub API server (see the module docs). Stops on drop.
@@ -472,6 +476,7 @@ impl FakeGitHub {
             base: format!("http://127.0.0.1:{port}"),
             db: Mutex::new(Db::default()),
             requests: Mutex::new(Vec::new()),
+            app: Mutex::new(None),
         });
         shared.seed();
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -718,7 +723,16 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         .await
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    let resp = if let Some(id) = path.strip_prefix("/_download/logs/") {
+    // App mode: the App endpoints, and only live installation tokens are accepted (github_app.rs).
+    let app_resp = app::route(&sh, &method, &path, &query, &auth, &body);
+    let auth_ok = match &app_resp {
+        Some(_) => true,
+        None if path.starts_with("/_download/") => auth_ok,
+        None => app::authorize(&sh, &method, &path, &auth).unwrap_or(auth_ok),
+    };
+    let resp = if let Some(r) = app_resp {
+        r
+    } else if let Some(id) = path.strip_prefix("/_download/logs/") {
         // Like GitHub's storage URL: no token needed (or wanted).
         let db = sh.db.lock().unwrap();
         match id.parse::<u64>().ok().and_then(|id| db.logs.get(&id)) {
