@@ -559,17 +559,12 @@ impl Settings {
             ));
         }
         let url = &self.github_api_url;
-        let is_loopback_http = url
-            .strip_prefix("http://")
-            .map(|rest| {
-                let host = rest.split(['/', ':']).next().unwrap_or("");
-                host == "127.0.0.1" || host == "localhost" || host == "[::1]"
-            })
-            .unwrap_or(false);
-        if !(url.starts_with("https://") || (is_loopback_http && self.allow_http_loopback)) {
+        gitgate_policy::url::check_plain_http(url, self.allow_http_loopback)
+            .map_err(|problem| invalid("GITHUB_API_URL", problem))?;
+        if !url.starts_with("https://") && !url.to_ascii_lowercase().starts_with("http://") {
             return Err(invalid(
                 "GITHUB_API_URL",
-                format!("'{url}' must be an https:// URL (plain http only for loopback with GITGATE_ALLOW_HTTP_LOOPBACK=1)"),
+                format!("'{url}' must be an https:// URL"),
             ));
         }
         for (name, value) in [
@@ -893,6 +888,31 @@ mod tests {
             vec!["BLOCKED_BRANCHES", "GITGATE_IO_TIMEOUT_SECS"]
         );
         assert!(changed_settings(&old, &old.clone()).is_empty());
+    }
+
+    #[test]
+    fn plain_http_api_url_names_the_switch() {
+        let (_d, w) = ws();
+        for (url, allow, ok) in [
+            ("http://127.0.0.1:9/api", "1", true),
+            ("http://127.0.0.1:9/api", "0", false),
+            ("http://api.example.com", "1", false),
+            ("ftp://api.example.com", "1", false),
+        ] {
+            let e = env(&[
+                ("GITHUB_API_URL", url),
+                ("GITGATE_ALLOW_HTTP_LOOPBACK", allow),
+            ]);
+            let r = load(None, None, &[], &[e[0].clone(), e[1].clone(), w.clone()]);
+            assert_eq!(r.is_ok(), ok, "{url} {allow}: {r:?}");
+            if let Err(err) = r {
+                let err = err.to_string();
+                assert!(err.starts_with("GITHUB_API_URL: "), "{err}");
+                if url.starts_with("http:") {
+                    assert!(err.contains("GITGATE_ALLOW_HTTP_LOOPBACK"), "{err}");
+                }
+            }
+        }
     }
 
     #[test]

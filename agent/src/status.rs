@@ -102,7 +102,21 @@ pub fn render(state: &AgentState) -> String {
     for w in &state.warnings {
         let _ = writeln!(t, "warning:           {w}");
     }
+    if let Some(w) = same_uid_warning(state) {
+        let _ = writeln!(t, "warning:           {w}");
+    }
     t
+}
+
+/// Peers allowed on the socket with the agent's own uid can read everything the agent can (its
+/// `.env` with the token): native mode's default. Said plainly in every `agent-status`.
+fn same_uid_warning(state: &AgentState) -> Option<String> {
+    state.allowed_uids().contains(&state.own_uid).then(|| {
+        format!(
+            "clients run as the agent's own uid {}: they can read what the agent reads (.env, the token); run the AI as another user (ALLOWED_UIDS) or in the containers",
+            state.own_uid
+        )
+    })
 }
 
 fn recent_table(n: usize) -> String {
@@ -169,4 +183,34 @@ pub async fn run(state: &AgentState, req: &Request) -> Result<Exit, AgentError> 
         }
     }
     Ok(Exit::code(0))
+}
+
+#[cfg(test)]
+mod same_uid_tests {
+    use super::*;
+
+    fn state(allowed: Option<Vec<u32>>) -> AgentState {
+        let settings = crate::config::Settings {
+            allowed_uids: allowed,
+            ..Default::default()
+        };
+        let policy = settings.policy().unwrap();
+        AgentState::new(settings, policy, crate::secret::Token::none(), vec![])
+    }
+
+    #[test]
+    fn warns_when_peers_share_the_agents_uid() {
+        let own = nix::unistd::getuid().as_raw();
+        for allowed in [None, Some(vec![own]), Some(vec![own.wrapping_add(1), own])] {
+            let text = render(&state(allowed.clone()));
+            assert!(
+                text.contains(&format!(
+                    "warning:           clients run as the agent's own uid {own}:"
+                )),
+                "{allowed:?}: {text}"
+            );
+        }
+        let text = render(&state(Some(vec![own.wrapping_add(1)])));
+        assert!(!text.contains("agent's own uid"), "{text}");
+    }
 }

@@ -95,10 +95,7 @@ impl Api {
                 .map(|b| b.personal_token(t.to_owned()).build())
         });
         match built {
-            None => Err(AgentError::failed(
-                "no token loaded (set GITHUB_TOKEN for the agent)",
-                1,
-            )),
+            None => Err(AgentError::no_token()),
             Some(Err(_)) | Some(Ok(Err(_))) => Err(AgentError::Internal(format!(
                 "cannot build the GitHub client for GITHUB_API_URL={base}"
             ))),

@@ -20,6 +20,7 @@ fn looks_like_url(s: &str) -> bool {
 }
 
 async fn refresh(state: &AgentState, req: &Request, target: &Target) -> Result<(), AgentError> {
+    crate::error::require_token(&state.token)?;
     let lock = state.repo_lock(&target.slug);
     let _held = lock.lock().await;
     let target = target.clone();

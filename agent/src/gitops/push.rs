@@ -437,6 +437,7 @@ pub async fn push(
     let target = target_for_url(&settings, &policy, &url_as_written)?;
     req.audit.set_repo(&target.slug);
     let updates = policy.check_push(&args, &ws)?;
+    crate::error::require_token(&state.token)?;
     if updates.is_empty() {
         req.out.stderr("Everything up-to-date\n").await;
         return Ok(Exit::code(0));
