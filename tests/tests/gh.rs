@@ -910,11 +910,13 @@ fn wrong_or_missing_token() {
         .env("ALLOWED_REPOS", r#"["acme/*"]"#)
         .start();
     let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
+    let seen = fake.request_count();
     let r = agent.run("gh", &repo, &["pr", "list"]);
-    assert_eq!(r.code, 1);
+    // Refused locally (error::require_token): nothing is sent without credentials.
+    assert_eq!(r.code, 126);
     assert_eq!(
         r.stderr,
-        "gitgate: no token loaded (set GITHUB_TOKEN for the agent)\n"
+        "gitgate: no GitHub token is loaded (set GITHUB_TOKEN or GITHUB_TOKEN_FILE in .env and restart)\n"
     );
-    assert_eq!(fake.request_count(), 1);
+    assert_eq!(fake.request_count(), seen);
 }
