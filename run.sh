@@ -347,7 +347,7 @@ prepare_compose() {
 check_env_readable() {
 	local mode gid
 	# shellcheck disable=SC2012,SC2046 # the words of ls -ln for one known file: mode and group
-	set -- $(ls -ln "$ENV_FILE" 2>/dev/null)
+	set -- $(ls -lnL "$ENV_FILE" 2>/dev/null)
 	mode=${1:-} gid=${4:-}
 	case $mode in
 	???????r*) return 0 ;;

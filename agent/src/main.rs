@@ -90,7 +90,7 @@ fn main() -> ExitCode {
     }
     if !token.is_loaded() {
         warnings
-            .push("no token loaded: push, fetch and gh will fail until GITHUB_TOKEN is set".into());
+            .push("no token loaded: push, fetch, clone and gh are refused until GITHUB_TOKEN or GITHUB_TOKEN_FILE is set in .env and the agent restarted".into());
     }
     if cli.check {
         println!("gitgate-agent: configuration OK");
