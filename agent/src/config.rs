@@ -700,14 +700,14 @@ mod tests {
             ),
         ] {
             let file = env(&[(name, "x")]);
-            let err = load(None, Some(path), &file, &[w.clone()])
+            let err = load(None, Some(path), &file, std::slice::from_ref(&w))
                 .unwrap_err()
                 .to_string();
             assert_eq!(err, format!("--env-file '/x/.env': {want}"), "{name}");
         }
         // Several at once: all named.
         let file = env(&[("ALLOWED_REPO", "[]"), ("ALLOW_FORCE", "true")]);
-        let err = load(None, Some(path), &file, &[w.clone()])
+        let err = load(None, Some(path), &file, std::slice::from_ref(&w))
             .unwrap_err()
             .to_string();
         assert!(
@@ -723,7 +723,7 @@ mod tests {
             None,
             Some(path),
             &env(&[("GITGATE_NATIVE_DIR", "/n")]),
-            &[w.clone()],
+            std::slice::from_ref(&w),
         )
         .unwrap_err()
         .to_string();
@@ -851,7 +851,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let toml = dir.path().join("gitgate.toml");
         std::fs::write(&toml, "allowed_repo = [\"a/b\"]\nALLOW_TAG_PUSH = true\n").unwrap();
-        let err = load(Some(&toml), None, &[], &[w.clone()])
+        let err = load(Some(&toml), None, &[], std::slice::from_ref(&w))
             .unwrap_err()
             .to_string();
         assert!(
