@@ -195,9 +195,19 @@ impl Outcome {
 pub struct AuditNote {
     repo: Mutex<Option<String>>,
     outcome: Mutex<Option<Outcome>>,
+    upstream_work: std::sync::atomic::AtomicBool,
 }
 
 impl AuditNote {
+    /// The handler has started work that may write upstream (a push): if the request is cancelled
+    /// now, it must be allowed to settle and report what happened instead of being dropped.
+    pub fn begin_upstream_work(&self) {
+        self.upstream_work
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn upstream_work_started(&self) -> bool {
+        self.upstream_work.load(std::sync::atomic::Ordering::SeqCst)
+    }
     pub fn set_outcome(&self, outcome: Outcome) {
         if let Ok(mut o) = self.outcome.lock() {
             *o = Some(outcome);

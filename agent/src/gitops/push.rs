@@ -497,6 +497,7 @@ pub async fn push(
     let dry_run = args.dry_run;
     let (target2, planned2) = (target.clone(), planned.clone());
     let audit = req.audit.clone();
+    req.audit.begin_upstream_work();
     let code = tokio::task::spawn_blocking(move || {
         let r = push_blocking(
             &shadow, &target2, &planned2, &token, &cancel, &out, dry_run, &audit,
