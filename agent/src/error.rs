@@ -25,6 +25,9 @@ pub enum AgentError {
     OutcomeUnknown(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A forwarded stream carried the token and was stopped (redact.rs).
+    #[error(transparent)]
+    TokenInStream(#[from] crate::redact::TokenInStream),
 }
 
 impl AgentError {
@@ -44,9 +47,10 @@ impl AgentError {
             AgentError::Failed { code, .. } => *code,
             AgentError::Usage(_) => 129,
             AgentError::Cancelled | AgentError::ShuttingDown => 130,
-            AgentError::Timeout(_) | AgentError::Internal(_) | AgentError::OutcomeUnknown(_) => {
-                exit::PROTOCOL
-            }
+            AgentError::Timeout(_)
+            | AgentError::Internal(_)
+            | AgentError::OutcomeUnknown(_)
+            | AgentError::TokenInStream(_) => exit::PROTOCOL,
         }
     }
 

@@ -431,7 +431,7 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream, shutdown: Shutdo
     out.flush().await;
     // A stream that carried the token was stopped: the request cannot end as a success.
     let result = match (result, out.aborted()) {
-        (Ok(_), Some(seen)) => Err(AgentError::Internal(seen.to_string())),
+        (Ok(_), Some(seen)) => Err(seen.into()),
         (r, _) => r,
     };
     let (code, decision, reason) = match &result {
