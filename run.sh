@@ -34,8 +34,8 @@ Container mode (docker compose, docker-compose or podman compose):
   ./run.sh --status   container state, and agent-status run inside the AI container
   ./run.sh --reload   apply an edited .env to the running agent without a restart (SIGHUP; the
                       agent reads .env itself, mounted read-only). The policy and the other
-                      settings reload; the token, GITGATE_* paths, GITGATE_MAX_CONNECTIONS and
-                      REQUIRE_MLOCK need a restart: ./run.sh --stop && ./run.sh
+                      settings reload; the token, GITGATE_* paths, GITGATE_MAX_CONNECTIONS, the
+                      network timeouts and REQUIRE_MLOCK need a restart: ./run.sh --stop && ./run.sh
                       (./run.sh itself recreates the agent container when .env changed.)
 
 Native mode (no container engine; the agent runs as you, in the background):

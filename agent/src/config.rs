@@ -480,6 +480,9 @@ pub fn keep_restart_only(old: &Settings, new: &mut Settings) -> Vec<&'static str
         workspace => "GITGATE_WORKSPACE",
         max_connections => "GITGATE_MAX_CONNECTIONS",
         require_mlock => "REQUIRE_MLOCK",
+        // libgit2's connect and idle timeouts are process-wide options set once at start.
+        connect_timeout_secs => "GITGATE_CONNECT_TIMEOUT_SECS",
+        io_timeout_secs => "GITGATE_IO_TIMEOUT_SECS",
     );
     differ
 }
@@ -880,16 +883,25 @@ mod tests {
             socket: "/other.sock".into(),
             max_connections: 7,
             blocked_branches: vec!["x".into()],
+            hello_timeout_ms: 5,
             io_timeout_secs: 5,
             ..Settings::default()
         };
         let pinned = keep_restart_only(&old, &mut new);
-        assert_eq!(pinned, vec!["GITGATE_SOCKET", "GITGATE_MAX_CONNECTIONS"]);
+        assert_eq!(
+            pinned,
+            vec![
+                "GITGATE_SOCKET",
+                "GITGATE_MAX_CONNECTIONS",
+                "GITGATE_IO_TIMEOUT_SECS"
+            ]
+        );
+        assert_eq!(new.io_timeout_secs, old.io_timeout_secs);
         assert_eq!(new.socket, old.socket);
         assert_eq!(new.max_connections, old.max_connections);
         assert_eq!(
             changed_settings(&old, &new),
-            vec!["BLOCKED_BRANCHES", "GITGATE_IO_TIMEOUT_SECS"]
+            vec!["BLOCKED_BRANCHES", "GITGATE_HELLO_TIMEOUT_MS"]
         );
         assert!(changed_settings(&old, &old.clone()).is_empty());
     }
