@@ -602,7 +602,7 @@ native_start() {
 
 	tok=$(setting GITHUB_TOKEN || true)$(setting GITHUB_TOKEN_FILE || true)
 	[ -n "$tok" ] ||
-		warn "GITHUB_TOKEN is not set: push/fetch/gh will fail until it is (in $ENV_FILE); denials and agent-status work"
+		warn "GITHUB_TOKEN is not set: push, fetch, clone and gh are refused until it is (in $ENV_FILE; then ./run.sh --native restarts the agent); denials and agent-status work"
 
 	set -- "$AGENT_BIN"
 	[ ! -f "$ENV_FILE" ] || set -- "$@" --env-file "$ENV_FILE"
