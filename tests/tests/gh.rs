@@ -690,21 +690,31 @@ fn no_token_is_refused_with_the_exact_message() {
         .env("ALLOWED_REPOS", r#"["acme/app"]"#)
         .start();
     let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
-    let r = Run::from(
-        agent
-            .cmd("gh", &repo)
-            .env("GITGATE_GH_CONFIG_DIR", agent.dir.path().join("gh-config"))
-            .env("TMPDIR", agent.dir.path())
-            .args(["api", "user"])
-            .output()
-            .unwrap(),
-    );
+    let gh = |args: &[&str]| {
+        Run::from(
+            agent
+                .cmd("gh", &repo)
+                .env("GITGATE_GH_CONFIG_DIR", agent.dir.path().join("gh-config"))
+                .env("TMPDIR", agent.dir.path())
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+    const NO_TOKEN: &str = "gitgate: no GitHub token is loaded (set GITHUB_TOKEN or GITHUB_TOKEN_FILE in .env and restart)";
+    let r = gh(&["api", "user"]);
     assert_eq!(r.code, 1);
     assert!(
-        r.stderr.contains("gitgate: no GitHub token is loaded (set GITHUB_TOKEN or GITHUB_TOKEN_FILE in .env and restart)"),
+        r.stderr.contains(&format!("gh: {NO_TOKEN} (HTTP 403)")),
         "{}",
         r.stderr
     );
+    let r = gh(&["pr", "list"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains(NO_TOKEN), "{}", r.stderr);
+    let r = gh(&["issue", "list"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains(NO_TOKEN), "{}", r.stderr);
     assert_eq!(fake.request_count(), 0);
 }
 
