@@ -838,3 +838,108 @@ fn repository_administration_is_refused() {
     refused_write(&e, &["repo", "archive", "--yes"], "archiveRepository");
     refused(&e, &["gist", "create", "-f", "x.txt", "-"], "gists");
 }
+
+/// Non-negotiable 3: the same gh command through gitgate and straight to the same server (gh's
+/// own `http_unix_socket` pointed at the fake, with the real token) prints the same bytes and
+/// exits the same.
+#[test]
+fn differential_reads_match_gh_without_gitgate() {
+    let token = random_token();
+    let dir = tempfile::tempdir().unwrap();
+    let fake_sock = dir.path().join("fake.sock");
+    let fake = FakeGitHub::start_with_unix(&token, &fake_sock);
+    let agent = Agent::builder()
+        .token(&token)
+        .env("GITHUB_API_URL", &fake.url())
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+        .env("ALLOWED_REPOS", r#"["acme/app"]"#)
+        .start();
+    let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
+    git(&repo, &["checkout", "-q", "-b", "claude/feature"]);
+    let direct_cfg = dir.path().join("direct-config");
+    std::fs::create_dir_all(&direct_cfg).unwrap();
+    std::fs::write(
+        direct_cfg.join("config.yml"),
+        format!(
+            "git_protocol: https\nhttp_unix_socket: {}\n",
+            fake_sock.display()
+        ),
+    )
+    .unwrap();
+    let run = |via_gitgate: bool, args: &[&str]| -> Run {
+        let mut c = agent.cmd("gh", &repo);
+        let tmp = dir
+            .path()
+            .join(if via_gitgate { "t-gitgate" } else { "t-direct" });
+        std::fs::create_dir_all(&tmp).unwrap();
+        c.env("TMPDIR", &tmp)
+            .env("NO_COLOR", "1")
+            .env("GH_PAGER", "");
+        if via_gitgate {
+            c.env("GITGATE_GH_CONFIG_DIR", dir.path().join("gitgate-config"));
+        } else {
+            c = {
+                let mut d = std::process::Command::new("/usr/bin/gh");
+                d.current_dir(&repo)
+                    .env_clear()
+                    .env("PATH", "/usr/bin:/bin")
+                    .env("HOME", test_home())
+                    .env("LANG", "C")
+                    .env("LC_ALL", "C")
+                    .env("TZ", "UTC")
+                    .env("TMPDIR", &tmp)
+                    .env("NO_COLOR", "1")
+                    .env("GH_PAGER", "")
+                    .env("GH_CONFIG_DIR", &direct_cfg)
+                    .env("GH_TOKEN", &token)
+                    .env("GH_NO_UPDATE_NOTIFIER", "1")
+                    .stdin(std::process::Stdio::null());
+                d
+            };
+        }
+        Run::from(c.args(args).output().unwrap())
+    };
+    for args in [
+        &["pr", "list"][..],
+        &[
+            "pr",
+            "list",
+            "--state",
+            "all",
+            "--json",
+            "number,title,headRefName,isDraft,labels",
+        ],
+        &["pr", "view", "1"],
+        &[
+            "pr",
+            "view",
+            "1",
+            "--json",
+            "number,title,body,state,author,labels,reviewRequests,additions,deletions",
+        ],
+        &["pr", "view", "--json", "number", "--jq", ".number"],
+        &["pr", "checks", "1"],
+        &["pr", "diff", "1"],
+        &["pr", "status"],
+        &["issue", "list"],
+        &["issue", "view", "2"],
+        &["run", "list"],
+        &["run", "view", "100"],
+        &["workflow", "list"],
+        &["label", "list"],
+        &["repo", "view"],
+        &["search", "prs", "--repo", "acme/app", "feature"],
+        &["api", "user"],
+        &["api", "repos/{owner}/{repo}/pulls", "--jq", ".[].title"],
+        &["api", "graphql", "-f", "query=query { viewer { login } }"],
+    ] {
+        let a = run(false, args);
+        let b = run(true, args);
+        assert_eq!(
+            (a.code, &a.stdout, &a.stderr),
+            (b.code, &b.stdout, &b.stderr),
+            "gh {args:?} differs through gitgate"
+        );
+        assert!(!b.stdout.contains(&token) && !b.stderr.contains(&token));
+    }
+}

@@ -36,6 +36,9 @@ use axum::Router;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+/// The API URL in the JSON the fake returns (`url`, `jobs_url`, …), as on github.com: clients
+/// follow these through their own transport. Redirects to storage use the fake's own address.
+pub const API_URL: &str = "https://api.github.com";
 /// The login of the token's user.
 pub const USER: &str = "octo-bot";
 /// Head SHA of the seeded PR #1.
@@ -208,7 +211,7 @@ impl Shared {
             "private": true, "owner": user(owner, user_id(owner)),
             "html_url": format!("https://github.com/{full}"),
             "description": format!("The {name} repository"), "fork": false,
-            "url": format!("{}/repos/{full}", self.base),
+            "url": format!("{}/repos/{full}", API_URL),
             "clone_url": format!("https://github.com/{full}.git"),
             "ssh_url": format!("git@github.com:{full}.git"),
             "homepage": null, "size": 10, "stargazers_count": 3, "watchers_count": 3,
@@ -236,12 +239,12 @@ impl Shared {
     ) -> Value {
         let owner = slug.split('/').next().unwrap_or("");
         json!({
-            "url": format!("{}/repos/{slug}/pulls/{n}", self.base),
+            "url": format!("{}/repos/{slug}/pulls/{n}", API_URL),
             "id": id, "node_id": format!("PR_{id}"),
             "html_url": format!("https://github.com/{slug}/pull/{n}"),
             "diff_url": format!("https://github.com/{slug}/pull/{n}.diff"),
             "patch_url": format!("https://github.com/{slug}/pull/{n}.patch"),
-            "issue_url": format!("{}/repos/{slug}/issues/{n}", self.base),
+            "issue_url": format!("{}/repos/{slug}/issues/{n}", API_URL),
             "number": n, "state": "open", "locked": false, "title": title,
             "user": user(author, user_id(author)), "body": body, "labels": [],
             "milestone": null, "active_lock_reason": null,
@@ -271,9 +274,9 @@ impl Shared {
         author: &str,
     ) -> Value {
         json!({
-            "url": format!("{}/repos/{slug}/issues/{n}", self.base),
-            "repository_url": format!("{}/repos/{slug}", self.base),
-            "labels_url": "", "comments_url": format!("{}/repos/{slug}/issues/{n}/comments", self.base),
+            "url": format!("{}/repos/{slug}/issues/{n}", API_URL),
+            "repository_url": format!("{}/repos/{slug}", API_URL),
+            "labels_url": "", "comments_url": format!("{}/repos/{slug}/issues/{n}/comments", API_URL),
             "events_url": "", "html_url": format!("https://github.com/{slug}/issues/{n}"),
             "id": id, "node_id": format!("I_{id}"), "number": n, "title": title,
             "user": user(author, user_id(author)), "labels": [], "state": "open",
@@ -311,9 +314,9 @@ impl Shared {
     fn comment_json(&self, slug: &str, n: u64, id: u64, author: &str, body: &str) -> Value {
         json!({
             "id": id, "node_id": format!("IC_{id}"),
-            "url": format!("{}/repos/{slug}/issues/comments/{id}", self.base),
+            "url": format!("{}/repos/{slug}/issues/comments/{id}", API_URL),
             "html_url": format!("https://github.com/{slug}/issues/{n}#issuecomment-{id}"),
-            "issue_url": format!("{}/repos/{slug}/issues/{n}", self.base),
+            "issue_url": format!("{}/repos/{slug}/issues/{n}", API_URL),
             "body": body, "user": user(author, user_id(author)),
             "created_at": T0, "updated_at": T0, "author_association": "MEMBER",
         })
@@ -371,7 +374,7 @@ impl Shared {
                 PR1_SHA.into(),
                 json!({
                     "id": id, "node_id": format!("CR_{id}"), "head_sha": PR1_SHA,
-                    "external_id": "", "url": format!("{}/repos/acme/app/check-runs/{id}", self.base),
+                    "external_id": "", "url": format!("{}/repos/acme/app/check-runs/{id}", API_URL),
                     "html_url": format!("https://github.com/acme/app/runs/{id}"),
                     "details_url": format!("https://github.com/acme/app/runs/{id}"),
                     "status": "completed", "conclusion": concl, "started_at": T0,
@@ -395,12 +398,12 @@ impl Shared {
             "id": 100, "name": "CI", "node_id": "WFR_100", "head_branch": "claude/feature",
             "head_sha": PR1_SHA, "path": ".github/workflows/ci.yml", "display_title": "Add feature",
             "run_number": 7, "event": "push", "status": "completed", "conclusion": "failure",
-            "workflow_id": 9, "check_suite_id": 77, "url": format!("{}/repos/acme/app/actions/runs/100", self.base),
+            "workflow_id": 9, "check_suite_id": 77, "url": format!("{}/repos/acme/app/actions/runs/100", API_URL),
             "html_url": "https://github.com/acme/app/actions/runs/100", "pull_requests": [],
             "created_at": T0, "updated_at": T1, "run_attempt": 1, "run_started_at": T0,
             "actor": user(USER, user_id(USER)), "triggering_actor": user(USER, user_id(USER)),
-            "jobs_url": format!("{}/repos/acme/app/actions/runs/100/jobs", self.base),
-            "logs_url": format!("{}/repos/acme/app/actions/runs/100/logs", self.base),
+            "jobs_url": format!("{}/repos/acme/app/actions/runs/100/jobs", API_URL),
+            "logs_url": format!("{}/repos/acme/app/actions/runs/100/logs", API_URL),
             "repository": repo,
         }));
         for (id, name, concl, steps) in [
@@ -426,9 +429,9 @@ impl Shared {
                 })
                 .collect();
             db.jobs.push(json!({
-                "id": id, "run_id": 100, "run_url": format!("{}/repos/acme/app/actions/runs/100", self.base),
+                "id": id, "run_id": 100, "run_url": format!("{}/repos/acme/app/actions/runs/100", API_URL),
                 "node_id": format!("J_{id}"), "head_sha": PR1_SHA,
-                "url": format!("{}/repos/acme/app/actions/jobs/{id}", self.base),
+                "url": format!("{}/repos/acme/app/actions/jobs/{id}", API_URL),
                 "html_url": format!("https://github.com/acme/app/actions/runs/100/job/{id}"),
                 "status": "completed", "conclusion": concl, "started_at": T0, "completed_at": T1,
                 "name": name, "steps": steps, "check_run_url": "", "labels": ["ubuntu-latest"],
@@ -1232,11 +1235,11 @@ fn repo_route(
             )
         }
         ("GET", ["actions", "workflows"]) => {
-            let w = workflow_json(&sh.base, slug);
+            let w = workflow_json(API_URL, slug);
             json_response(200, &json!({"total_count": 1, "workflows": [w]}))
         }
         ("GET", ["actions", "workflows", id]) => {
-            let w = workflow_json(&sh.base, slug);
+            let w = workflow_json(API_URL, slug);
             if *id == "9" || *id == "ci.yml" {
                 json_response(200, &w)
             } else {
