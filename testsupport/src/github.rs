@@ -575,6 +575,21 @@ impl FakeGitHub {
         db.repos.push(r);
     }
 
+    /// Add a check run on commit `sha` (`status`: queued/in_progress/completed; `conclusion` for
+    /// completed ones).
+    pub fn add_check_run(&self, sha: &str, name: &str, status: &str, conclusion: Option<&str>) {
+        let mut db = self.shared.db.lock().unwrap();
+        let id = db.id();
+        db.check_runs.push((
+            sha.to_owned(),
+            json!({
+                "id": id, "node_id": format!("CR_{id}"), "head_sha": sha, "name": name,
+                "status": status, "conclusion": conclusion, "started_at": T0, "completed_at": null,
+                "details_url": format!("https://github.com/acme/app/runs/{id}"),
+            }),
+        ));
+    }
+
     /// Add an open pull request; returns its number.
     pub fn add_pull(&self, slug: &str, head: &str, base: &str, title: &str, author: &str) -> u64 {
         let mut db = self.shared.db.lock().unwrap();

@@ -331,9 +331,23 @@ fn stream_back(state: &AgentState, mut resp: reqwest::Response) -> Response<Gate
     }
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let mut scanner = state.redactor.scanner();
+    // However slowly the upstream drips, one response ends within the operation timeout.
+    let deadline = tokio::time::Instant::now()
+        + Duration::from_secs(state.settings().op_timeout_secs);
     tokio::spawn(async move {
         loop {
-            match resp.chunk().await {
+            let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
+                Ok(c) => c,
+                Err(_) => {
+                    let _ = tx
+                        .send(Err(std::io::Error::other(
+                            "gitgate: the GitHub response took longer than GITGATE_OP_TIMEOUT_SECS",
+                        )))
+                        .await;
+                    return;
+                }
+            };
+            match chunk {
                 Ok(Some(chunk)) => match scanner.push(&chunk) {
                     Ok(safe) => {
                         if !safe.is_empty() && tx.send(Ok(Bytes::from(safe))).await.is_err() {
