@@ -948,26 +948,76 @@ fn differential_reads_match_gh_without_gitgate() {
 fn more_pr_and_issue_commands() {
     let e = env();
     // A pending check: Debian's gh 2.23 exits 1 (later gh releases exit 8); it is gh's own code.
-    let n = e.fake.add_pull("acme/app", "claude/pending", "main", "Pending", "octo-bot");
-    let sha = e.fake.pull("acme/app", n).unwrap()["head"]["sha"].as_str().unwrap().to_owned();
+    let n = e
+        .fake
+        .add_pull("acme/app", "claude/pending", "main", "Pending", "octo-bot");
+    let sha = e.fake.pull("acme/app", n).unwrap()["head"]["sha"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     e.fake.add_check_run(&sha, "slow", "in_progress", None);
     let r = e.gh(&["pr", "checks", &n.to_string()]);
     assert_eq!(r.code, 1, "pending checks: {r:?}");
     assert!(r.stdout.contains("slow\tpending"), "{}", r.stdout);
     // Drafts and --fill-like bodies.
-    let r = e.gh(&["pr", "create", "--draft", "--title", "D", "--body", "", "--head", "claude/d", "--base", "main"]);
+    let r = e.gh(&[
+        "pr", "create", "--draft", "--title", "D", "--body", "", "--head", "claude/d", "--base",
+        "main",
+    ]);
     r.assert_code(0);
     let created: u64 = r.stdout.trim().rsplit('/').next().unwrap().parse().unwrap();
     assert_eq!(e.fake.pull("acme/app", created).unwrap()["draft"], true);
     // gh api -f: a write the table allows, and one it does not.
     let before = e.fake.request_count();
-    let r = e.gh(&["api", "repos/{owner}/{repo}/issues/2/comments", "-f", "body=via api", "--jq", ".body"]);
+    let r = e.gh(&[
+        "api",
+        "repos/{owner}/{repo}/issues/2/comments",
+        "-f",
+        "body=via api",
+        "--jq",
+        ".body",
+    ]);
     r.assert_code(0);
     assert_eq!(r.stdout, "via api\n");
     assert_eq!(e.since(before), ["POST /repos/acme/app/issues/2/comments"]);
-    refused(&e, &["api", "-X", "PUT", "repos/{owner}/{repo}/pulls/1/merge", "-f", "merge_method=squash"], "(ALLOW_PR_MERGE)");
-    refused(&e, &["api", "repos/{owner}/{repo}/git/refs", "-f", "ref=refs/heads/main", "-f", "sha=abc"], "(BLOCKED_BRANCHES)");
-    refused(&e, &["api", "-X", "PATCH", "repos/{owner}/{repo}/git/refs/heads/claude/feature", "-F", "force=true", "-f", "sha=abc"], "(ALLOW_FORCE_PUSH)");
+    refused(
+        &e,
+        &[
+            "api",
+            "-X",
+            "PUT",
+            "repos/{owner}/{repo}/pulls/1/merge",
+            "-f",
+            "merge_method=squash",
+        ],
+        "(ALLOW_PR_MERGE)",
+    );
+    refused(
+        &e,
+        &[
+            "api",
+            "repos/{owner}/{repo}/git/refs",
+            "-f",
+            "ref=refs/heads/main",
+            "-f",
+            "sha=abc",
+        ],
+        "(BLOCKED_BRANCHES)",
+    );
+    refused(
+        &e,
+        &[
+            "api",
+            "-X",
+            "PATCH",
+            "repos/{owner}/{repo}/git/refs/heads/claude/feature",
+            "-F",
+            "force=true",
+            "-f",
+            "sha=abc",
+        ],
+        "(ALLOW_FORCE_PUSH)",
+    );
     // Issue reopen.
     e.gh(&["issue", "close", "2"]).assert_code(0);
     e.gh(&["issue", "reopen", "2"]).assert_code(0);
@@ -980,6 +1030,42 @@ fn merge_and_workflow_runs_with_their_settings() {
     let r = e.gh(&["pr", "merge", "1", "--merge"]);
     r.assert_code(0);
     assert_eq!(e.fake.pull("acme/app", 1).unwrap()["merged"], true);
-    let ops: Vec<String> = e.requests().iter().filter_map(|r| r.operation.clone()).collect();
+    let ops: Vec<String> = e
+        .requests()
+        .iter()
+        .filter_map(|r| r.operation.clone())
+        .collect();
     assert!(ops.contains(&"PullRequestMerge".to_owned()), "{ops:?}");
+}
+
+#[test]
+fn run_logs_come_through_the_agent_followed_redirect() {
+    let e = env();
+    let r = e.gh(&["run", "view", "100", "--log-failed"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains(&format!(
+            "test\tRun tests\t2024-01-01T00:00:03.0000000Z {FAILED_LOG_LINE}"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("build\t"),
+        "only failed steps: {}",
+        r.stdout
+    );
+    let r = e.gh(&["run", "view", "100", "--log"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("build\tBuild\t"), "{}", r.stdout);
+    let reqs = e.requests();
+    let dl: Vec<&Recorded> = reqs
+        .iter()
+        .filter(|q| q.path == "/_download/runlogs/100")
+        .collect();
+    assert!(!dl.is_empty(), "{:?}", summary(&reqs));
+    assert!(
+        dl.iter().all(|q| !q.auth_ok),
+        "storage downloads carry no token"
+    );
 }

@@ -736,7 +736,16 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         .await
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    let resp = if let Some(id) = path.strip_prefix("/_download/logs/") {
+    let resp = if let Some(id) = path.strip_prefix("/_download/runlogs/") {
+        let db = sh.db.lock().unwrap();
+        let zip = run_logs_zip(&db, id.parse().unwrap_or(0));
+        let mut r = Response::new(Body::from(zip));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/zip"),
+        );
+        r
+    } else if let Some(id) = path.strip_prefix("/_download/logs/") {
         // Like GitHub's storage URL: no token needed (or wanted).
         let db = sh.db.lock().unwrap();
         match id.parse::<u64>().ok().and_then(|id| db.logs.get(&id)) {
@@ -1295,6 +1304,22 @@ fn repo_route(
                 None => not_found(),
             }
         }
+        ("GET", ["actions", "runs", id, "logs"]) => {
+            if !db
+                .runs
+                .iter()
+                .any(|r| r["id"].as_u64() == id.parse::<u64>().ok())
+            {
+                return not_found();
+            }
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::FOUND;
+            r.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_str(&format!("{}/_download/runlogs/{id}", sh.base)).unwrap(),
+            );
+            r
+        }
         ("GET", ["actions", "jobs", id, "logs"]) => {
             if !db.logs.contains_key(&id.parse::<u64>().unwrap_or(0)) {
                 return not_found();
@@ -1309,6 +1334,93 @@ fn repo_route(
         }
         _ => not_found(),
     }
+}
+
+/// CRC-32 (IEEE), bitwise: enough for the few small files of a fake log archive.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A zip archive with stored (uncompressed) entries, like the run-log archive GitHub serves.
+fn zip_stored(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in files {
+        let offset = out.len() as u32;
+        let crc = crc32(data);
+        let header = |sig: u32, central: bool, buf: &mut Vec<u8>| {
+            buf.extend_from_slice(&sig.to_le_bytes());
+            if central {
+                buf.extend_from_slice(&20u16.to_le_bytes()); // made by
+            }
+            buf.extend_from_slice(&20u16.to_le_bytes()); // needed
+            buf.extend_from_slice(&0u16.to_le_bytes()); // flags
+            buf.extend_from_slice(&0u16.to_le_bytes()); // stored
+            buf.extend_from_slice(&0u32.to_le_bytes()); // time+date
+            buf.extend_from_slice(&crc.to_le_bytes());
+            buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            buf.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            buf.extend_from_slice(&0u16.to_le_bytes()); // extra
+            if central {
+                buf.extend_from_slice(&0u16.to_le_bytes()); // comment
+                buf.extend_from_slice(&0u16.to_le_bytes()); // disk
+                buf.extend_from_slice(&0u16.to_le_bytes()); // internal attrs
+                buf.extend_from_slice(&0u32.to_le_bytes()); // external attrs
+                buf.extend_from_slice(&offset.to_le_bytes());
+            }
+            buf.extend_from_slice(name.as_bytes());
+        };
+        header(0x0403_4b50, false, &mut out);
+        out.extend_from_slice(data);
+        header(0x0201_4b50, true, &mut central);
+    }
+    let cd_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+/// The log archive of run `run`: one file per job step (`job/N_step.txt`), as GitHub lays it out.
+fn run_logs_zip(db: &Db, run: u64) -> Vec<u8> {
+    let mut files = Vec::new();
+    for j in db.jobs.iter().filter(|j| j["run_id"].as_u64() == Some(run)) {
+        let job = j["name"].as_str().unwrap_or("");
+        let log = j["id"]
+            .as_u64()
+            .and_then(|id| db.logs.get(&id))
+            .cloned()
+            .unwrap_or_default();
+        for st in j["steps"].as_array().cloned().unwrap_or_default() {
+            let n = st["number"].as_u64().unwrap_or(0);
+            let name = st["name"].as_str().unwrap_or("");
+            let text = if st["conclusion"] == "failure" {
+                log.clone()
+            } else {
+                format!("2024-01-01T00:00:00.0000000Z {name}\n")
+            };
+            files.push((format!("{job}/{n}_{name}.txt"), text.into_bytes()));
+        }
+    }
+    zip_stored(&files)
 }
 
 fn workflow_json(base: &str, slug: &str) -> Value {

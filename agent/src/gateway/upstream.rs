@@ -332,8 +332,8 @@ fn stream_back(state: &AgentState, mut resp: reqwest::Response) -> Response<Gate
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let mut scanner = state.redactor.scanner();
     // However slowly the upstream drips, one response ends within the operation timeout.
-    let deadline = tokio::time::Instant::now()
-        + Duration::from_secs(state.settings().op_timeout_secs);
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_secs(state.settings().op_timeout_secs);
     tokio::spawn(async move {
         loop {
             let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
