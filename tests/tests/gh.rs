@@ -46,12 +46,16 @@ fn env() -> Env {
 impl Env {
     fn cmd(&self) -> std::process::Command {
         let mut c = self.agent.cmd("gh", &self.repo);
-        c.env(
-            "GITGATE_GH_CONFIG_DIR",
-            self.agent.dir.path().join("gh-config"),
-        )
-        .env("GH_PAGER", "")
-        .env("NO_COLOR", "1");
+        // gh caches responses and run logs in $TMPDIR/gh-cli-cache and keeps state under the XDG
+        // dirs: per test, so no test sees another's cache.
+        let d = self.agent.dir.path();
+        c.env("GITGATE_GH_CONFIG_DIR", d.join("gh-config"))
+            .env("TMPDIR", d)
+            .env("XDG_CACHE_HOME", d.join("cache"))
+            .env("XDG_STATE_HOME", d.join("state-home"))
+            .env("XDG_DATA_HOME", d.join("data-home"))
+            .env("GH_PAGER", "")
+            .env("NO_COLOR", "1");
         c
     }
 
