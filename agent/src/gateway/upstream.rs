@@ -478,3 +478,62 @@ impl Body for GatewayBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_com_and_enterprise_urls() {
+        let gh = ApiBase::parse("https://api.github.com").unwrap();
+        assert!(gh.host_allowed("api.github.com"));
+        assert!(gh.host_allowed("api.github.com:443"));
+        assert!(!gh.host_allowed("uploads.github.com"));
+        assert!(!gh.host_allowed("github.com"));
+        assert_eq!(gh.canonical_path("/repos/a/b"), "/repos/a/b");
+        assert_eq!(gh.url("/graphql", None), "https://api.github.com/graphql");
+        assert_eq!(
+            gh.url("/repos/a/b/pulls", Some("state=open")),
+            "https://api.github.com/repos/a/b/pulls?state=open"
+        );
+        let ghe = ApiBase::parse("https://ghe.example.com/api/v3/").unwrap();
+        assert!(ghe.host_allowed("ghe.example.com"));
+        assert_eq!(ghe.canonical_path("/api/v3/repos/a/b"), "/repos/a/b");
+        assert_eq!(ghe.canonical_path("/api/graphql"), "/graphql");
+        assert_eq!(ghe.canonical_path("/api/v3x/repos"), "/api/v3x/repos");
+        assert_eq!(
+            ghe.url("/graphql", None),
+            "https://ghe.example.com/api/graphql"
+        );
+        assert_eq!(
+            ghe.url("/user", None),
+            "https://ghe.example.com/api/v3/user"
+        );
+        assert_eq!(ghe.url("/", None), "https://ghe.example.com/api/v3");
+        let test = ApiBase::parse("http://127.0.0.1:8080").unwrap();
+        assert!(test.host_allowed("api.github.com") && test.host_allowed("127.0.0.1:8080"));
+        assert!(!test.host_allowed("127.0.0.1:8081"));
+    }
+
+    #[test]
+    fn redirect_targets() {
+        for h in [
+            "github.com",
+            "codeload.github.com",
+            "objects.githubusercontent.com",
+            "productionresultssa0.blob.core.windows.net",
+        ] {
+            assert!(github_owned(h, false), "{h}");
+        }
+        for h in [
+            "evil.com",
+            "github.com.evil.com",
+            "notgithub.com",
+            "evil.blob.core.windows.net",
+            "127.0.0.1",
+        ] {
+            assert!(!github_owned(h, false), "{h}");
+        }
+        assert!(github_owned("127.0.0.1", true));
+    }
+}
