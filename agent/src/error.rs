@@ -25,9 +25,30 @@ pub enum AgentError {
     OutcomeUnknown(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A forwarded stream carried the token and was stopped (redact.rs).
+    #[error(transparent)]
+    TokenInStream(#[from] crate::redact::TokenInStream),
+}
+
+/// What every network operation answers when no token is loaded (checked before any connection).
+pub const NO_TOKEN: &str =
+    "gitgate: no GitHub token is loaded (set GITHUB_TOKEN or GITHUB_TOKEN_FILE in .env and restart)";
+
+/// Refuse a network operation locally when the agent holds no token, instead of going out without
+/// credentials and failing as an authentication error. Shared by push, fetch, clone and gh.
+pub fn require_token(token: &crate::secret::Token) -> Result<(), AgentError> {
+    if token.is_loaded() {
+        Ok(())
+    } else {
+        Err(AgentError::no_token())
+    }
 }
 
 impl AgentError {
+    pub fn no_token() -> AgentError {
+        AgentError::Denied(NO_TOKEN.to_owned())
+    }
+
     pub fn denied(msg: impl Into<String>) -> AgentError {
         AgentError::Denied(msg.into())
     }
@@ -44,9 +65,10 @@ impl AgentError {
             AgentError::Failed { code, .. } => *code,
             AgentError::Usage(_) => 129,
             AgentError::Cancelled | AgentError::ShuttingDown => 130,
-            AgentError::Timeout(_) | AgentError::Internal(_) | AgentError::OutcomeUnknown(_) => {
-                exit::PROTOCOL
-            }
+            AgentError::Timeout(_)
+            | AgentError::Internal(_)
+            | AgentError::OutcomeUnknown(_)
+            | AgentError::TokenInStream(_) => exit::PROTOCOL,
         }
     }
 

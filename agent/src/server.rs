@@ -293,15 +293,20 @@ async fn read_hello(
 /// GITGATE_IO_TIMEOUT_SECS) before the agent gives up waiting for its outcome.
 const SETTLE: Duration = Duration::from_secs(5);
 
-/// A cancelled operation's honest result: what the handler itself reports once it stops (it
-/// knows whether anything reached upstream), or "unknown" if it does not stop in time.
+/// A cancelled operation's honest result. Work that never started anything upstream is simply
+/// stopped (dropped). Work that did (a push) reports itself once it stops (it knows whether
+/// anything reached upstream), or is reported "unknown" if it does not stop in time.
 async fn settle<F>(
     handler: &mut std::pin::Pin<&mut F>,
+    note: &crate::session::AuditNote,
     why: AgentError,
 ) -> Result<proto::Exit, AgentError>
 where
     F: std::future::Future<Output = Result<proto::Exit, AgentError>>,
 {
+    if !note.upstream_work_started() {
+        return Err(why);
+    }
     match tokio::time::timeout(SETTLE, handler.as_mut()).await {
         // It stopped before anything was sent: report why it was stopped.
         Ok(Err(AgentError::Cancelled)) => Err(why),
@@ -413,20 +418,20 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream, shutdown: Shutdo
     // "nothing was changed" (and its repository lock is held until it really ends).
     let result = tokio::select! {
         r = &mut handler => r,
-        _ = cancel.cancelled() => settle(&mut handler, AgentError::Cancelled).await,
+        _ = cancel.cancelled() => settle(&mut handler, &note, AgentError::Cancelled).await,
         _ = tokio::time::sleep(timeout) => {
             cancel.cancel();
-            settle(&mut handler, AgentError::Timeout(settings.op_timeout_secs)).await
+            settle(&mut handler, &note, AgentError::Timeout(settings.op_timeout_secs)).await
         }
         _ = shutdown.abort_work.cancelled() => {
             cancel.cancel();
-            settle(&mut handler, AgentError::ShuttingDown).await
+            settle(&mut handler, &note, AgentError::ShuttingDown).await
         }
     };
     out.flush().await;
     // A stream that carried the token was stopped: the request cannot end as a success.
     let result = match (result, out.aborted()) {
-        (Ok(_), Some(seen)) => Err(AgentError::Internal(seen.to_string())),
+        (Ok(_), Some(seen)) => Err(seen.into()),
         (r, _) => r,
     };
     let (code, decision, reason) = match &result {

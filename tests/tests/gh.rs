@@ -46,12 +46,16 @@ fn env() -> Env {
 impl Env {
     fn cmd(&self) -> std::process::Command {
         let mut c = self.agent.cmd("gh", &self.repo);
-        c.env(
-            "GITGATE_GH_CONFIG_DIR",
-            self.agent.dir.path().join("gh-config"),
-        )
-        .env("GH_PAGER", "")
-        .env("NO_COLOR", "1");
+        // gh caches responses and run logs in $TMPDIR/gh-cli-cache and keeps state under the XDG
+        // dirs: per test, so no test sees another's cache.
+        let d = self.agent.dir.path();
+        c.env("GITGATE_GH_CONFIG_DIR", d.join("gh-config"))
+            .env("TMPDIR", d)
+            .env("XDG_CACHE_HOME", d.join("cache"))
+            .env("XDG_STATE_HOME", d.join("state-home"))
+            .env("XDG_DATA_HOME", d.join("data-home"))
+            .env("GH_PAGER", "")
+            .env("NO_COLOR", "1");
         c
     }
 
@@ -690,21 +694,31 @@ fn no_token_is_refused_with_the_exact_message() {
         .env("ALLOWED_REPOS", r#"["acme/app"]"#)
         .start();
     let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
-    let r = Run::from(
-        agent
-            .cmd("gh", &repo)
-            .env("GITGATE_GH_CONFIG_DIR", agent.dir.path().join("gh-config"))
-            .env("TMPDIR", agent.dir.path())
-            .args(["api", "user"])
-            .output()
-            .unwrap(),
-    );
+    let gh = |args: &[&str]| {
+        Run::from(
+            agent
+                .cmd("gh", &repo)
+                .env("GITGATE_GH_CONFIG_DIR", agent.dir.path().join("gh-config"))
+                .env("TMPDIR", agent.dir.path())
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+    const NO_TOKEN: &str = "gitgate: no GitHub token is loaded (set GITHUB_TOKEN or GITHUB_TOKEN_FILE in .env and restart)";
+    let r = gh(&["api", "user"]);
     assert_eq!(r.code, 1);
     assert!(
-        r.stderr.contains("gitgate: no GitHub token is loaded (set GITHUB_TOKEN or GITHUB_TOKEN_FILE in .env and restart)"),
+        r.stderr.contains(&format!("gh: {NO_TOKEN} (HTTP 403)")),
         "{}",
         r.stderr
     );
+    let r = gh(&["pr", "list"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains(NO_TOKEN), "{}", r.stderr);
+    let r = gh(&["issue", "list"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains(NO_TOKEN), "{}", r.stderr);
     assert_eq!(fake.request_count(), 0);
 }
 
@@ -827,4 +841,235 @@ fn repository_administration_is_refused() {
     );
     refused_write(&e, &["repo", "archive", "--yes"], "archiveRepository");
     refused(&e, &["gist", "create", "-f", "x.txt", "-"], "gists");
+}
+
+/// Non-negotiable 3: the same gh command through gitgate and straight to the same server (gh's
+/// own `http_unix_socket` pointed at the fake, with the real token) prints the same bytes and
+/// exits the same.
+#[test]
+fn differential_reads_match_gh_without_gitgate() {
+    let token = random_token();
+    let dir = tempfile::tempdir().unwrap();
+    let fake_sock = dir.path().join("fake.sock");
+    let fake = FakeGitHub::start_with_unix(&token, &fake_sock);
+    let agent = Agent::builder()
+        .token(&token)
+        .env("GITHUB_API_URL", &fake.url())
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+        .env("ALLOWED_REPOS", r#"["acme/app"]"#)
+        .start();
+    let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
+    git(&repo, &["checkout", "-q", "-b", "claude/feature"]);
+    let direct_cfg = dir.path().join("direct-config");
+    std::fs::create_dir_all(&direct_cfg).unwrap();
+    std::fs::write(
+        direct_cfg.join("config.yml"),
+        format!(
+            "git_protocol: https\nhttp_unix_socket: {}\n",
+            fake_sock.display()
+        ),
+    )
+    .unwrap();
+    let run = |via_gitgate: bool, args: &[&str]| -> Run {
+        let mut c = agent.cmd("gh", &repo);
+        let tmp = dir
+            .path()
+            .join(if via_gitgate { "t-gitgate" } else { "t-direct" });
+        std::fs::create_dir_all(&tmp).unwrap();
+        c.env("TMPDIR", &tmp)
+            .env("NO_COLOR", "1")
+            .env("GH_PAGER", "");
+        if via_gitgate {
+            c.env("GITGATE_GH_CONFIG_DIR", dir.path().join("gitgate-config"));
+        } else {
+            c = {
+                let mut d = std::process::Command::new("/usr/bin/gh");
+                d.current_dir(&repo)
+                    .env_clear()
+                    .env("PATH", "/usr/bin:/bin")
+                    .env("HOME", test_home())
+                    .env("LANG", "C")
+                    .env("LC_ALL", "C")
+                    .env("TZ", "UTC")
+                    .env("TMPDIR", &tmp)
+                    .env("NO_COLOR", "1")
+                    .env("GH_PAGER", "")
+                    .env("GH_CONFIG_DIR", &direct_cfg)
+                    .env("GH_TOKEN", &token)
+                    .env("GH_NO_UPDATE_NOTIFIER", "1")
+                    .stdin(std::process::Stdio::null());
+                d
+            };
+        }
+        Run::from(c.args(args).output().unwrap())
+    };
+    for args in [
+        &["pr", "list"][..],
+        &[
+            "pr",
+            "list",
+            "--state",
+            "all",
+            "--json",
+            "number,title,headRefName,isDraft,labels",
+        ],
+        &["pr", "view", "1"],
+        &[
+            "pr",
+            "view",
+            "1",
+            "--json",
+            "number,title,body,state,author,labels,reviewRequests,additions,deletions",
+        ],
+        &["pr", "view", "--json", "number", "--jq", ".number"],
+        &["pr", "checks", "1"],
+        &["pr", "diff", "1"],
+        &["pr", "status"],
+        &["issue", "list"],
+        &["issue", "view", "2"],
+        &["run", "list"],
+        &["run", "view", "100"],
+        &["workflow", "list"],
+        &["label", "list"],
+        &["repo", "view"],
+        &["search", "prs", "--repo", "acme/app", "feature"],
+        &["api", "user"],
+        &["api", "repos/{owner}/{repo}/pulls", "--jq", ".[].title"],
+        &["api", "graphql", "-f", "query=query { viewer { login } }"],
+    ] {
+        let a = run(false, args);
+        let b = run(true, args);
+        assert_eq!(
+            (a.code, &a.stdout, &a.stderr),
+            (b.code, &b.stdout, &b.stderr),
+            "gh {args:?} differs through gitgate"
+        );
+        assert!(!b.stdout.contains(&token) && !b.stderr.contains(&token));
+    }
+}
+
+#[test]
+fn more_pr_and_issue_commands() {
+    let e = env();
+    // A pending check: Debian's gh 2.23 exits 1 (later gh releases exit 8); it is gh's own code.
+    let n = e
+        .fake
+        .add_pull("acme/app", "claude/pending", "main", "Pending", "octo-bot");
+    let sha = e.fake.pull("acme/app", n).unwrap()["head"]["sha"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    e.fake.add_check_run(&sha, "slow", "in_progress", None);
+    let r = e.gh(&["pr", "checks", &n.to_string()]);
+    assert_eq!(r.code, 1, "pending checks: {r:?}");
+    assert!(r.stdout.contains("slow\tpending"), "{}", r.stdout);
+    // Drafts and --fill-like bodies.
+    let r = e.gh(&[
+        "pr", "create", "--draft", "--title", "D", "--body", "", "--head", "claude/d", "--base",
+        "main",
+    ]);
+    r.assert_code(0);
+    let created: u64 = r.stdout.trim().rsplit('/').next().unwrap().parse().unwrap();
+    assert_eq!(e.fake.pull("acme/app", created).unwrap()["draft"], true);
+    // gh api -f: a write the table allows, and one it does not.
+    let before = e.fake.request_count();
+    let r = e.gh(&[
+        "api",
+        "repos/{owner}/{repo}/issues/2/comments",
+        "-f",
+        "body=via api",
+        "--jq",
+        ".body",
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "via api\n");
+    assert_eq!(e.since(before), ["POST /repos/acme/app/issues/2/comments"]);
+    refused(
+        &e,
+        &[
+            "api",
+            "-X",
+            "PUT",
+            "repos/{owner}/{repo}/pulls/1/merge",
+            "-f",
+            "merge_method=squash",
+        ],
+        "(ALLOW_PR_MERGE)",
+    );
+    refused(
+        &e,
+        &[
+            "api",
+            "repos/{owner}/{repo}/git/refs",
+            "-f",
+            "ref=refs/heads/main",
+            "-f",
+            "sha=abc",
+        ],
+        "(BLOCKED_BRANCHES)",
+    );
+    refused(
+        &e,
+        &[
+            "api",
+            "-X",
+            "PATCH",
+            "repos/{owner}/{repo}/git/refs/heads/claude/feature",
+            "-F",
+            "force=true",
+            "-f",
+            "sha=abc",
+        ],
+        "(ALLOW_FORCE_PUSH)",
+    );
+    // Issue reopen.
+    e.gh(&["issue", "close", "2"]).assert_code(0);
+    e.gh(&["issue", "reopen", "2"]).assert_code(0);
+    assert_eq!(e.fake.issue("acme/app", 2).unwrap()["state"], "open");
+}
+
+#[test]
+fn merge_and_workflow_runs_with_their_settings() {
+    let e = env_with(&[("ALLOW_PR_MERGE", "true")]);
+    let r = e.gh(&["pr", "merge", "1", "--merge"]);
+    r.assert_code(0);
+    assert_eq!(e.fake.pull("acme/app", 1).unwrap()["merged"], true);
+    let ops: Vec<String> = e
+        .requests()
+        .iter()
+        .filter_map(|r| r.operation.clone())
+        .collect();
+    assert!(ops.contains(&"PullRequestMerge".to_owned()), "{ops:?}");
+}
+
+#[test]
+fn run_logs_come_through_the_agent_followed_redirect() {
+    let e = env();
+    let r = e.gh(&["run", "view", "100", "--log-failed"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains(&format!(
+            "test\tRun tests\t2024-01-01T00:00:03.0000000Z {FAILED_LOG_LINE}"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("build\t"),
+        "only failed steps: {}",
+        r.stdout
+    );
+    let r = e.gh(&["run", "view", "100", "--log"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("build\tBuild\t"), "{}", r.stdout);
+    let reqs = e.requests();
+    let dl: Vec<&Recorded> = reqs
+        .iter()
+        .filter(|q| q.path == "/_download/runlogs/100")
+        .collect();
+    assert!(!dl.is_empty(), "{:?}", summary(&reqs));
+    assert!(
+        dl.iter().all(|q| !q.auth_ok),
+        "storage downloads carry no token"
+    );
 }

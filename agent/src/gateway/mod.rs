@@ -409,3 +409,33 @@ async fn decide_and_forward(
 pub fn bind(path: &std::path::Path) -> std::io::Result<UnixListener> {
     crate::server::bind(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_github_shaped_and_name_the_setting() {
+        let d = Denial::with_setting("merging is disabled", "ALLOW_PR_MERGE");
+        assert_eq!(
+            denial_text(&d),
+            "gitgate: merging is disabled (ALLOW_PR_MERGE)"
+        );
+        let d = Denial::with_setting("x refused (ALLOW_PR_MERGE)", "ALLOW_PR_MERGE");
+        assert_eq!(denial_text(&d), "gitgate: x refused (ALLOW_PR_MERGE)");
+        assert_eq!(denial_text(&Denial::new("no")), "gitgate: no");
+        let r = refusal_response(false, StatusCode::FORBIDDEN, "gitgate: no");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = refusal_response(true, StatusCode::FORBIDDEN, "gitgate: no");
+        assert_eq!(r.status(), StatusCode::OK, "GraphQL errors travel in a 200");
+        let d = Denial::new("x");
+        assert_eq!(
+            forbidden_for("/repos/a/b/actions/runs/1/rerun", &d).0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            forbidden_for("/repos/a/b/pulls", &d).0,
+            StatusCode::FORBIDDEN
+        );
+    }
+}

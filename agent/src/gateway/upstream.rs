@@ -361,9 +361,23 @@ fn stream_back(state: &AgentState, mut resp: reqwest::Response) -> Response<Gate
     }
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let mut scanner = state.redactor.scanner();
+    // However slowly the upstream drips, one response ends within the operation timeout.
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_secs(state.settings().op_timeout_secs);
     tokio::spawn(async move {
         loop {
-            match resp.chunk().await {
+            let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
+                Ok(c) => c,
+                Err(_) => {
+                    let _ = tx
+                        .send(Err(std::io::Error::other(
+                            "gitgate: the GitHub response took longer than GITGATE_OP_TIMEOUT_SECS",
+                        )))
+                        .await;
+                    return;
+                }
+            };
+            match chunk {
                 Ok(Some(chunk)) => match scanner.push(&chunk) {
                     Ok(safe) => {
                         if !safe.is_empty() && tx.send(Ok(Bytes::from(safe))).await.is_err() {
@@ -492,5 +506,64 @@ impl Body for GatewayBody {
             Inner::Full(None) => SizeHint::with_exact(0),
             Inner::Stream(_) => SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_com_and_enterprise_urls() {
+        let gh = ApiBase::parse("https://api.github.com").unwrap();
+        assert!(gh.host_allowed("api.github.com"));
+        assert!(gh.host_allowed("api.github.com:443"));
+        assert!(!gh.host_allowed("uploads.github.com"));
+        assert!(!gh.host_allowed("github.com"));
+        assert_eq!(gh.canonical_path("/repos/a/b"), "/repos/a/b");
+        assert_eq!(gh.url("/graphql", None), "https://api.github.com/graphql");
+        assert_eq!(
+            gh.url("/repos/a/b/pulls", Some("state=open")),
+            "https://api.github.com/repos/a/b/pulls?state=open"
+        );
+        let ghe = ApiBase::parse("https://ghe.example.com/api/v3/").unwrap();
+        assert!(ghe.host_allowed("ghe.example.com"));
+        assert_eq!(ghe.canonical_path("/api/v3/repos/a/b"), "/repos/a/b");
+        assert_eq!(ghe.canonical_path("/api/graphql"), "/graphql");
+        assert_eq!(ghe.canonical_path("/api/v3x/repos"), "/api/v3x/repos");
+        assert_eq!(
+            ghe.url("/graphql", None),
+            "https://ghe.example.com/api/graphql"
+        );
+        assert_eq!(
+            ghe.url("/user", None),
+            "https://ghe.example.com/api/v3/user"
+        );
+        assert_eq!(ghe.url("/", None), "https://ghe.example.com/api/v3");
+        let test = ApiBase::parse("http://127.0.0.1:8080").unwrap();
+        assert!(test.host_allowed("api.github.com") && test.host_allowed("127.0.0.1:8080"));
+        assert!(!test.host_allowed("127.0.0.1:8081"));
+    }
+
+    #[test]
+    fn redirect_targets() {
+        for h in [
+            "github.com",
+            "codeload.github.com",
+            "objects.githubusercontent.com",
+            "productionresultssa0.blob.core.windows.net",
+        ] {
+            assert!(github_owned(h, false), "{h}");
+        }
+        for h in [
+            "evil.com",
+            "github.com.evil.com",
+            "notgithub.com",
+            "evil.blob.core.windows.net",
+            "127.0.0.1",
+        ] {
+            assert!(!github_owned(h, false), "{h}");
+        }
+        assert!(github_owned("127.0.0.1", true));
     }
 }

@@ -20,6 +20,7 @@ fn looks_like_url(s: &str) -> bool {
 }
 
 async fn refresh(state: &AgentState, req: &Request, target: &Target) -> Result<(), AgentError> {
+    crate::error::require_token(&state.token)?;
     // The guard moves into the blocking work: the lock is held until the work really ends, even
     // if this request is cancelled or times out meanwhile.
     let held = state.repo_lock(&target.slug).lock_owned().await;

@@ -75,6 +75,8 @@ pub fn target_for_url(
             "'{url}' is not a repository URL gitgate understands (https://HOST/OWNER/NAME.git)"
         ))
     })?;
+    gitgate_policy::url::check_plain_http(url, settings.allow_http_loopback)
+        .map_err(AgentError::denied)?;
     if !policy.host_allowed(&r.host) {
         return Err(AgentError::denied(format!(
             "'{url}' refused: host '{}' is not in ALLOWED_HOSTS",
@@ -136,7 +138,7 @@ pub fn callbacks<'a>(
             None => Err(git2::Error::new(
                 git2::ErrorCode::Auth,
                 git2::ErrorClass::Http,
-                "no token loaded (set GITHUB_TOKEN for the agent)",
+                crate::error::NO_TOKEN,
             )),
         }
     });

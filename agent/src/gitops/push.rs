@@ -460,6 +460,7 @@ pub async fn push(
     let target = target_for_url(&settings, &policy, &url_as_written)?;
     req.audit.set_repo(&target.slug);
     let updates = policy.check_push(&args, &ws)?;
+    crate::error::require_token(&state.token)?;
     if updates.is_empty() {
         req.out.stderr("Everything up-to-date\n").await;
         return Ok(Exit::code(0));
@@ -497,6 +498,7 @@ pub async fn push(
     let dry_run = args.dry_run;
     let (target2, planned2) = (target.clone(), planned.clone());
     let audit = req.audit.clone();
+    req.audit.begin_upstream_work();
     let code = tokio::task::spawn_blocking(move || {
         let r = push_blocking(
             &shadow, &target2, &planned2, &token, &cancel, &out, dry_run, &audit,

@@ -695,7 +695,7 @@ impl Policy {
                     field: format!("{name}.input.refId"),
                     role: NodeRole::RefUpdate {
                         delete: *rule == MutRule::DeleteRef,
-                        force: input.get("force").and_then(Value::as_bool).unwrap_or(false),
+                        force: super::refs::asks_force(input.get("force")),
                     },
                 });
             }
@@ -713,7 +713,7 @@ impl Policy {
                         &ApiRefUpdate {
                             ref_name: r,
                             delete: !after.is_empty() && after.bytes().all(|b| b == b'0'),
-                            force: u.get("force").and_then(Value::as_bool).unwrap_or(false),
+                            force: super::refs::asks_force(u.get("force")),
                         },
                     )?;
                 }

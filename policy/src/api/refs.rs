@@ -55,3 +55,12 @@ pub fn check_branch_write(policy: &Policy, branch: &str) -> Result<(), Denial> {
         },
     )
 }
+
+/// Does a `force` field ask for a forced update? Anything but absent, `null` or `false` counts
+/// (a string `"true"` is not left for GitHub to interpret).
+pub fn asks_force(v: Option<&serde_json::Value>) -> bool {
+    !matches!(
+        v,
+        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false))
+    )
+}

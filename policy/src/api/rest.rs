@@ -373,10 +373,7 @@ impl Policy {
                 let force = if delete {
                     false
                 } else {
-                    body_json(req)?
-                        .get("force")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false)
+                    super::refs::asks_force(body_json(req)?.get("force"))
                 };
                 check_api_ref_update(
                     self,
