@@ -63,6 +63,8 @@ pub struct IssuedToken {
     pub repositories: Option<Vec<String>>,
     pub permissions: Value,
     pub revoked: bool,
+    /// When the fake issued it.
+    pub issued: Instant,
     expires: Instant,
 }
 
@@ -300,6 +302,7 @@ pub(super) fn route(
                             repositories: repos,
                             permissions: permissions.clone(),
                             revoked: false,
+                            issued: Instant::now(),
                             expires: Instant::now() + app.lifetime,
                         });
                         json_response(
