@@ -118,13 +118,14 @@ pub struct AppTokens {
     app_id: u64,
     key: AppKey,
     configured_installation: Option<u64>,
-    allowed: Vec<String>,
     api: String,
     client: reqwest::Client,
     status: Mutex<Status>,
     refresh_lock: tokio::sync::Mutex<()>,
     last_401_refresh: Mutex<Option<Instant>>,
     wake: tokio::sync::Notify,
+    /// Set by [`AppTokens::request_refresh`]: mint now instead of on schedule.
+    force: std::sync::atomic::AtomicBool,
 }
 
 fn b64url(data: &[u8]) -> String {
@@ -188,15 +189,15 @@ impl AppTokens {
             app_id,
             key,
             configured_installation: settings.github_app_installation_id,
-            allowed: settings.allowed_repos.clone(),
             api: settings.github_api_url.trim_end_matches('/').to_owned(),
             client,
             status: Mutex::new(Status::default()),
             refresh_lock: tokio::sync::Mutex::new(()),
             last_401_refresh: Mutex::new(None),
             wake: tokio::sync::Notify::new(),
+            force: std::sync::atomic::AtomicBool::new(false),
         };
-        if app.allowed.is_empty() {
+        if settings.allowed_repos.is_empty() {
             return Err(AppError::NoRepos.to_string());
         }
         app.sign_jwt().map_err(|e| e.to_string())?;
@@ -327,11 +328,11 @@ impl AppTokens {
     }
 
     /// The installation and its account login.
-    async fn installation(&self, jwt: &str) -> Result<(u64, String), AppError> {
+    async fn installation(&self, jwt: &str, allowed: &[String]) -> Result<(u64, String), AppError> {
         let (path, repo) = match self.configured_installation {
             Some(id) => (format!("/app/installations/{id}"), None),
             None => {
-                let first = self.allowed.first().ok_or(AppError::NoRepos)?;
+                let first = allowed.first().ok_or(AppError::NoRepos)?;
                 if is_pattern(first) {
                     return Err(AppError::PatternFirst(first.clone()));
                 }
@@ -397,10 +398,11 @@ impl AppTokens {
         jwt: &str,
         installation: u64,
         account: &str,
+        allowed: &[String],
     ) -> Result<Vec<String>, AppError> {
         let mut names = Vec::new();
         let mut patterns = Vec::new();
-        for entry in &self.allowed {
+        for entry in allowed {
             let (owner, name) = entry.split_once('/').unwrap_or((entry, ""));
             if !is_pattern(owner) && !owner.eq_ignore_ascii_case(account) {
                 return Err(AppError::OtherAccount {
@@ -503,13 +505,20 @@ impl AppTokens {
     /// Mint a new restricted token and install it.
     async fn mint_and_install(self: &Arc<Self>, state: &AgentState) -> Result<(), AppError> {
         let jwt = self.jwt().await?;
-        let (installation, account) = self.installation(&jwt).await?;
+        // ALLOWED_REPOS as in force now (SIGHUP may have changed it: see `request_refresh`).
+        let allowed = state.settings().allowed_repos.clone();
+        if allowed.is_empty() {
+            return Err(AppError::NoRepos);
+        }
+        let (installation, account) = self.installation(&jwt, &allowed).await?;
         {
             let mut s = self.status();
             s.installation = Some(installation);
             s.account = Some(account.clone());
         }
-        let names = self.repository_names(&jwt, installation, &account).await?;
+        let names = self
+            .repository_names(&jwt, installation, &account, &allowed)
+            .await?;
         let permissions: serde_json::Map<String, Value> = PERMISSIONS
             .iter()
             .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
@@ -693,7 +702,12 @@ impl AppTokens {
             };
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = self.wake.notified() => { failed = false; continue; }
+                _ = self.wake.notified() => {
+                    failed = false;
+                    if !self.force.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                        continue;
+                    }
+                }
                 _ = tokio::time::sleep_until(at.into()) => {}
             }
             if let Some(m) = &minted {
@@ -718,6 +732,12 @@ impl AppTokens {
                 }
             }
         }
+    }
+
+    /// SIGHUP changed ALLOWED_REPOS: mint a token for the new list now.
+    pub fn request_refresh(&self) {
+        self.force.store(true, std::sync::atomic::Ordering::Release);
+        self.wake.notify_one();
     }
 
     /// Shutdown: revoke the current token.

@@ -512,6 +512,10 @@ pub fn keep_restart_only(old: &Settings, new: &mut Settings) -> Vec<&'static str
         // libgit2's connect and idle timeouts are process-wide options set once at start.
         connect_timeout_secs => "GITGATE_CONNECT_TIMEOUT_SECS",
         io_timeout_secs => "GITGATE_IO_TIMEOUT_SECS",
+        // The App and its key are loaded once at start (app_token.rs).
+        github_app_id => "GITHUB_APP_ID",
+        github_app_private_key_file => "GITHUB_APP_PRIVATE_KEY_FILE",
+        github_app_installation_id => "GITHUB_APP_INSTALLATION_ID",
     );
     differ
 }

@@ -344,6 +344,14 @@ fn reload(state: &state::AgentState, cli: &cli::Cli) {
             }
             let changed = config::changed_settings(&old, &new);
             state.replace_policy(new, policy);
+            // GitHub App mode: the token is restricted to ALLOWED_REPOS, so mint one for the new list.
+            if let Some(app) = state
+                .app
+                .get()
+                .filter(|_| changed.contains(&"ALLOWED_REPOS"))
+            {
+                app.request_refresh();
+            }
             let mut line = String::from("configuration reloaded (SIGHUP): ");
             if changed.is_empty() {
                 line.push_str("no setting changed");

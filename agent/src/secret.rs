@@ -161,6 +161,9 @@ struct Current {
 pub struct Token {
     current: RwLock<Option<Current>>,
     generation: AtomicU64,
+    /// Tokens replaced but still alive (held until revoked upstream, or by a request in flight):
+    /// the redactor and the stream scanner look for them too.
+    retired: std::sync::Mutex<Vec<std::sync::Weak<SecretBox<LockedBytes>>>>,
 }
 
 /// A token taken out of service by [`Token::replace`] or [`Token::clear`], kept only to revoke it
@@ -191,6 +194,7 @@ impl Token {
         Token {
             current: RwLock::new(None),
             generation: AtomicU64::new(0),
+            retired: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -220,14 +224,42 @@ impl Token {
             secret: fresh,
             generation,
         });
-        Ok(old.map(|c| RetiredToken(c.secret)))
+        drop(slot);
+        Ok(old.map(|c| self.retire(c.secret)))
     }
 
     /// Take the token out of service (an App token that expired without a replacement).
     pub fn clear(&self) -> Option<RetiredToken> {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        let mut slot = self.current.write().unwrap_or_else(|e| e.into_inner());
-        slot.take().map(|c| RetiredToken(c.secret))
+        let old = self
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        old.map(|c| self.retire(c.secret))
+    }
+
+    fn retire(&self, secret: Locked) -> RetiredToken {
+        let mut list = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(&secret));
+        RetiredToken(secret)
+    }
+
+    /// Lend the current token and every replaced one still alive (not yet revoked) to `f`, one at
+    /// a time: for the redactor's patterns only.
+    pub fn with_each_exposed(&self, mut f: impl FnMut(&str)) {
+        if let Some(c) = self.loaded() {
+            f(c.secret.expose_secret().as_str());
+        }
+        let alive: Vec<Locked> = {
+            let mut list = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+            list.retain(|w| w.strong_count() > 0);
+            list.iter().filter_map(std::sync::Weak::upgrade).collect()
+        };
+        for s in &alive {
+            f(s.expose_secret().as_str());
+        }
     }
 
     /// How many times the token was replaced or cleared (0 for a personal token).
@@ -539,8 +571,24 @@ mod tests {
         );
         assert!(t.replace("bad value".into(), "app").is_err());
         assert_eq!(t.with_exposed(|s| s.to_owned()).unwrap(), "ghs_second");
-        assert!(t.clear().is_some());
+        let mut seen = Vec::new();
+        t.with_each_exposed(|s| seen.push(s.to_owned()));
+        assert_eq!(
+            seen,
+            ["ghs_second"],
+            "the first one was dropped: no longer lent"
+        );
+        let retired = t.clear().unwrap();
         assert!(!t.is_loaded());
+        let mut seen = Vec::new();
+        t.with_each_exposed(|s| seen.push(s.to_owned()));
+        assert_eq!(
+            seen,
+            ["ghs_second"],
+            "retired but not yet revoked: still redacted"
+        );
+        drop(retired);
+        t.with_each_exposed(|_| panic!("nothing alive"));
         assert_eq!(t.generation(), 2);
     }
 
