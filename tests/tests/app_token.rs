@@ -455,3 +455,36 @@ fn clock_skew_is_named() {
         "{status}"
     );
 }
+
+#[test]
+fn a_sighup_that_changes_allowed_repos_mints_a_token_for_the_new_list() {
+    let fake = fake(None);
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), 0);
+    let env_file = dir.path().join("gitgate.env");
+    std::fs::write(&env_file, "ALLOWED_REPOS='[\"acme/app\"]'\n").unwrap();
+    let agent = Agent::builder()
+        .env("GITHUB_API_URL", &fake.url())
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+        .env("GITHUB_APP_ID", &APP_ID.to_string())
+        .env("GITHUB_APP_PRIVATE_KEY_FILE", &key.display().to_string())
+        .arg("--env-file")
+        .arg(&env_file.display().to_string())
+        .start();
+    assert_eq!(fake.app_mints().len(), 1);
+    std::fs::write(&env_file, "ALLOWED_REPOS='[\"acme/app\",\"acme/lib\"]'\n").unwrap();
+    unsafe { libc::kill(agent.pid() as i32, libc::SIGHUP) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while fake.app_mints().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new mint: {}",
+            agent.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        fake.app_mints()[1],
+        json!({"repositories": ["app", "lib"], "permissions": expected_permissions()})
+    );
+}
