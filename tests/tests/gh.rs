@@ -643,7 +643,7 @@ fn graphql_writes_on_other_repositories_and_refs() {
     let r = e.gh(&["api", "graphql", "-f", &q]);
     assert_ne!(r.code, 0);
     assert!(
-        r.stderr.contains(&format!("gitgate: addComment.input.subjectId refused: repository 'other/x' is not in ALLOWED_REPOS (ALLOWED_REPOS)")),
+        r.stderr.contains("gitgate: addComment.input.subjectId refused: repository 'other/x' is not in ALLOWED_REPOS (ALLOWED_REPOS)"),
         "{}",
         r.stderr
     );
