@@ -927,6 +927,9 @@ fn differential_reads_match_gh_without_gitgate() {
         &["pr", "status"],
         &["issue", "list"],
         &["issue", "view", "2"],
+        &["issue", "view", "2", "--comments"],
+        &["pr", "list", "--author", "@me"],
+        &["pr", "view", "1", "--comments"],
         &["run", "list"],
         &["run", "view", "100"],
         &["workflow", "list"],
@@ -1071,5 +1074,36 @@ fn run_logs_come_through_the_agent_followed_redirect() {
     assert!(
         dl.iter().all(|q| !q.auth_ok),
         "storage downloads carry no token"
+    );
+}
+
+#[test]
+fn comments_and_author_search() {
+    let e = env();
+    let r = e.gh(&["issue", "view", "2", "--comments"]);
+    r.assert_code(0);
+    assert!(r.stdout.starts_with("author:\tbob\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("Me too."), "{}", r.stdout);
+    let r = e.gh(&["pr", "list", "--author", "@me"]);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "3\tWIP draft\tclaude/draft\tDRAFT\t2024-01-01 00:00:00 +0000 UTC\n\
+         1\tAdd feature\tclaude/feature\tOPEN\t2024-01-01 00:00:00 +0000 UTC\n"
+    );
+    let reqs = e.requests();
+    assert_eq!(
+        summary(&reqs),
+        [
+            "POST /graphql IssueByNumber",
+            "POST /graphql GitgateNodes",
+            "POST /graphql CommentsForIssue",
+            "POST /graphql PullRequestSearch"
+        ]
+    );
+    let q = reqs[3].variables["q"].as_str().unwrap();
+    assert!(
+        q.contains("repo:acme/app") && q.contains("author:@me"),
+        "{q}"
     );
 }
