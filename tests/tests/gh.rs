@@ -1107,3 +1107,35 @@ fn comments_and_author_search() {
         "{q}"
     );
 }
+
+#[test]
+fn github_errors_and_rate_limit_headers_pass_through() {
+    let e = env();
+    e.fake.set_rate_limited(Some(4_102_444_800));
+    let r = e.gh(&["api", "-i", "user"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.starts_with("HTTP/1.1 403 Forbidden"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("X-Ratelimit-Remaining: 0"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("X-Ratelimit-Reset: 4102444800"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("API rate limit exceeded"), "{}", r.stderr);
+    e.fake.set_rate_limited(None);
+    let r = e.gh(&["api", "repos/acme/app/pulls/999"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("gh: Not Found (HTTP 404)"),
+        "{}",
+        r.stderr
+    );
+}
