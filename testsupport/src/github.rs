@@ -1,8 +1,10 @@
-//! A fake GitHub REST API for tests and benchmarks: an axum app on `127.0.0.1` (ephemeral port) in
-//! its own thread and tokio runtime (like [`crate::githttp`]), serving GitHub's real JSON shapes
-//! from an in-memory model: repositories, pull requests, issues, comments, labels, reviewers,
-//! check runs and commit statuses, Actions runs/jobs/logs, the authenticated user, and the two
-//! GraphQL mutations `gh pr ready` needs.
+//! A fake GitHub API (REST and GraphQL) for tests and benchmarks: an axum app on `127.0.0.1`
+//! (ephemeral port; optionally also on a Unix socket, for gh talking to it directly) in its own
+//! thread and tokio runtime (like [`crate::githttp`]), serving GitHub's real JSON shapes from an
+//! in-memory model: repositories, pull requests, issues, comments, labels, reviewers, check runs
+//! and commit statuses, Actions runs/jobs/logs (job logs and the run-log zip behind a redirect),
+//! workflows, issue search, the authenticated user, and the GraphQL operations Debian's gh 2.23
+//! sends (see `github_graphql.rs`; answers are shaped like the query, as gh's decoder requires).
 //!
 //! Every request must carry `Authorization: Bearer <token>` (or `token <token>`); otherwise `401`.
 //! Every request is recorded ([`FakeGitHub::requests`]): method, path, query, body, whether the
