@@ -55,7 +55,7 @@ pub fn render(state: &AgentState, state_dir_bytes: u64) -> String {
                 t,
                 "token:             {}",
                 if state.token.is_loaded() {
-                    "personal (loaded)"
+                    "loaded (personal token)"
                 } else {
                     "not loaded (set GITHUB_TOKEN for the agent)"
                 }
