@@ -255,13 +255,15 @@ DEFAULT_ALLOWED_EGRESS='["api.anthropic.com","statsig.anthropic.com","statsig.co
 EGRESS_CONF=$(abspath "${GITGATE_EGRESS_CONF:-$ROOT/.gitgate/egress-$PROJECT.squid.conf}")
 EGRESS_LIST=''
 
-# egress_mode: on or off (EGRESS in .env; default on).
+EGRESS_MODE=''
+# egress_mode: set EGRESS_MODE to on or off (EGRESS in .env; default on), or die. (Not in $(...):
+# die must end run.sh.)
 egress_mode() {
 	local val
 	val=$(dotenv_get EGRESS || true)
 	case $(printf '%s' "$val" | tr '[:upper:]' '[:lower:]') in
-	'' | on | true | 1 | yes) echo on ;;
-	off | false | 0 | no) echo off ;;
+	'' | on | true | 1 | yes) EGRESS_MODE=on ;;
+	off | false | 0 | no) EGRESS_MODE=off ;;
 	*) die "EGRESS must be on or off (in $ENV_FILE); got: $val" ;;
 	esac
 }
@@ -274,7 +276,7 @@ egress_json() {
 # validate_egress: check ALLOWED_EGRESS (and EGRESS); EGRESS_LIST gets the normalised allowlist.
 validate_egress() {
 	local out
-	egress_mode >/dev/null
+	egress_mode
 	[ -r "$EGRESS_SCRIPT" ] || die "missing $EGRESS_SCRIPT (part of gitgate; restore it with git checkout)"
 	out=$(bash "$EGRESS_SCRIPT" --check "$(egress_json)" 2>&1) || die "$out (in $ENV_FILE)"
 	EGRESS_LIST=$out
@@ -300,22 +302,26 @@ egress_off_warning() {
 	warn "EGRESS=off (in $ENV_FILE): the AI container has direct network access to everything, GitHub included; nothing limits where it can send your code. Remove EGRESS=off to restore the allowlist (ALLOWED_EGRESS)"
 }
 
+# egress_status: what --status says about egress (never fatal: agent-status still runs).
 egress_status() {
-	local list
-	if [ "$(egress_mode)" = off ]; then
+	local list now
+	if [ "$EGRESS_MODE" = off ]; then
 		egress_off_warning
 		return 0
 	fi
+	if ! now=$(bash "$EGRESS_SCRIPT" --check "$(egress_json)" 2>&1); then
+		warn "$now (in $ENV_FILE); ./run.sh will refuse to start until it is fixed"
+		now='?'
+	fi
+	now=$(printf '%s' "$now" | tr '\n' ' ')
 	if list=$(egress_in_effect); then
 		[ -n "$list" ] || list='(nothing: ALLOWED_EGRESS is [])'
 		say "egress proxy: the AI container may reach only (HTTPS on 443, HTTP on 80): $list"
 		say "  (from $EGRESS_CONF; ./run.sh --logs egress shows each request)"
-		validate_egress
-		[ "$(printf '%s' "$EGRESS_LIST" | tr '\n' ' ')" = "$list" ] ||
+		[ "$now" = "$list" ] || [ "$now" = '?' ] || { [ -z "$now" ] && [ "$list" = '(nothing: ALLOWED_EGRESS is [])' ]; } ||
 			warn "ALLOWED_EGRESS in $ENV_FILE differs from the list in effect; apply it: ./run.sh --reload"
 	else
-		validate_egress
-		say "egress proxy: not started yet; ALLOWED_EGRESS allows: $(printf '%s' "$EGRESS_LIST" | tr '\n' ' ')"
+		say "egress proxy: not started yet; ALLOWED_EGRESS allows: ${now:-(nothing)}"
 	fi
 }
 
@@ -423,7 +429,8 @@ prepare_compose() {
 	podman*) COMPOSE_FILES+=(-f "$ROOT/containers/compose.podman.yaml") ;;
 	esac
 	# EGRESS=off: the AI container joins the outside network and gets no proxy settings.
-	[ "$(egress_mode)" = on ] || COMPOSE_FILES+=(-f "$ROOT/containers/compose.egress-off.yaml")
+	egress_mode
+	[ "$EGRESS_MODE" = on ] || COMPOSE_FILES+=(-f "$ROOT/containers/compose.egress-off.yaml")
 	GITGATE_EGRESS_HASH=$(egress_json | sha256_of) || GITGATE_EGRESS_HASH=unknown
 	export GITGATE_EGRESS_CONF="$EGRESS_CONF" GITGATE_EGRESS_HASH
 	# The agent reads .env itself (mounted at $AGENT_ENV_FILE); its digest, as a label, makes
@@ -474,7 +481,7 @@ container_main() {
 		compose run --rm --no-deps -T agent --env-file "$AGENT_ENV_FILE" --check ||
 			die "the agent refused the settings in $ENV_FILE (its message is above)"
 		render_egress
-		if [ "$(egress_mode)" = on ]; then
+		if [ "$EGRESS_MODE" = on ]; then
 			compose up -d agent egress
 		else
 			egress_off_warning
@@ -495,7 +502,7 @@ container_main() {
 		compose kill -s SIGHUP agent ||
 			die "could not signal the agent container (is it running? ./run.sh --status)"
 		say "sent SIGHUP: the agent re-read $ENV_FILE; its log line says what changed and what needs a restart (./run.sh --logs; restart: ./run.sh --stop && ./run.sh)"
-		if [ "$(egress_mode)" = on ]; then
+		if [ "$EGRESS_MODE" = on ]; then
 			# Squid re-reads its (bind-mounted, rewritten in place) configuration on SIGHUP.
 			render_egress
 			if compose kill -s SIGHUP egress; then

@@ -98,14 +98,26 @@ else
 fi
 for val in maybe 2 disabled; do
 	write_env "EGRESS=$val"
-	run_sh
-	if [ "$RC" != 0 ] && contains "$ERR" "run.sh: EGRESS must be on or off" && contains "$ERR" "got: $val" &&
-		[ -z "$(engine_calls)" ]; then
-		pass "EGRESS=$val refused"
-	else
-		fail "EGRESS=$val refused" "exit $RC" "stderr: $ERR" "engine calls: $(engine_calls)"
-	fi
+	for cmd in start --stop --build --status --logs; do
+		args=()
+		[ "$cmd" = start ] || args=("$cmd")
+		run_sh "${args[@]}"
+		if [ "$RC" != 0 ] && contains "$ERR" "run.sh: EGRESS must be on or off" && contains "$ERR" "got: $val" &&
+			[ -z "$(engine_calls)" ]; then
+			pass "EGRESS=$val refused by ./run.sh ${args[*]}"
+		else
+			fail "EGRESS=$val refused by ./run.sh ${args[*]}" "exit $RC" "stderr: $ERR" "engine calls: $(engine_calls)"
+		fi
+	done
 done
+# --status with an invalid ALLOWED_EGRESS: says so, still runs agent-status.
+write_env 'ALLOWED_EGRESS=["https://x.example"]'
+run_sh --status
+if contains "$ERR" "warning: ALLOWED_EGRESS entries are domain names, not URLs" && contains "$(engine_calls)" "agent-status"; then
+	pass "--status with an invalid ALLOWED_EGRESS: a warning naming it, agent-status still runs"
+else
+	fail "--status with an invalid ALLOWED_EGRESS" "exit $RC" "stderr: $ERR" "calls: $(engine_calls)"
+fi
 
 # --- Valid lists: started, the rendered configuration has exactly the normalised names ----------
 while IFS='|' read -r val want; do
