@@ -258,6 +258,15 @@ else
 	fail "ALLOWED_EGRESS=[] renders an allow rule" "$empty"
 fi
 
+# --- The egress image: Squid from Debian's packages, non-root, nothing from the repository --------
+cf=$REPO/containers/Containerfile.egress
+if grep -q 'apt-get install -y --no-install-recommends squid' "$cf" && grep -qx 'USER proxy:proxy' "$cf" &&
+	! grep -Eq '^(COPY|ADD) ' "$cf" && grep -q '"-N"' "$cf" && [ "$(grep -v '^#' "$cf.dockerignore")" = '*' ]; then
+	pass "Containerfile.egress: Debian's squid, runs as proxy in the foreground, copies nothing (build context: nothing)"
+else
+	fail "Containerfile.egress" "$(cat "$cf" "$cf.dockerignore")"
+fi
+
 # --- The real Squid ------------------------------------------------------------------------------
 need_tool() { # need_tool CMD: present, or skip (fail in CI)
 	command -v "$1" >/dev/null 2>&1 && return 0
