@@ -30,7 +30,7 @@ err() {
 
 # check_pattern P: print P normalised (lower case, "*." written "."), or exit 2 saying why.
 check_pattern() {
-	local p=$1 name label rest wild='' IFS
+	local p=$1 name label rest wild=''
 	case $p in
 	'') err 'contains an empty string; write a domain name like "api.example.com", or remove it' ;;
 	*://*)

@@ -427,6 +427,13 @@ wild.test.evil.test:$TLS $SQ/tls.log an allowed name as a prefix of another doma
 allowed.test:$OTHER_TLS $SQ/tls-other.log an allowed name on another port
 allowed.test:$HTTP $SQ/http.log an allowed name on the plain-HTTP port
 EOF
+	# An IPv6 literal, [::1]:443 (the loopback the TLS server is not on: the 403 must come first).
+	through "https://[::1]:$TLS/" -g
+	if [ "$CONNECT" = 403 ] && logged "TCP_DENIED/403 [0-9]* CONNECT \[::1\]:$TLS "; then
+		pass "CONNECT [::1]:$TLS (an IPv6 address): 403, logged TCP_DENIED/403"
+	else
+		fail "CONNECT [::1]:$TLS" "connect=$CONNECT code=$CODE" "$(cat "$SQ/access.log")"
+	fi
 	# Denied plain HTTP: 403, nothing reached the HTTP servers.
 	while read -r host url log why; do
 		[ -n "$url" ] || continue
