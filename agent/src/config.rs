@@ -208,6 +208,9 @@ const OTHER_ENV_FILE_KEYS: &[&str] = &[
     "CONTAINER_ENGINE",
     "GITGATE_REAL_GIT",
     "GITGATE_MIRROR_DIR",
+    // The egress proxy's allowlist and switch (run.sh and the egress container, never the agent).
+    "ALLOWED_EGRESS",
+    "EGRESS",
 ];
 
 /// `GITGATE_*` names of the process environment that belong to run.sh, the shim or the tests.
@@ -219,6 +222,8 @@ const ENV_ONLY_KEYS: &[&str] = &[
     "GITGATE_BIN_DIR",
     "GITGATE_START_TIMEOUT",
     "GITGATE_ENV_HASH",
+    "GITGATE_EGRESS_CONF",
+    "GITGATE_EGRESS_HASH",
     "GITGATE_MODE",
     "GITGATE_SHIM",
     "GITGATE_CONTAINER_TEST",
