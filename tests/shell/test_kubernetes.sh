@@ -194,6 +194,67 @@ if command -v shellcheck >/dev/null 2>&1; then
 	if out=$(shellcheck --shell=sh netinit/netinit.sh 2>&1); then pass "shellcheck --shell=sh netinit.sh"; else fail "shellcheck netinit.sh" "$out"; fi
 fi
 
+# 4b. The same rules for real, in a private network namespace (loopback only): which uid reaches
+# which listener. Needs root, unshare -n, iptables and setpriv; skipped otherwise.
+netns_test() {
+	local dir=$TMP_ROOT/netns
+	mkdir -p "$dir"
+	printf 'nameserver 127.0.0.53\n' >"$dir/resolv.conf"
+	cat >"$dir/listen.py" <<'PY'
+import socket, sys, threading
+socks = []
+for host, port in (("127.0.0.1", 3128), ("127.0.0.1", 4444), ("127.0.0.2", 443)):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, port)); s.listen(64); socks.append(s)
+    threading.Thread(target=lambda s=s: [s.accept()[0].close() for _ in iter(int, 1)], daemon=True).start()
+open(sys.argv[1], "w").write("ready\n")
+threading.Event().wait(60)
+PY
+	cat >"$dir/inside.sh" <<'SH'
+set -eu
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+ip link set lo up
+AI_UID=1000 AGENT_UID=10001 PROXY_UID=13 PROXY_PORT=3128 RESOLV_CONF=$1/resolv.conf \
+	AGENT_ALLOW_HOSTS= AGENT_ALLOW_CIDRS=127.0.0.2 sh "$2" >/dev/null
+python3 "$1/listen.py" "$1/ready" &
+for _ in $(seq 100); do [ -f "$1/ready" ] && break; sleep 0.05; done
+for case in 1000:127.0.0.1:3128 1000:127.0.0.1:4444 1000:127.0.0.2:443 \
+	10001:127.0.0.2:443 10001:127.0.0.1:3128 10001:127.0.0.1:4444 13:127.0.0.1:4444 0:127.0.0.1:4444; do
+	uid=${case%%:*} dest=${case#*:}
+	r=$(setpriv --reuid "$uid" --regid "$uid" --clear-groups python3 -c '
+import socket, sys
+h, p = sys.argv[1].rsplit(":", 1)
+try:
+    socket.create_connection((h, int(p)), timeout=3).close(); print("open")
+except OSError as e:
+    print(type(e).__name__)
+' "$dest")
+	echo "$uid $dest $r"
+done
+kill %1 2>/dev/null || true
+SH
+	unshare -n bash "$dir/inside.sh" "$dir" "$K8S/netinit/netinit.sh" 2>&1
+}
+if [ "$(id -u)" = 0 ] && [ -x /usr/sbin/iptables ] && command -v setpriv >/dev/null 2>&1 &&
+	unshare -n true 2>/dev/null; then
+	got=$(netns_test)
+	want="1000 127.0.0.1:3128 open
+1000 127.0.0.1:4444 ConnectionRefusedError
+1000 127.0.0.2:443 ConnectionRefusedError
+10001 127.0.0.2:443 open
+10001 127.0.0.1:3128 open
+10001 127.0.0.1:4444 ConnectionRefusedError
+13 127.0.0.1:4444 ConnectionRefusedError
+0 127.0.0.1:4444 ConnectionRefusedError"
+	if [ "$got" = "$want" ]; then
+		pass "netinit rules applied in a network namespace: AI uid reaches only the proxy, agent uid GitHub and the proxy, others nothing"
+	else
+		fail "netinit rules in a network namespace" "want:" "$want" "got:" "$got"
+	fi
+else
+	skip "netinit rules for real: needs root, unshare -n, /usr/sbin/iptables and setpriv"
+fi
+
 # 5. The egress proxy's stand-in configuration parses (issue 13 renders the real one).
 if command -v squid >/dev/null 2>&1; then
 	if out=$(squid -k parse -f egress/squid.conf 2>&1) && ! printf '%s\n' "$out" | grep -qi 'fatal\|bungled'; then

@@ -17,8 +17,13 @@ set -f
 : "${AGENT_UID:?AGENT_UID must be set}"
 : "${PROXY_UID:?PROXY_UID must be set}"
 PROXY_PORT=${PROXY_PORT:-3128}
-AGENT_ALLOW_HOSTS=${AGENT_ALLOW_HOSTS:-github.com api.github.com}
+# Unset: GitHub's two names; set and empty: AGENT_ALLOW_CIDRS only.
+AGENT_ALLOW_HOSTS=${AGENT_ALLOW_HOSTS-github.com api.github.com}
 AGENT_ALLOW_CIDRS=${AGENT_ALLOW_CIDRS:-}
+if [ -z "$AGENT_ALLOW_HOSTS$AGENT_ALLOW_CIDRS" ]; then
+	echo "netinit: AGENT_ALLOW_HOSTS and AGENT_ALLOW_CIDRS are both empty: the agent could reach nothing" >&2
+	exit 2
+fi
 RESOLV_CONF=${RESOLV_CONF:-/etc/resolv.conf}
 
 for v in "$AI_UID" "$AGENT_UID" "$PROXY_UID" "$PROXY_PORT"; do
