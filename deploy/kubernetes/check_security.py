@@ -194,7 +194,7 @@ def check_pod(where, pod, problems):
 
 def main(argv):
     paths = argv[1:] or ["-"]
-    problems, pods, policies = [], 0, []
+    problems, pods, policies, pod_labels = [], 0, [], []
     for path in paths:
         text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
         for i, doc in enumerate(yaml.safe_load_all(text)):
@@ -206,17 +206,30 @@ def main(argv):
                 names = [c.get("name") for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
                 if AGENT in names or AI in names:
                     pods += 1
+                    tmpl = (doc.get("spec") or {}).get("template") or {}
+                    labels = ((tmpl.get("metadata") or {}).get("labels")) or ((doc.get("metadata") or {}).get("labels")) or {}
+                    pod_labels.append(labels)
                     where = f"{path}: {doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}"
                     check_pod(where, spec, problems)
     if pods == 0:
         problems.append("no gitgate pod template found")
-    ok_policy = any(
-        set((p.get("spec") or {}).get("policyTypes") or []) >= {"Ingress", "Egress"}
-        and not (p.get("spec") or {}).get("ingress")
-        for p in policies
-    )
-    if not ok_policy:
-        problems.append("no NetworkPolicy with policyTypes [Ingress, Egress] and no ingress rule")
+    def selects(p, labels):
+        sel = ((p.get("spec") or {}).get("podSelector") or {})
+        if sel.get("matchExpressions"):
+            return False  # not evaluated here: be explicit with matchLabels
+        return all(labels.get(k) == v for k, v in (sel.get("matchLabels") or {}).items())
+
+    for labels in pod_labels:
+        ok_policy = any(
+            set((p.get("spec") or {}).get("policyTypes") or []) >= {"Ingress", "Egress"}
+            and not (p.get("spec") or {}).get("ingress")
+            and selects(p, labels)
+            for p in policies
+        )
+        if not ok_policy:
+            problems.append(
+                f"no NetworkPolicy with policyTypes [Ingress, Egress] and no ingress rule selects the pod labels {labels}"
+            )
     for p in problems:
         print(p)
     if not problems:

@@ -136,6 +136,8 @@ PY
 		'del c("agent")["resources"]["limits"]'
 	mutate "audit to a file" "AUDIT_LOG must be '-'" \
 		'env("agent", "AUDIT_LOG")["value"] = "/tmp/audit.jsonl"'
+	mutate "pod labels no longer selected by the NetworkPolicy" "no NetworkPolicy with policyTypes [Ingress, Egress] and no ingress rule selects" \
+		'doc["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] = "other"'
 	mutate "workspace writable for the agent" "the workspace must be mounted read-only" \
 		'next(m for m in c("agent")["volumeMounts"] if m["mountPath"] == "/workspace")["readOnly"] = False'
 	if out=$(python3 check_security.py job.yaml 2>&1); then
