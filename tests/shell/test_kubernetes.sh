@@ -138,6 +138,8 @@ PY
 		'env("agent", "AUDIT_LOG")["value"] = "/tmp/audit.jsonl"'
 	mutate "pod labels no longer selected by the NetworkPolicy" "no NetworkPolicy with policyTypes [Ingress, Egress] and no ingress rule selects" \
 		'doc["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] = "other"'
+	mutate "agent state writable for claude" "volume 'state' is shared read-write" \
+		'next(m for m in c("claude")["volumeMounts"] if m["name"] == "state")["readOnly"] = False'
 	mutate "workspace writable for the agent" "the workspace must be mounted read-only" \
 		'next(m for m in c("agent")["volumeMounts"] if m["mountPath"] == "/workspace")["readOnly"] = False'
 	if out=$(python3 check_security.py job.yaml 2>&1); then
