@@ -14,6 +14,7 @@ mod idle;
 mod load;
 mod local;
 mod report;
+mod session;
 mod transfer;
 mod util;
 
@@ -48,6 +49,10 @@ pub const FIGURES: &[(&str, &str)] = &[
     (
         "idle",
         "8. a request while thousands of idle connections are open",
+    ),
+    (
+        "session",
+        "9. per-session agent resources: RSS idle/after requests/after pushes, CPU per push (Kubernetes sizing)",
     ),
 ];
 
@@ -239,6 +244,9 @@ fn main() {
     }
     if want("idle") {
         emit(idle::idle_flood(&cfg));
+    }
+    if want("session") {
+        emit(session::session(&cfg));
     }
 
     if let Some(path) = write {
