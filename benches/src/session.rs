@@ -126,7 +126,7 @@ pub fn session(cfg: &Config) -> Section {
         fmt_kb(req_rss),
     ));
     sec.rows.push(row(
-        &format!("agent VmRSS after {} pushes", pushes + 1),
+        format!("agent VmRSS after {} pushes", pushes + 1),
         fmt_kb(push_rss),
         "—",
         "—",
