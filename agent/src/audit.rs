@@ -65,14 +65,7 @@ pub fn record(state: &AgentState, r: AuditRecord<'_>) {
     }
     let path = settings.audit_log_path();
     let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    if is_stdout(&path) {
-        if let Err(e) = write_whole_line(std::io::stdout(), &line) {
-            state
-                .counters
-                .audit_failures
-                .fetch_add(1, Ordering::Relaxed);
-            crate::log::warn(state, &format!("cannot write the audit log to stdout: {e}"));
-        }
+    if stdout_record(state, &path, &line) {
         return;
     }
     if let Ok(meta) = std::fs::metadata(&path) {
@@ -115,6 +108,21 @@ fn with_pod(mut record: serde_json::Value, pod: Option<&str>) -> serde_json::Val
     record
 }
 
+/// With `AUDIT_LOG=-`: `line` goes to stdout (the caller holds WRITE_LOCK) and this returns true.
+fn stdout_record(state: &AgentState, path: &Path, line: &str) -> bool {
+    if !is_stdout(path) {
+        return false;
+    }
+    if let Err(e) = write_whole_line(std::io::stdout(), line) {
+        state
+            .counters
+            .audit_failures
+            .fetch_add(1, Ordering::Relaxed);
+        crate::log::warn(state, &format!("cannot write the audit log to stdout: {e}"));
+    }
+    true
+}
+
 /// `line` and its newline in one `write(2)` (a pipe to the container runtime: whole up to
 /// PIPE_BUF, and never mixed with our other records, which wait on WRITE_LOCK). A short write
 /// cannot be taken back from a pipe, so the rest follows at once.
@@ -135,6 +143,74 @@ fn write_whole_line(fd: impl std::os::fd::AsFd, line: &str) -> std::io::Result<(
     Ok(())
 }
 // --- end AUDIT_LOG=-
+
+/// One request through the gh API gateway (no Hello: the client is the real gh over HTTP).
+pub struct ApiAuditRecord<'a> {
+    pub peer: Peer,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// GraphQL operation name, if any.
+    pub operation: Option<&'a str>,
+    pub repo: Option<&'a str>,
+    pub decision: &'a str,
+    pub reason: &'a str,
+    /// HTTP status returned to gh.
+    pub status: u16,
+    pub bytes: u64,
+    pub duration: Duration,
+}
+
+/// The audit line of one API request; written like [`record`]'s (redacted, rotated, whole lines).
+pub fn record_api(state: &AgentState, r: ApiAuditRecord<'_>) {
+    let settings = state.settings();
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let line = serde_json::json!({
+        "time": time.as_secs_f64(),
+        "uid": r.peer.uid,
+        "pid": r.peer.pid,
+        "tool": "api",
+        "method": r.method,
+        "path": r.path,
+        "operation": r.operation,
+        "repo": r.repo,
+        "decision": r.decision,
+        "reason": r.reason,
+        "status": r.status,
+        "duration_ms": r.duration.as_secs_f64() * 1000.0,
+        "bytes": r.bytes,
+    });
+    let line = with_pod(line, pod_name()).to_string();
+    let line = state.redactor.redact_str(&line);
+    {
+        let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT_MAX {
+            recent.pop_front();
+        }
+        recent.push_back(line.clone());
+    }
+    let path = settings.audit_log_path();
+    let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if stdout_record(state, &path, &line) {
+        return;
+    }
+    if let Ok(meta) = std::fs::metadata(&path) {
+        if meta.len() + line.len() as u64 + 1 > settings.audit_max_bytes {
+            rotate(&path, settings.audit_keep);
+        }
+    }
+    if let Err(e) = append_whole_line(&path, &line) {
+        state
+            .counters
+            .audit_failures
+            .fetch_add(1, Ordering::Relaxed);
+        crate::log::warn(
+            state,
+            &format!("cannot write the audit log {}: {e}", path.display()),
+        );
+    }
+}
 
 /// Append `line` and its newline with one `write`, or not at all: a short write (a full disk)
 /// is cut back off, so a later record never gets glued to a fragment.

@@ -40,6 +40,8 @@ pub struct Settings {
     pub allow_delete_remote: bool,
     pub allow_tag_push: bool,
     pub allow_pr_merge: bool,
+    /// gh gateway: workflow dispatch, run rerun and cancel.
+    pub allow_workflow_run: bool,
     pub allowed_repos: Vec<String>,
     pub allowed_hosts: Vec<String>,
     /// Peer uids allowed on the socket; `None` = only the agent's own uid.
@@ -48,6 +50,8 @@ pub struct Settings {
     pub audit_max_bytes: u64,
     pub require_mlock: bool,
     pub socket: PathBuf,
+    /// The gh API gateway's socket; `None` = `api.sock` beside `socket`.
+    pub api_socket: Option<PathBuf>,
     pub workspace: PathBuf,
     pub state_dir: PathBuf,
     pub github_api_url: String,
@@ -77,6 +81,7 @@ impl Default for Settings {
             allow_delete_remote: false,
             allow_tag_push: false,
             allow_pr_merge: false,
+            allow_workflow_run: false,
             allowed_repos: vec![],
             allowed_hosts: vec!["github.com".into()],
             allowed_uids: None,
@@ -84,6 +89,7 @@ impl Default for Settings {
             audit_max_bytes: 10 * 1024 * 1024,
             require_mlock: false,
             socket: "/run/gitgate/agent.sock".into(),
+            api_socket: None,
             workspace: "/workspace".into(),
             state_dir: "/var/lib/gitgate".into(),
             github_api_url: "https://api.github.com".into(),
@@ -122,6 +128,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("ALLOW_DELETE_REMOTE", "allow_delete_remote", Kind::Bool),
     ("ALLOW_TAG_PUSH", "allow_tag_push", Kind::Bool),
     ("ALLOW_PR_MERGE", "allow_pr_merge", Kind::Bool),
+    ("ALLOW_WORKFLOW_RUN", "allow_workflow_run", Kind::Bool),
     ("ALLOWED_REPOS", "allowed_repos", Kind::StrList),
     ("ALLOWED_HOSTS", "allowed_hosts", Kind::StrList),
     ("ALLOWED_UIDS", "allowed_uids", Kind::UidList),
@@ -129,6 +136,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("AUDIT_MAX_BYTES", "audit_max_bytes", Kind::Int),
     ("REQUIRE_MLOCK", "require_mlock", Kind::Bool),
     ("GITGATE_SOCKET", "socket", Kind::Str),
+    ("GITGATE_API_SOCKET", "api_socket", Kind::Str),
     ("GITGATE_WORKSPACE", "workspace", Kind::Str),
     ("GITGATE_STATE_DIR", "state_dir", Kind::Str),
     ("GITHUB_API_URL", "github_api_url", Kind::Str),
@@ -180,6 +188,9 @@ const OTHER_ENV_FILE_KEYS: &[&str] = &[
     "CONTAINER_ENGINE",
     "GITGATE_REAL_GIT",
     "GITGATE_MIRROR_DIR",
+    // The egress proxy's allowlist and switch (run.sh and the egress container, never the agent).
+    "ALLOWED_EGRESS",
+    "EGRESS",
 ];
 
 /// `GITGATE_*` names of the process environment that belong to run.sh, the shim or the tests.
@@ -191,6 +202,8 @@ const ENV_ONLY_KEYS: &[&str] = &[
     "GITGATE_BIN_DIR",
     "GITGATE_START_TIMEOUT",
     "GITGATE_ENV_HASH",
+    "GITGATE_EGRESS_CONF",
+    "GITGATE_EGRESS_HASH",
     "GITGATE_MODE",
     "GITGATE_SHIM",
     "GITGATE_CONTAINER_TEST",
@@ -478,6 +491,7 @@ pub fn keep_restart_only(old: &Settings, new: &mut Settings) -> Vec<&'static str
     }
     keep!(
         socket => "GITGATE_SOCKET",
+        api_socket => "GITGATE_API_SOCKET",
         state_dir => "GITGATE_STATE_DIR",
         workspace => "GITGATE_WORKSPACE",
         max_connections => "GITGATE_MAX_CONNECTIONS",
@@ -514,6 +528,7 @@ impl Settings {
             allowed_repos: self.allowed_repos.clone(),
             allowed_hosts: self.allowed_hosts.clone(),
             allow_pr_merge: self.allow_pr_merge,
+            allow_workflow_run: self.allow_workflow_run,
         }
     }
 
@@ -528,6 +543,16 @@ impl Settings {
                 }
                 _ => invalid("policy", text),
             }
+        })
+    }
+
+    /// `GITGATE_API_SOCKET`, or `api.sock` beside `GITGATE_SOCKET`.
+    pub fn api_socket_path(&self) -> PathBuf {
+        self.api_socket.clone().unwrap_or_else(|| {
+            self.socket
+                .parent()
+                .map(|d| d.join("api.sock"))
+                .unwrap_or_else(|| PathBuf::from("/run/gitgate/api.sock"))
         })
     }
 
@@ -556,6 +581,15 @@ impl Settings {
             return Err(invalid(
                 "GITGATE_SOCKET",
                 format!("'{}' must be an absolute path", self.socket.display()),
+            ));
+        }
+        if self.api_socket.as_ref().is_some_and(|p| !p.is_absolute()) {
+            return Err(invalid(
+                "GITGATE_API_SOCKET",
+                format!(
+                    "'{}' must be an absolute path",
+                    self.api_socket_path().display()
+                ),
             ));
         }
         if !self.state_dir.is_absolute() {

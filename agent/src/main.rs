@@ -5,7 +5,7 @@ mod cli;
 mod config;
 mod dispatch;
 mod error;
-mod gh;
+mod gateway;
 mod gitops;
 mod hook;
 mod housekeeping;
@@ -205,6 +205,20 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
         return fail("cannot install signal handlers");
     };
     let server = tokio::spawn(server::serve(state.clone(), listener, shutdown.clone()));
+    // The gh API gateway on its own socket, stopped and awaited with the git server.
+    let api_socket = settings.api_socket_path();
+    let gateway = match gateway::bind(&api_socket)
+        .map_err(|e| e.to_string())
+        .and_then(|l| Ok((l, gateway::Gateway::new(state.clone())?)))
+    {
+        Ok((l, gw)) => gw.serve_on(l, &shutdown),
+        Err(e) => {
+            return fail(format!(
+                "GITGATE_API_SOCKET: cannot listen on '{}': {e}",
+                api_socket.display()
+            ))
+        }
+    };
     loop {
         tokio::select! {
             _ = term.recv() => break,
@@ -213,7 +227,9 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
         }
     }
     stop(&state, &shutdown, server).await;
+    let _ = gateway.await;
     let _ = std::fs::remove_file(&settings.socket);
+    let _ = std::fs::remove_file(&api_socket);
     log::info(&state, "stopped");
     ExitCode::SUCCESS
 }

@@ -40,7 +40,7 @@ pub const FIGURES: &[(&str, &str)] = &[
     ("noop", "5. no-op fetch round trip"),
     (
         "gh",
-        "6. gh pr list round trip vs direct octocrab; agent RSS after 1,000 gh calls",
+        "6. gh pr list through the API gateway vs gh straight to the fake; agent RSS after 1,000 gh calls",
     ),
     (
         "load",

@@ -8,10 +8,10 @@
 //! here (`<oid>:refs/heads/B`), never the client's refspecs, so anything git would guess from the remote's
 //! refs (which we cannot see) is decided here, conservatively.
 
+pub mod api;
 pub mod check;
 pub mod config;
 pub mod denial;
-pub mod gh;
 pub mod push;
 pub mod refname;
 pub mod url;

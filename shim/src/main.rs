@@ -10,7 +10,7 @@
 
 mod client;
 mod dispatch;
-mod ghfiles;
+mod gh;
 mod gitargs;
 mod prepush;
 mod realgit;
@@ -63,7 +63,7 @@ extern "C" fn main(
 fn run(argv: Vec<OsString>) -> Result<i32, Fail> {
     match dispatch::dispatch(argv) {
         Invocation::Git(args) => git(&args),
-        Invocation::Tool(Tool::Gh, args) => gh(args),
+        Invocation::Gh(args) => Err(gh::run(args)),
         Invocation::Tool(tool, args) => {
             // agent-status, and the pre-push hook (which streams its ref lines on stdin)
             let cwd = current_dir().or_else(|f| match tool {
@@ -132,16 +132,6 @@ fn git(args: &[OsString]) -> Result<i32, Fail> {
         realgit::run_local_step(&real, &cwd, &global, step);
     }
     Ok(code)
-}
-
-/// `gh …`: read the files the command names, then forward everything to the agent.
-fn gh(args: Vec<OsString>) -> Result<i32, Fail> {
-    let args = utf8_args(&args)?;
-    let inputs = ghfiles::scan(&args);
-    let files = ghfiles::read_files(&inputs.files).map_err(|m| Fail::new(1, m))?;
-    let mut hello = client::hello(Tool::Gh, args, current_dir()?);
-    hello.files = files;
-    Ok(client::converse(&hello, inputs.stdin)?.code)
 }
 
 fn utf8_args(args: &[OsString]) -> Result<Vec<String>, Fail> {

@@ -172,11 +172,7 @@ fn unreachable_agent_exits_127_naming_the_socket() {
     let mut agent = Agent::builder().start();
     let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
     agent.stop();
-    for (tool, args) in [
-        ("git", &["push"][..]),
-        ("gh", &["pr", "list"]),
-        ("agent-status", &[]),
-    ] {
+    for (tool, args) in [("git", &["push"][..]), ("agent-status", &[])] {
         let r = agent.run(tool, &repo, args);
         assert_eq!(r.code, 127, "{tool}: {r:?}");
         assert_eq!(

@@ -60,8 +60,7 @@ fn without_a_token_network_operations_refuse_locally() {
         ("git", vec!["pull", "origin", "main"]),
         ("git", vec!["ls-remote", "origin"]),
         ("git", vec!["clone", url.as_str(), "copy"]),
-        ("gh", vec!["pr", "list"]),
-        ("gh", vec!["issue", "list"]),
+        // gh (the real gh through the API gateway) prints it in its own idiom: tests/tests/gh.rs.
     ] {
         let r = agent.run(tool, &repo, &args);
         assert_eq!(r.code, 126, "{tool} {args:?}: {r:?}");
