@@ -259,15 +259,25 @@ else
 	skip "netinit rules for real: needs root, unshare -n, /usr/sbin/iptables and setpriv"
 fi
 
-# 5. The egress proxy's stand-in configuration parses (issue 13 renders the real one).
-if command -v squid >/dev/null 2>&1; then
-	if out=$(squid -k parse -f egress/squid.conf 2>&1) && ! printf '%s\n' "$out" | grep -qi 'fatal\|bungled'; then
+# 5. The egress proxy's configuration is the one containers/egress/squid-conf.sh renders for the
+# default allowlist (on loopback), and it parses.
+conf_body=$(grep -v '^#' egress/squid.conf | sed '/./,$!d')
+if rendered=$(bash "$REPO/containers/egress/squid-conf.sh" --listen 127.0.0.1:3128 \
+	'["api.anthropic.com","statsig.anthropic.com","statsig.com","sentry.io"]' 2>&1) &&
+	[ "$conf_body" = "$(printf '%s\n' "$rendered" | grep -v '^#' | sed '/./,$!d')" ]; then
+	pass "egress/squid.conf is squid-conf.sh's rendering of the default ALLOWED_EGRESS"
+else
+	fail "egress/squid.conf differs from squid-conf.sh's rendering (re-render it: see its header)"
+fi
+if command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ]; then
+	sq=$(command -v squid || echo /usr/sbin/squid)
+	if out=$("$sq" -k parse -f egress/squid.conf 2>&1) && ! printf '%s\n' "$out" | grep -qi 'fatal\|bungled'; then
 		pass "squid -k parse egress/squid.conf"
 	else
 		fail "squid -k parse egress/squid.conf" "$out"
 	fi
 else
-	skip "squid not installed"
+	missing "squid"
 fi
 
 finish
