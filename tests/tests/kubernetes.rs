@@ -99,6 +99,42 @@ fn audit_records_go_to_stdout_as_whole_json_lines_with_the_pod_name() {
 }
 
 #[test]
+fn gh_api_records_go_to_stdout_with_the_pod_name() {
+    let token = random_token();
+    let fake = gitgate_testsupport::github::FakeGitHub::start(&token);
+    let agent = Agent::builder()
+        .token(&token)
+        .env("GITHUB_API_URL", &fake.url())
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+        .env("ALLOWED_REPOS", r#"["acme/app"]"#)
+        .env("AUDIT_LOG", "-")
+        .env("POD_NAME", POD)
+        .start();
+    let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
+    let d = agent.dir.path();
+    let r = Run::from(
+        agent
+            .cmd("gh", &repo)
+            .args(["pr", "list"])
+            .env("GITGATE_GH_CONFIG_DIR", d.join("gh-config"))
+            .env("TMPDIR", d)
+            .env("XDG_CACHE_HOME", d.join("cache"))
+            .env("XDG_STATE_HOME", d.join("state-home"))
+            .env("GH_PAGER", "")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run gh"),
+    );
+    r.assert_code(0);
+    let records = wait_records(&agent, 1);
+    let api: Vec<_> = records.iter().filter(|r| r["tool"] == "api").collect();
+    assert!(!api.is_empty(), "no API record on stdout: {records:?}");
+    assert!(api.iter().all(|r| r["pod"] == POD), "{api:?}");
+    assert!(!agent.state.join("audit.jsonl").exists());
+    assert!(!agent.log_text().contains(&token));
+}
+
+#[test]
 fn without_pod_name_records_have_no_pod_field() {
     let agent = Agent::builder().env("AUDIT_LOG", "-").start();
     assert!(raw::status_ok(&agent));
