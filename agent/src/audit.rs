@@ -53,8 +53,8 @@ pub fn record(state: &AgentState, r: AuditRecord<'_>) {
         "code": r.code,
         "duration_ms": r.duration.as_secs_f64() * 1000.0,
         "bytes": r.bytes,
-    })
-    .to_string();
+    });
+    let line = with_pod(line, pod_name()).to_string();
     let line = state.redactor.redact_str(&line);
     {
         let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
@@ -65,6 +65,9 @@ pub fn record(state: &AgentState, r: AuditRecord<'_>) {
     }
     let path = settings.audit_log_path();
     let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if stdout_record(state, &path, &line) {
+        return;
+    }
     if let Ok(meta) = std::fs::metadata(&path) {
         // +1: the newline, so the file never passes AUDIT_MAX_BYTES by one byte.
         if meta.len() + line.len() as u64 + 1 > settings.audit_max_bytes {
@@ -82,6 +85,64 @@ pub fn record(state: &AgentState, r: AuditRecord<'_>) {
         );
     }
 }
+
+// --- AUDIT_LOG=- (issue 14: Kubernetes): records on stdout for the cluster's log collector, with
+// the pod's name (POD_NAME, from the downward API). Never rotated.
+
+/// `AUDIT_LOG=-` means stdout.
+pub fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// `POD_NAME` as the agent started with it (empty = unset).
+fn pod_name() -> Option<&'static str> {
+    static POD: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    POD.get_or_init(|| std::env::var("POD_NAME").ok().filter(|p| !p.is_empty()))
+        .as_deref()
+}
+
+fn with_pod(mut record: serde_json::Value, pod: Option<&str>) -> serde_json::Value {
+    if let (Some(pod), Some(map)) = (pod, record.as_object_mut()) {
+        map.insert("pod".into(), pod.into());
+    }
+    record
+}
+
+/// With `AUDIT_LOG=-`: `line` goes to stdout (the caller holds WRITE_LOCK) and this returns true.
+fn stdout_record(state: &AgentState, path: &Path, line: &str) -> bool {
+    if !is_stdout(path) {
+        return false;
+    }
+    if let Err(e) = write_whole_line(std::io::stdout(), line) {
+        state
+            .counters
+            .audit_failures
+            .fetch_add(1, Ordering::Relaxed);
+        crate::log::warn(state, &format!("cannot write the audit log to stdout: {e}"));
+    }
+    true
+}
+
+/// `line` and its newline in one `write(2)` (a pipe to the container runtime: whole up to
+/// PIPE_BUF, and never mixed with our other records, which wait on WRITE_LOCK). A short write
+/// cannot be taken back from a pipe, so the rest follows at once.
+fn write_whole_line(fd: impl std::os::fd::AsFd, line: &str) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(line.len() + 1);
+    buf.extend_from_slice(line.as_bytes());
+    buf.push(b'\n');
+    let mut done = 0;
+    // Bounded: each round writes at least one byte or returns.
+    while done < buf.len() {
+        match nix::unistd::write(fd.as_fd(), &buf[done..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+// --- end AUDIT_LOG=-
 
 /// One request through the gh API gateway (no Hello: the client is the real gh over HTTP).
 pub struct ApiAuditRecord<'a> {
@@ -119,8 +180,8 @@ pub fn record_api(state: &AgentState, r: ApiAuditRecord<'_>) {
         "status": r.status,
         "duration_ms": r.duration.as_secs_f64() * 1000.0,
         "bytes": r.bytes,
-    })
-    .to_string();
+    });
+    let line = with_pod(line, pod_name()).to_string();
     let line = state.redactor.redact_str(&line);
     {
         let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
@@ -131,6 +192,9 @@ pub fn record_api(state: &AgentState, r: ApiAuditRecord<'_>) {
     }
     let path = settings.audit_log_path();
     let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if stdout_record(state, &path, &line) {
+        return;
+    }
     if let Ok(meta) = std::fs::metadata(&path) {
         if meta.len() + line.len() as u64 + 1 > settings.audit_max_bytes {
             rotate(&path, settings.audit_keep);
@@ -194,6 +258,9 @@ fn rotate(path: &Path, keep: usize) {
 /// whole lines. Returns how many bytes were dropped.
 pub fn repair_tail(path: &Path) -> std::io::Result<u64> {
     use std::io::{Read, Seek, SeekFrom};
+    if is_stdout(path) {
+        return Ok(0);
+    }
     let mut file = match std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -259,6 +326,28 @@ mod tests {
         assert_eq!(read(3).unwrap(), "4\n");
         assert!(read(4).is_err());
         assert!(!p.exists());
+    }
+
+    #[test]
+    fn stdout_records_are_whole_lines_with_the_pod_name() {
+        assert!(is_stdout(Path::new("-")));
+        assert!(!is_stdout(Path::new("./-")));
+        let rec = serde_json::json!({"tool": "transport", "code": 0});
+        let with = with_pod(rec.clone(), Some("session-7-x2k"));
+        assert_eq!(with["pod"], "session-7-x2k");
+        assert_eq!(with["tool"], "transport");
+        assert!(with_pod(rec, None).get("pod").is_none());
+        // Through a pipe, as to a container runtime: exactly the line and its newline.
+        let (rd, wr) = nix::unistd::pipe().unwrap();
+        write_whole_line(&wr, &with.to_string()).unwrap();
+        drop(wr);
+        let mut got = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(rd), &mut got).unwrap();
+        assert_eq!(got, format!("{with}\n"));
+        let back: serde_json::Value = serde_json::from_str(got.trim_end()).unwrap();
+        assert_eq!(back, with);
+        // "-" is never opened or truncated as a file.
+        assert_eq!(repair_tail(Path::new("-")).unwrap(), 0);
     }
 
     #[test]

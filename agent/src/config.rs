@@ -229,6 +229,8 @@ const ENV_ONLY_KEYS: &[&str] = &[
     "GITGATE_CONTAINER_TEST",
     "GITGATE_CONTAINER_AGENT",
     "GITGATE_TEST_RESULTS",
+    // Kubernetes downward API (deploy/kubernetes): the pod's name, added to audit records.
+    "POD_NAME",
 ];
 
 /// Prefixes of policy-like names: an unknown environment variable with one of them is a typo.

@@ -11,6 +11,7 @@ mod gitops;
 mod hook;
 mod housekeeping;
 mod log;
+mod probe;
 mod redact;
 mod secret;
 mod server;
@@ -49,6 +50,15 @@ fn main() -> ExitCode {
     let hardening = secret::harden_process();
     let cli = match cli::parse(std::env::args().skip(1)) {
         Ok(cli::Parsed::Run(c)) => c,
+        Ok(cli::Parsed::Probe) => {
+            return match probe::probe(&probe::socket_path(), probe::TIMEOUT) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(why) => {
+                    eprintln!("gitgate-agent --probe: {why}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Ok(cli::Parsed::Help) => {
             println!("{}", cli::USAGE);
             return ExitCode::SUCCESS;

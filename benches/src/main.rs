@@ -15,6 +15,7 @@ mod idle;
 mod load;
 mod local;
 mod report;
+mod session;
 mod transfer;
 mod util;
 
@@ -53,6 +54,10 @@ pub const FIGURES: &[(&str, &str)] = &[
     (
         "app",
         "9. GitHub App token rotation: p99 of gh-like round trips around a rotation vs steady state",
+    ),
+    (
+        "session",
+        "10. per-session agent resources: RSS idle/after requests/after pushes, CPU per push (Kubernetes sizing)",
     ),
 ];
 
@@ -253,6 +258,9 @@ fn main() {
     }
     if want("app") {
         emit(app::app_rotation(&cfg));
+    }
+    if want("session") {
+        emit(session::session(&cfg));
     }
 
     if let Some(path) = write {
