@@ -35,7 +35,6 @@ pub static RECENT: Mutex<std::collections::VecDeque<String>> =
 const RECENT_MAX: usize = 200;
 
 pub fn record(state: &AgentState, r: AuditRecord<'_>) {
-    let settings = state.settings();
     let time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -54,7 +53,14 @@ pub fn record(state: &AgentState, r: AuditRecord<'_>) {
         "duration_ms": r.duration.as_secs_f64() * 1000.0,
         "bytes": r.bytes,
     });
-    let line = with_pod(line, pod_name()).to_string();
+    write_record(state, line);
+}
+
+/// Every record's way out: the pod's name added, redacted, kept for `agent-status --recent`, then
+/// written whole to stdout (`AUDIT_LOG=-`) or appended to the file (rotated first if it is full).
+fn write_record(state: &AgentState, record: serde_json::Value) {
+    let settings = state.settings();
+    let line = with_pod(record, pod_name()).to_string();
     let line = state.redactor.redact_str(&line);
     {
         let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
@@ -162,7 +168,6 @@ pub struct ApiAuditRecord<'a> {
 
 /// The audit line of one API request; written like [`record`]'s (redacted, rotated, whole lines).
 pub fn record_api(state: &AgentState, r: ApiAuditRecord<'_>) {
-    let settings = state.settings();
     let time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -181,35 +186,7 @@ pub fn record_api(state: &AgentState, r: ApiAuditRecord<'_>) {
         "duration_ms": r.duration.as_secs_f64() * 1000.0,
         "bytes": r.bytes,
     });
-    let line = with_pod(line, pod_name()).to_string();
-    let line = state.redactor.redact_str(&line);
-    {
-        let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
-        if recent.len() == RECENT_MAX {
-            recent.pop_front();
-        }
-        recent.push_back(line.clone());
-    }
-    let path = settings.audit_log_path();
-    let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    if stdout_record(state, &path, &line) {
-        return;
-    }
-    if let Ok(meta) = std::fs::metadata(&path) {
-        if meta.len() + line.len() as u64 + 1 > settings.audit_max_bytes {
-            rotate(&path, settings.audit_keep);
-        }
-    }
-    if let Err(e) = append_whole_line(&path, &line) {
-        state
-            .counters
-            .audit_failures
-            .fetch_add(1, Ordering::Relaxed);
-        crate::log::warn(
-            state,
-            &format!("cannot write the audit log {}: {e}", path.display()),
-        );
-    }
+    write_record(state, line);
 }
 
 /// Append `line` and its newline with one `write`, or not at all: a short write (a full disk)
