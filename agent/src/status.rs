@@ -107,7 +107,16 @@ pub fn render(state: &AgentState, state_dir_bytes: u64) -> String {
     let _ = writeln!(t, "  allowed repos:           {}", list(&s.allowed_repos));
     let _ = writeln!(t, "  allowed hosts:           {}", list(&s.allowed_hosts));
     let _ = writeln!(t, "github api:        {}", s.github_api_url);
-    let _ = writeln!(t, "audit log:         {}", s.audit_log_path().display());
+    let audit = s.audit_log_path();
+    let _ = writeln!(
+        t,
+        "audit log:         {}",
+        if crate::audit::is_stdout(&audit) {
+            "stdout (AUDIT_LOG=-)".to_owned()
+        } else {
+            audit.display().to_string()
+        }
+    );
     let _ = writeln!(
         t,
         "requests:          {requests} (allowed {ok}, denied {denied}, errors {errors})"
