@@ -375,7 +375,10 @@ impl Settings {
             ("GITGATE_MAX_PER_PEER", self.max_per_peer as u64),
             ("GITGATE_HELLO_TIMEOUT_MS", self.hello_timeout_ms),
             ("GITGATE_OP_TIMEOUT_SECS", self.op_timeout_secs),
-            ("GITGATE_MAX_PENDING_PER_PEER", self.max_pending_per_peer as u64),
+            (
+                "GITGATE_MAX_PENDING_PER_PEER",
+                self.max_pending_per_peer as u64,
+            ),
             ("GITGATE_CONNECT_TIMEOUT_SECS", self.connect_timeout_secs),
             ("GITGATE_IO_TIMEOUT_SECS", self.io_timeout_secs),
         ] {

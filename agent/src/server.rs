@@ -311,14 +311,14 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
         let mut stdin_tx = Some(stdin_tx);
         loop {
             match reader.next().await {
-                Ok(Some(Frame::Stdin(data))) => {
+                Ok(Some(Frame::Data(data))) => {
                     if let Some(tx) = &stdin_tx {
                         if tx.send(data).await.is_err() {
                             stdin_tx = None; // the handler does not read stdin: drop further input
                         }
                     }
                 }
-                Ok(Some(Frame::StdinEof)) => stdin_tx = None,
+                Ok(Some(Frame::DataEof)) => stdin_tx = None,
                 Ok(Some(Frame::Signal(_))) => reader_cancel.cancel(),
                 // Anything else, a protocol error, or the client closing: the operation is cancelled.
                 Ok(Some(_)) | Ok(None) | Err(_) => {

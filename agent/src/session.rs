@@ -61,7 +61,7 @@ impl Output {
             .bytes
             .fetch_add(clean.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Some(match which {
-            Stream::Out => Frame::Stdout(clean),
+            Stream::Out => Frame::Data(clean),
             Stream::Err => Frame::Stderr(clean),
         })
     }
@@ -102,7 +102,7 @@ impl Output {
             let rest = lock.lock().map(|mut r| r.finish()).unwrap_or_default();
             if !rest.is_empty() {
                 let f = match which {
-                    Stream::Out => Frame::Stdout(rest),
+                    Stream::Out => Frame::Data(rest),
                     Stream::Err => Frame::Stderr(rest),
                 };
                 let _ = self.inner.tx.send(f).await;
@@ -113,6 +113,20 @@ impl Output {
     /// Bytes sent so far (for the audit log).
     pub fn bytes_sent(&self) -> u64 {
         self.inner.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Forwarded protocol bytes (git transport), sent unchanged: the caller has passed them
+    /// through a `StreamScanner` (never rewritten, DESIGN §6). Counted for the audit.
+    pub async fn data(&self, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.inner
+            .bytes
+            .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        for chunk in bytes.chunks(gitgate_proto::CHUNK) {
+            let _ = self.inner.tx.send(Frame::Data(chunk.to_vec())).await;
+        }
     }
 
     /// Send a frame as is (the final Exit/Error frame; never output bytes).
@@ -131,7 +145,12 @@ impl Stdin {
         Stdin { rx }
     }
 
-    /// Read until StdinEof, refusing more than `limit` bytes.
+    /// The next chunk of client data; `None` after DataEof.
+    pub async fn next(&mut self) -> Option<Vec<u8>> {
+        self.rx.recv().await
+    }
+
+    /// Read until DataEof, refusing more than `limit` bytes.
     pub async fn read_all(&mut self, limit: usize) -> Result<Vec<u8>, String> {
         let mut all = Vec::new();
         while let Some(chunk) = self.rx.recv().await {

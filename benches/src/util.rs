@@ -163,7 +163,7 @@ pub fn request_bytes(tool: Tool, args: &[&str], cwd: &Path) -> Vec<u8> {
         cwd.to_string_lossy().into_owned(),
     );
     let mut b = Frame::Hello(hello).encode();
-    b.extend_from_slice(&Frame::StdinEof.encode());
+    b.extend_from_slice(&Frame::DataEof.encode());
     b
 }
 

@@ -175,7 +175,7 @@ fn force_denial(what: &str) -> Denial {
 }
 
 /// `["claude/*","feature/*"]`, as the setting is written.
-fn json_list(items: &[String]) -> String {
+pub(crate) fn json_list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| format!("\"{}\"", quote(s))).collect();
     format!("[{}]", quoted.join(","))
 }

@@ -15,6 +15,7 @@ pub mod gh;
 pub mod push;
 pub mod refname;
 pub mod url;
+pub mod wire;
 
 pub use config::{Policy, PolicyConfig, PolicyError};
 pub use denial::Denial;

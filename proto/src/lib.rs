@@ -4,8 +4,11 @@
 //! The length is checked against the limits *before* any payload is buffered, so an oversized
 //! or malicious length never makes the reader allocate.
 //!
-//! Client → agent: `Hello` (JSON), `Stdin` (bytes), `StdinEof`, `Signal` (one byte).
-//! Agent → client: `Stdout`/`Stderr` (bytes, in order), then exactly one of `Exit` or `Error` (JSON), last.
+//! Client → agent: `Hello` (JSON), `Data` (bytes), `DataEof`, `Signal` (one byte).
+//! Agent → client: `Data`/`Stderr` (bytes, in order), then exactly one of `Exit` or `Error` (JSON), last.
+//!
+//! For the git transport (`tool: transport`), `Data` carries git's protocol bytes both ways,
+//! unchanged: the shim is a pipe between git's remote-helper stdin/stdout and the agent.
 
 pub mod gitargs;
 pub mod json;
@@ -14,7 +17,7 @@ use json::Value;
 use std::io::{self, Read, Write};
 
 /// Protocol version carried in Hello. The agent refuses other versions with a clear error.
-pub const PROTOCOL_VERSION: i64 = 1;
+pub const PROTOCOL_VERSION: i64 = 3;
 /// Largest frame (kind byte + payload).
 pub const MAX_FRAME: usize = 1 << 20;
 /// Largest Hello frame.
@@ -23,7 +26,7 @@ pub const MAX_HELLO: usize = 64 * 1024;
 pub const MAX_ARGS: usize = 4096;
 /// Longest single argument, in bytes.
 pub const MAX_ARG_LEN: usize = 32 * 1024;
-/// Bytes per Stdout/Stderr/Stdin frame that writers should use (well under `MAX_FRAME`).
+/// Bytes per Data/Stderr frame that writers should use (well under `MAX_FRAME`).
 pub const CHUNK: usize = 64 * 1024;
 
 /// Exit codes the shim uses besides the operation's own (git-compatible) code.
@@ -46,10 +49,10 @@ pub mod signal {
 #[repr(u8)]
 pub enum Kind {
     Hello = 1,
-    Stdin = 2,
-    StdinEof = 3,
+    /// Bytes: the client's input (client → agent) or output (agent → client).
+    Data = 2,
+    DataEof = 3,
     Signal = 4,
-    Stdout = 16,
     Stderr = 17,
     Exit = 18,
     Error = 19,
@@ -59,10 +62,9 @@ impl Kind {
     pub fn from_u8(b: u8) -> Option<Kind> {
         Some(match b {
             1 => Kind::Hello,
-            2 => Kind::Stdin,
-            3 => Kind::StdinEof,
+            2 => Kind::Data,
+            3 => Kind::DataEof,
             4 => Kind::Signal,
-            16 => Kind::Stdout,
             17 => Kind::Stderr,
             18 => Kind::Exit,
             19 => Kind::Error,
@@ -74,6 +76,8 @@ impl Kind {
 /// Which front-end the client was invoked as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
+    /// git's remote helper (`git-remote-https`): git protocol bytes for one service.
+    Transport,
     Git,
     Gh,
     AgentStatus,
@@ -84,6 +88,7 @@ pub enum Tool {
 impl Tool {
     pub fn as_str(self) -> &'static str {
         match self {
+            Tool::Transport => "transport",
             Tool::Git => "git",
             Tool::Gh => "gh",
             Tool::AgentStatus => "agent-status",
@@ -92,6 +97,7 @@ impl Tool {
     }
     pub fn parse(s: &str) -> Option<Tool> {
         Some(match s {
+            "transport" => Tool::Transport,
             "git" => Tool::Git,
             "gh" => Tool::Gh,
             "agent-status" => Tool::AgentStatus,
@@ -123,7 +129,18 @@ pub struct Hello {
     /// Files the client named (`--body-file`, `@file`, `--input`), read by the shim and sent as
     /// data, so the agent never opens a path a client names. `(name as written, contents)`.
     pub files: Vec<(String, String)>,
+    /// Transport: `git-upload-pack` or `git-receive-pack`.
+    pub service: String,
+    /// Transport: the remote URL exactly as git handed it to the helper.
+    pub url: String,
+    /// Transport: git's `GIT_PROTOCOL` (e.g. `version=2`), possibly empty.
+    pub protocol: String,
 }
+
+/// The git services a transport Hello may name.
+pub const SERVICES: [&str; 2] = ["git-upload-pack", "git-receive-pack"];
+/// Longest `protocol` value accepted.
+pub const MAX_PROTOCOL_LEN: usize = 1024;
 
 /// The agent's final frame on success or operation failure.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -148,10 +165,9 @@ pub struct ErrorMsg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     Hello(Hello),
-    Stdin(Vec<u8>),
-    StdinEof,
+    Data(Vec<u8>),
+    DataEof,
     Signal(u8),
-    Stdout(Vec<u8>),
     Stderr(Vec<u8>),
     Exit(Exit),
     Error(ErrorMsg),
@@ -252,7 +268,19 @@ impl Hello {
             tty: Tty::default(),
             cols: 80,
             files: Vec::new(),
+            service: String::new(),
+            url: String::new(),
+            protocol: String::new(),
         }
+    }
+
+    /// A transport Hello: git wants `service` on `url`, with `GIT_PROTOCOL` = `protocol`.
+    pub fn transport(service: &str, url: &str, protocol: &str) -> Hello {
+        let mut h = Hello::new(Tool::Transport, Vec::new(), String::new());
+        h.service = service.to_owned();
+        h.url = url.to_owned();
+        h.protocol = protocol.to_owned();
+        h
     }
 
     pub fn to_value(&self) -> Value {
@@ -282,6 +310,9 @@ impl Hello {
                         .collect(),
                 ),
             ),
+            ("service".into(), s(&self.service)),
+            ("url".into(), s(&self.url)),
+            ("protocol".into(), s(&self.protocol)),
         ])
     }
 
@@ -290,14 +321,23 @@ impl Hello {
         let tool_name = str_field(v, "tool")?;
         let tool =
             Tool::parse(tool_name).ok_or_else(|| bad(format!("unknown tool '{tool_name}'")))?;
-        let args = str_array(v.get("args").ok_or_else(|| bad("missing 'args'"))?, "args")?;
+        let args = match v.get("args") {
+            Some(a) => str_array(a, "args")?,
+            None => Vec::new(),
+        };
         if args.len() > MAX_ARGS {
             return Err(bad(format!("more than {MAX_ARGS} arguments")));
         }
         for a in &args {
             check_arg("an argument", a)?;
         }
-        let cwd = str_field(v, "cwd")?.to_owned();
+        let cwd = match v.get("cwd") {
+            Some(c) => c
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| bad("'cwd' is not a string"))?,
+            None => String::new(),
+        };
         check_arg("cwd", &cwd)?;
         let flag = |k: &str| {
             v.get("tty")
@@ -332,6 +372,33 @@ impl Hello {
                 }
             }
         }
+        let opt_str = |k: &str| -> Result<String, ProtoError> {
+            match v.get(k) {
+                None => Ok(String::new()),
+                Some(x) => x
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad(format!("'{k}' is not a string"))),
+            }
+        };
+        let service = opt_str("service")?;
+        let url = opt_str("url")?;
+        let protocol = opt_str("protocol")?;
+        check_arg("url", &url)?;
+        if protocol.len() > MAX_PROTOCOL_LEN || protocol.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return Err(bad("'protocol' is too long or holds control characters"));
+        }
+        if tool == Tool::Transport {
+            if !SERVICES.contains(&service.as_str()) {
+                return Err(bad(format!(
+                    "unknown git service '{}'",
+                    service.escape_default()
+                )));
+            }
+            if url.is_empty() {
+                return Err(bad("transport without a 'url'"));
+            }
+        }
         Ok(Hello {
             version,
             tool,
@@ -340,6 +407,9 @@ impl Hello {
             tty,
             cols,
             files,
+            service,
+            url,
+            protocol,
         })
     }
 }
@@ -421,10 +491,9 @@ impl Frame {
     pub fn kind(&self) -> Kind {
         match self {
             Frame::Hello(_) => Kind::Hello,
-            Frame::Stdin(_) => Kind::Stdin,
-            Frame::StdinEof => Kind::StdinEof,
+            Frame::Data(_) => Kind::Data,
+            Frame::DataEof => Kind::DataEof,
             Frame::Signal(_) => Kind::Signal,
-            Frame::Stdout(_) => Kind::Stdout,
             Frame::Stderr(_) => Kind::Stderr,
             Frame::Exit(_) => Kind::Exit,
             Frame::Error(_) => Kind::Error,
@@ -448,8 +517,8 @@ impl Frame {
                 json = e.to_value().to_json();
                 json.as_bytes()
             }
-            Frame::Stdin(b) | Frame::Stdout(b) | Frame::Stderr(b) => b,
-            Frame::StdinEof => &[],
+            Frame::Data(b) | Frame::Stderr(b) => b,
+            Frame::DataEof => &[],
             Frame::Signal(sig) => std::slice::from_ref(sig),
         };
         let mut out = Vec::with_capacity(5 + payload.len());
@@ -490,14 +559,13 @@ pub fn decode_body(kind: Kind, payload: &[u8]) -> Result<Frame, ProtoError> {
         Kind::Hello => Frame::Hello(Hello::from_value(&parse_json()?)?),
         Kind::Exit => Frame::Exit(Exit::from_value(&parse_json()?)?),
         Kind::Error => Frame::Error(ErrorMsg::from_value(&parse_json()?)?),
-        Kind::Stdin => Frame::Stdin(payload.to_vec()),
-        Kind::Stdout => Frame::Stdout(payload.to_vec()),
+        Kind::Data => Frame::Data(payload.to_vec()),
         Kind::Stderr => Frame::Stderr(payload.to_vec()),
-        Kind::StdinEof => {
+        Kind::DataEof => {
             if !payload.is_empty() {
-                return Err(bad("StdinEof carries no payload"));
+                return Err(bad("DataEof carries no payload"));
             }
-            Frame::StdinEof
+            Frame::DataEof
         }
         Kind::Signal => match payload {
             [sig] => Frame::Signal(*sig),
@@ -551,8 +619,7 @@ pub fn write_frame(w: &mut impl Write, frame: &Frame) -> io::Result<()> {
         Ok(())
     };
     match frame {
-        Frame::Stdin(d) if d.len() > CHUNK => chunked(Frame::Stdin, d, w),
-        Frame::Stdout(d) if d.len() > CHUNK => chunked(Frame::Stdout, d, w),
+        Frame::Data(d) if d.len() > CHUNK => chunked(Frame::Data, d, w),
         Frame::Stderr(d) if d.len() > CHUNK => chunked(Frame::Stderr, d, w),
         _ => w.write_all(&frame.encode()),
     }

@@ -26,10 +26,10 @@ fn round_trip(f: Frame) {
 #[test]
 fn every_kind_round_trips() {
     round_trip(Frame::Hello(hello()));
-    round_trip(Frame::Stdin(b"\x00\xffdata".to_vec()));
-    round_trip(Frame::StdinEof);
+    round_trip(Frame::Data(b"\x00\xffdata".to_vec()));
+    round_trip(Frame::DataEof);
     round_trip(Frame::Signal(signal::SIGINT));
-    round_trip(Frame::Stdout(vec![]));
+    round_trip(Frame::Data(vec![]));
     round_trip(Frame::Stderr(b"err".to_vec()));
     round_trip(Frame::Exit(Exit::code(128)));
     round_trip(Frame::Exit(Exit {
@@ -66,13 +66,13 @@ fn truncated_frames_need_more_or_fail() {
 fn oversized_frames_are_refused_from_the_header() {
     // Only the header is supplied: the decoder must refuse without waiting for the body.
     let mut h = ((MAX_FRAME + 1) as u32).to_be_bytes().to_vec();
-    h.push(Kind::Stdin as u8);
+    h.push(Kind::Data as u8);
     assert!(matches!(decode(&h), Err(ProtoError::Oversized { .. })));
     let mut h = ((MAX_HELLO + 1) as u32).to_be_bytes().to_vec();
     h.push(Kind::Hello as u8);
     assert!(matches!(decode(&h), Err(ProtoError::Oversized { .. })));
     let mut h = u32::MAX.to_be_bytes().to_vec();
-    h.push(Kind::Stdout as u8);
+    h.push(Kind::Data as u8);
     assert!(matches!(
         read_frame(&mut std::io::Cursor::new(h)),
         Err(ProtoError::Oversized { .. })
@@ -145,17 +145,17 @@ fn hello_limits_and_shape() {
     assert!(many.len() < MAX_HELLO);
     assert!(decode(&raw(Kind::Hello, many.as_bytes())).is_err());
     assert!(decode(&raw(Kind::Signal, b"")).is_err());
-    assert!(decode(&raw(Kind::StdinEof, b"x")).is_err());
+    assert!(decode(&raw(Kind::DataEof, b"x")).is_err());
 }
 
 #[test]
 fn large_output_is_chunked() {
     let data = vec![7u8; CHUNK * 2 + 5];
     let mut out = Vec::new();
-    write_frame(&mut out, &Frame::Stdout(data.clone())).unwrap();
+    write_frame(&mut out, &Frame::Data(data.clone())).unwrap();
     let mut cursor = std::io::Cursor::new(out);
     let mut got = Vec::new();
-    while let Some(Frame::Stdout(part)) = read_frame(&mut cursor).unwrap() {
+    while let Some(Frame::Data(part)) = read_frame(&mut cursor).unwrap() {
         assert!(part.len() <= CHUNK);
         got.extend(part);
     }
@@ -175,5 +175,46 @@ proptest! {
         let bytes = Frame::Hello(h.clone()).encode();
         let (back, _) = decode(&bytes).unwrap().unwrap();
         prop_assert_eq!(back, Frame::Hello(h));
+    }
+}
+
+#[test]
+fn transport_hello_round_trips_and_is_checked() {
+    let h = Hello::transport(
+        "git-receive-pack",
+        "https://github.com/acme/app.git",
+        "version=2",
+    );
+    round_trip(Frame::Hello(h.clone()));
+    // Only the two git services; a URL is required.
+    let bad_service = raw(
+        Kind::Hello,
+        br#"{"version":3,"tool":"transport","service":"git-upload-archive","url":"https://x/a/b"}"#,
+    );
+    match decode(&bad_service) {
+        Err(ProtoError::BadPayload(m)) => assert!(m.contains("unknown git service"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let no_url = raw(
+        Kind::Hello,
+        br#"{"version":3,"tool":"transport","service":"git-upload-pack"}"#,
+    );
+    assert!(decode(&no_url).is_err());
+    let ctl = raw(
+        Kind::Hello,
+        br#"{"version":3,"tool":"transport","service":"git-upload-pack","url":"https://x/a/b","protocol":"version=2\n"}"#,
+    );
+    assert!(decode(&ctl).is_err());
+    let minimal = raw(
+        Kind::Hello,
+        br#"{"version":3,"tool":"transport","service":"git-upload-pack","url":"https://x/a/b"}"#,
+    );
+    match decode(&minimal).unwrap().unwrap().0 {
+        Frame::Hello(h) => {
+            assert_eq!(h.tool, Tool::Transport);
+            assert_eq!(h.protocol, "");
+            assert!(h.args.is_empty());
+        }
+        other => panic!("{other:?}"),
     }
 }

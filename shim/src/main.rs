@@ -14,6 +14,7 @@ mod ghfiles;
 mod gitargs;
 mod prepush;
 mod realgit;
+mod remote;
 mod sys;
 
 use dispatch::Invocation;
@@ -81,6 +82,12 @@ fn run(argv: Vec<OsString>) -> Result<i32, Fail> {
             }
             Ok(code)
         }
+        Invocation::Remote(args) => Ok(remote::run(&args).unwrap_or_else(|f| {
+            // git's own helpers report a fatal transport error this way.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "fatal: {}", f.message);
+            f.code
+        })),
         Invocation::Version => {
             use std::io::Write as _;
             let _ = writeln!(

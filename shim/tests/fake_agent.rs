@@ -62,8 +62,8 @@ fn read_request(s: &mut UnixStream) -> Request {
     let mut stdin = Vec::new();
     loop {
         match proto::read_frame(s).unwrap() {
-            Some(Frame::Stdin(b)) => stdin.extend_from_slice(&b),
-            Some(Frame::StdinEof) => break,
+            Some(Frame::Data(b)) => stdin.extend_from_slice(&b),
+            Some(Frame::DataEof) => break,
             other => panic!("expected Stdin/StdinEof, got {other:?}"),
         }
     }
@@ -175,9 +175,9 @@ fn streams_output_and_passes_the_exit_code() {
     let ag = scripted(
         &dir.sock(),
         vec![
-            Frame::Stdout(b"out1\n".to_vec()),
+            Frame::Data(b"out1\n".to_vec()),
             Frame::Stderr(b"err\n".to_vec()),
-            Frame::Stdout(b"out2\n".to_vec()),
+            Frame::Data(b"out2\n".to_vec()),
             Frame::Exit(Exit::code(3)),
         ],
     );
@@ -207,7 +207,7 @@ fn large_output_arrives_intact() {
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let ag = scripted(
         &dir.sock(),
-        vec![Frame::Stdout(big.clone()), Frame::Exit(Exit::code(0))],
+        vec![Frame::Data(big.clone()), Frame::Exit(Exit::code(0))],
     );
     let out = run(shim_cmd(&dir, &["agent-status", "--recent", "5"]));
     let req = ag.join().unwrap();
@@ -223,7 +223,7 @@ fn closed_stdout_ends_like_sigpipe() {
     let ag = agent(&dir.sock(), |s| {
         read_request(s);
         // keep writing until the shim is gone
-        while proto::write_frame(s, &Frame::Stdout(vec![b'x'; 65536])).is_ok() {}
+        while proto::write_frame(s, &Frame::Data(vec![b'x'; 65536])).is_ok() {}
     });
     let mut child = shim_cmd(&dir, &["gh", "pr", "list"]).spawn().unwrap();
     drop(child.stdout.take());
@@ -259,7 +259,7 @@ fn error_frame_gives_code_and_message() {
 #[test]
 fn connection_lost_before_the_final_frame() {
     let dir = TempDir::new("lost");
-    let ag = scripted(&dir.sock(), vec![Frame::Stdout(b"half".to_vec())]);
+    let ag = scripted(&dir.sock(), vec![Frame::Data(b"half".to_vec())]);
     let out = run(shim_cmd(&dir, &["gh", "pr", "list"]));
     ag.join().unwrap();
     assert_eq!(out.status.code(), Some(125));
@@ -307,7 +307,7 @@ fn gh_body_file_from_stdin_is_streamed() {
     let ag = scripted(
         &dir.sock(),
         vec![
-            Frame::Stdout(b"https://github.com/o/r/pull/1\n".to_vec()),
+            Frame::Data(b"https://github.com/o/r/pull/1\n".to_vec()),
             Frame::Exit(Exit::code(0)),
         ],
     );

@@ -109,7 +109,7 @@ fn final_frame(s: &mut UnixStream) -> (Frame, Vec<u8>) {
     let mut output = Vec::new();
     loop {
         match read_frame(s) {
-            Ok(Some(Frame::Stdout(b))) | Ok(Some(Frame::Stderr(b))) => output.extend(b),
+            Ok(Some(Frame::Data(b))) | Ok(Some(Frame::Stderr(b))) => output.extend(b),
             Ok(Some(f @ (Frame::Exit(_) | Frame::Error(_)))) => return (f, output),
             other => panic!("expected a final frame, got {other:?}"),
         }
@@ -120,7 +120,7 @@ fn final_frame(s: &mut UnixStream) -> (Frame, Vec<u8>) {
 fn request(agent: &Agent, tool: Tool, args: &[&str]) -> (Frame, Vec<u8>) {
     let mut s = connect(agent);
     let mut bytes = hello(tool, args, &agent.workspace);
-    bytes.extend(Frame::StdinEof.encode());
+    bytes.extend(Frame::DataEof.encode());
     // The agent may refuse (busy) before reading the Hello; a write error then is fine.
     let _ = s.write_all(&bytes);
     final_frame(&mut s)
@@ -599,8 +599,8 @@ fn hook_verdict(agent: &Agent, branch: &str) -> i32 {
     let zero = "0".repeat(40);
     let one = "1".repeat(40);
     let line = format!("refs/heads/x {one} refs/heads/{branch} {zero}\n");
-    bytes.extend(Frame::Stdin(line.into_bytes()).encode());
-    bytes.extend(Frame::StdinEof.encode());
+    bytes.extend(Frame::Data(line.into_bytes()).encode());
+    bytes.extend(Frame::DataEof.encode());
     s.write_all(&bytes).unwrap();
     match final_frame(&mut s).0 {
         Frame::Exit(e) => e.code,

@@ -413,7 +413,7 @@ fn thousands_of_simultaneous_clients() {
     ))
     .encode();
     let mut first = hello.clone();
-    first.extend_from_slice(&gitgate_proto::Frame::StdinEof.encode());
+    first.extend_from_slice(&gitgate_proto::Frame::DataEof.encode());
     let mut conns = Vec::new();
     for _ in 0..2000 {
         match UnixStream::connect(&agent.socket) {
