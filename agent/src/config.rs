@@ -60,6 +60,8 @@ pub struct Settings {
     pub io_timeout_secs: u64,
     /// Rotated audit files kept (`audit.jsonl.1` … `.N`).
     pub audit_keep: usize,
+    /// git push: largest pack (bytes) the agent accepts and spools (GITGATE_MAX_PUSH_BYTES).
+    pub max_push_bytes: u64,
 }
 
 impl Default for Settings {
@@ -91,6 +93,7 @@ impl Default for Settings {
             connect_timeout_secs: 10,
             io_timeout_secs: 60,
             audit_keep: 5,
+            max_push_bytes: 2 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -152,6 +155,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ),
     ("GITGATE_IO_TIMEOUT_SECS", "io_timeout_secs", Kind::Int),
     ("AUDIT_KEEP", "audit_keep", Kind::Int),
+    ("GITGATE_MAX_PUSH_BYTES", "max_push_bytes", Kind::Int),
 ];
 
 /// The environment name of a TOML key, for error messages.
@@ -381,6 +385,7 @@ impl Settings {
             ),
             ("GITGATE_CONNECT_TIMEOUT_SECS", self.connect_timeout_secs),
             ("GITGATE_IO_TIMEOUT_SECS", self.io_timeout_secs),
+            ("GITGATE_MAX_PUSH_BYTES", self.max_push_bytes),
         ] {
             if value == 0 {
                 return Err(invalid(name, "must be greater than 0"));

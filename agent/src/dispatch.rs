@@ -9,6 +9,7 @@ use gitgate_proto::{Exit, Tool};
 pub async fn handle(state: &AgentState, mut req: Request) -> Result<Exit, AgentError> {
     match req.hello.tool {
         Tool::AgentStatus => crate::status::run(state, &req).await,
+        Tool::Transport => crate::transport::run(state, &mut req).await,
         Tool::Hook => {
             let (_, _cwd) = workspace::check_cwd(&state.settings().workspace, &req.hello.cwd)?;
             crate::hook::run(state, &mut req).await

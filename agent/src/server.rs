@@ -357,6 +357,11 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
     };
     out.flush().await;
     let (code, decision, reason) = match &result {
+        // Refused in the client's own protocol (git report-status): a denial for the record.
+        Ok(exit) if note.denied().is_some() => {
+            state.counters.denied.fetch_add(1, Ordering::Relaxed);
+            (exit.code, "deny", note.denied().unwrap_or_default())
+        }
         Ok(exit) => {
             state.counters.allowed.fetch_add(1, Ordering::Relaxed);
             (exit.code, "allow", String::new())

@@ -167,6 +167,8 @@ impl Stdin {
 #[derive(Default)]
 pub struct AuditNote {
     repo: Mutex<Option<String>>,
+    /// A refusal the handler already told the client in its own protocol (git report-status).
+    denied: Mutex<Option<String>>,
 }
 
 impl AuditNote {
@@ -177,6 +179,14 @@ impl AuditNote {
     }
     pub fn repo(&self) -> Option<String> {
         self.repo.lock().ok().and_then(|r| r.clone())
+    }
+    pub fn set_denied(&self, reason: &str) {
+        if let Ok(mut d) = self.denied.lock() {
+            *d = Some(reason.to_owned());
+        }
+    }
+    pub fn denied(&self) -> Option<String> {
+        self.denied.lock().ok().and_then(|d| d.clone())
     }
 }
 

@@ -130,10 +130,13 @@ fn connect(service: &str, url: &str, input: BufReader<io::Stdin>) -> Result<i32,
         Err(e) => return Err(sent.err().map(lost).unwrap_or_else(|| lost(e))),
     };
     let mut out = io::stdout().lock();
+    match first {
+        Frame::Data(_) | Frame::Stderr(_) => say(&mut out, "\n")?,
+        _ => {}
+    }
     if let Some(code) = deliver(first, &mut out)? {
         return Ok(code);
     }
-    say(&mut out, "\n")?;
     std::thread::spawn(move || pump(input, stream));
     loop {
         match proto::read_frame(&mut reader) {
@@ -165,12 +168,13 @@ fn deliver(frame: Frame, out: &mut impl Write) -> Result<Option<i32>, Fail> {
         Frame::Exit(e) => Ok(Some(e.code)),
         Frame::Error(e) => {
             let msg = e.message.trim_end_matches('\n');
-            let msg = if msg.starts_with("gitgate:") || msg.starts_with("fatal:") {
-                msg.to_owned()
-            } else {
-                format!("gitgate: {msg}")
+            // Upstream failures are worded as git words them ("gitgate: fatal: repository … not
+            // found" → "fatal: repository … not found"); the agent's own refusals keep "gitgate:".
+            let msg = match msg.strip_prefix("gitgate: fatal: ") {
+                Some(git_words) => git_words.to_owned(),
+                None if msg.starts_with("gitgate:") => msg.to_owned(),
+                None => format!("gitgate: {msg}"),
             };
-            let msg = msg.strip_prefix("fatal: ").unwrap_or(&msg).to_owned();
             Err(fatal(msg))
         }
         other => Err(lost(format_args!("unexpected {:?} frame", other.kind()))),
@@ -237,6 +241,15 @@ mod tests {
             deliver(Frame::Exit(proto::Exit::code(1)), &mut out).unwrap(),
             Some(1)
         );
+        let f = deliver(
+            Frame::Error(proto::ErrorMsg {
+                message: "gitgate: fatal: repository 'https://h/o/r.git/' not found".into(),
+                code: 128,
+            }),
+            &mut out,
+        )
+        .unwrap_err();
+        assert_eq!(f.message, "repository 'https://h/o/r.git/' not found");
         assert_eq!(deliver(Frame::Data(b"x".to_vec()), &mut out).unwrap(), None);
         assert_eq!(out, b"x");
     }

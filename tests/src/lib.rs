@@ -323,3 +323,61 @@ pub fn random_token() -> String {
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("ghp_{hex}")
 }
+
+/// The real git binaries on this machine the v3 transport is tested with.
+pub fn real_gits() -> Vec<PathBuf> {
+    ["/usr/bin/git", "/usr/local/bin/git"]
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// A `GIT_EXEC_PATH` overlay for `git`: links to every file of its exec path, except that
+/// `git-remote-http` and `git-remote-https` are the shim (what native mode's `git` shim sets up).
+pub fn exec_overlay(git: &Path, dir: &Path) -> PathBuf {
+    let out = Command::new(git)
+        .arg("--exec-path")
+        .output()
+        .expect("git --exec-path");
+    let real = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir(&real).unwrap().flatten() {
+        let name = entry.file_name();
+        if name == "git-remote-http" || name == "git-remote-https" {
+            continue;
+        }
+        let _ = std::os::unix::fs::symlink(entry.path(), dir.join(&name));
+    }
+    for name in ["git-remote-http", "git-remote-https"] {
+        let _ = std::os::unix::fs::symlink(shim_bin(), dir.join(name));
+    }
+    dir.to_path_buf()
+}
+
+/// `git` (a given binary) in `dir` with the deterministic test environment.
+pub fn git_cmd(git: &Path, dir: &Path) -> Command {
+    let home = test_home();
+    let mut c = Command::new(git);
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("LANG", "C")
+        .env("LC_ALL", "C")
+        .env("TZ", "UTC")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "/bin/false")
+        .env("GIT_EDITOR", "true")
+        .env("GIT_PAGER", "cat")
+        .env("GIT_AUTHOR_NAME", "Gitgate Test")
+        .env("GIT_AUTHOR_EMAIL", "test@gitgate.invalid")
+        .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_NAME", "Gitgate Test")
+        .env("GIT_COMMITTER_EMAIL", "test@gitgate.invalid")
+        .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
+        .stdin(Stdio::null());
+    c
+}

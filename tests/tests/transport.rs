@@ -1,0 +1,285 @@
+//! git v3 end to end: the real git (both binaries on the machine) with gitgate as its https
+//! transport (a GIT_EXEC_PATH overlay whose git-remote-http(s) is the shim), the built agent, a
+//! real `git http-backend` server. Differential: every allowed operation runs once through
+//! gitgate and once with the same git talking directly to the same server (credential helper
+//! holding the token), from identical starting states; everything git prints and stores must be
+//! byte-identical. Refusals: git's own format, a `gitgate:` reason, and no receive-pack POST.
+
+use base64::Engine as _;
+use gitgate_e2e::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Fx {
+    token: String,
+    git: PathBuf,
+    srv: tempfile::TempDir,
+    server: GitHttpServer,
+    agent: Agent,
+    work: tempfile::TempDir,
+    overlay: PathBuf,
+    _ovl_dir: tempfile::TempDir,
+}
+
+fn sh(cmd: &str) {
+    let st = Command::new("sh").arg("-c").arg(cmd).status().unwrap();
+    assert!(st.success(), "{cmd}");
+}
+
+fn bare(fx: &Fx) -> PathBuf {
+    fx.srv.path().join("acme/app.git")
+}
+
+/// A server with acme/app: two commits on main, branch `feature`, tag `v1`; an agent allowed
+/// to use acme/*, main and master protected.
+fn fx(git: &Path, extra: &[(&str, &str)]) -> Fx {
+    let token = random_token();
+    let srv = tempfile::tempdir().unwrap();
+    let b = init_bare(srv.path(), "acme", "app");
+    git_ok(&b, &["config", "uploadpack.allowFilter", "true"]);
+    git_ok(&b, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    init_bare(srv.path(), "acme", "other");
+    let server = GitHttpServer::start(srv.path(), &token).unwrap();
+    let seed = tempfile::tempdir().unwrap();
+    let s = seed.path();
+    git_ok(s, &["init", "-q", "-b", "main"]);
+    std::fs::write(s.join("README.md"), "seed\n").unwrap();
+    git_ok(s, &["add", "."]);
+    git_ok(s, &["commit", "-q", "-m", "seed"]);
+    std::fs::write(s.join("b.txt"), "two\n").unwrap();
+    git_ok(s, &["add", "."]);
+    git_ok(s, &["commit", "-q", "-m", "second"]);
+    git_ok(s, &["branch", "feature", "HEAD~1"]);
+    git_ok(s, &["tag", "v1", "HEAD~1"]);
+    let url = server.url_with_token("acme", "app", &token);
+    git_ok(s, &["push", "-q", &url, "main", "feature", "v1"]);
+    let mut ab = Agent::builder()
+        .token(&token)
+        .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
+        .env("ALLOWED_REPOS", r#"["acme/*"]"#)
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1");
+    for (k, v) in extra {
+        ab = ab.env(k, v);
+    }
+    let agent = ab.start();
+    let ovl_dir = tempfile::tempdir().unwrap();
+    let overlay = exec_overlay(git, &ovl_dir.path().join("exec"));
+    Fx {
+        token,
+        git: git.to_path_buf(),
+        srv,
+        server,
+        agent,
+        work: tempfile::tempdir().unwrap(),
+        overlay,
+        _ovl_dir: ovl_dir,
+    }
+}
+
+fn git_ok(dir: &Path, args: &[&str]) -> String {
+    git(dir, args)
+}
+
+fn token_forms(token: &str) -> Vec<String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    vec![
+        token.to_owned(),
+        b64.encode(token),
+        b64.encode(format!("x-access-token:{token}")),
+    ]
+}
+
+impl Fx {
+    fn url(&self) -> String {
+        self.server.url("acme", "app")
+    }
+    fn w(&self, rel: &str) -> PathBuf {
+        self.work.path().join(rel)
+    }
+    fn gitgate(&self, cwd: &Path, args: &[&str]) -> Run {
+        let r = Run::from(
+            git_cmd(&self.git, cwd)
+                .env("GIT_EXEC_PATH", &self.overlay)
+                .env("GITGATE_SOCKET", &self.agent.socket)
+                .args(args)
+                .output()
+                .unwrap(),
+        );
+        for f in token_forms(&self.token) {
+            assert!(
+                !r.stdout.contains(&f) && !r.stderr.contains(&f),
+                "token leaked: {r:?}"
+            );
+        }
+        r
+    }
+    fn direct(&self, cwd: &Path, args: &[&str]) -> Run {
+        let helper = format!(
+            "!f() {{ echo username=x-access-token; echo password={}; }}; f",
+            self.token
+        );
+        Run::from(
+            git_cmd(&self.git, cwd)
+                .args(["-c", &format!("credential.helper={helper}")])
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    }
+    /// Set up a clone at `rel` (with direct git; the starting state of both runs).
+    fn clone_direct(&self, rel: &str, extra: &[&str]) -> PathBuf {
+        let mut args = vec!["clone", "-q"];
+        args.extend_from_slice(extra);
+        let url = self.url();
+        args.push(&url);
+        args.push(rel);
+        self.direct(self.work.path(), &args).assert_code(0);
+        self.w(rel)
+    }
+    fn receive_pack_posts(&self) -> usize {
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/git-receive-pack"))
+            .count()
+    }
+    fn server_refs(&self) -> String {
+        refs_of(&bare(self))
+    }
+}
+
+/// Everything observable about the client repos and the server after a run.
+fn observe(fx: &Fx, repos: &[&str], runs: Vec<Run>) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in runs {
+        out.push(format!("code {}", r.code));
+        out.push(format!("stdout {}", r.stdout));
+        out.push(format!("stderr {}", r.stderr));
+    }
+    for rel in repos {
+        let d = fx.w(rel);
+        if !d.exists() {
+            out.push(format!("{rel}: absent"));
+            continue;
+        }
+        let g = |args: &[&str]| {
+            let o = git_status(&d, args);
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        out.push(format!(
+            "{rel} refs {}",
+            g(&[
+                "for-each-ref",
+                "--format=%(objectname) %(refname) %(upstream)"
+            ])
+        ));
+        out.push(format!(
+            "{rel} config {}",
+            g(&["config", "--get-regexp", "^(remote|branch)\\."])
+        ));
+        out.push(format!(
+            "{rel} reflog {}",
+            g(&["reflog", "--all", "--format=%gd %gs"])
+        ));
+        out.push(format!("{rel} head {}", g(&["rev-parse", "HEAD"])));
+        out.push(format!(
+            "{rel} shallow {}",
+            std::fs::read_to_string(d.join(".git/shallow")).unwrap_or_default()
+        ));
+        out.push(format!(
+            "{rel} FETCH_HEAD {}",
+            std::fs::read_to_string(d.join(".git/FETCH_HEAD")).unwrap_or_default()
+        ));
+        out.push(format!(
+            "{rel} status {}",
+            g(&["status", "--porcelain=v1", "-b"])
+        ));
+    }
+    out.push(format!("server {}", fx.server_refs()));
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    sh(&format!("cp -a '{}/.' '{}/'", from.display(), to.display()));
+}
+
+/// Run `steps` (cwd relative to the work dir, args) directly and through gitgate from the same
+/// starting state (work dir and server restored in between) and compare everything.
+fn differential(fx: &Fx, repos: &[&str], steps: &[(&str, Vec<&str>)]) {
+    let snap = tempfile::tempdir().unwrap();
+    let (srv_snap, work_snap) = (snap.path().join("srv"), snap.path().join("work"));
+    copy_dir(fx.srv.path(), &srv_snap);
+    copy_dir(fx.work.path(), &work_snap);
+    let run_all = |through: bool| {
+        let runs = steps
+            .iter()
+            .map(|(cwd, args)| {
+                let cwd = fx.w(cwd);
+                if through {
+                    fx.gitgate(&cwd, args)
+                } else {
+                    fx.direct(&cwd, args)
+                }
+            })
+            .collect();
+        observe(fx, repos, runs)
+    };
+    let direct = run_all(false);
+    copy_dir(&srv_snap, fx.srv.path());
+    copy_dir(&work_snap, fx.work.path());
+    let posts_before = fx.receive_pack_posts();
+    let via = run_all(true);
+    let _ = posts_before;
+    let diffs: Vec<String> = direct
+        .iter()
+        .zip(&via)
+        .filter(|(d, v)| d != v)
+        .map(|(d, v)| format!("direct : {d}\ngitgate: {v}"))
+        .collect();
+    assert!(
+        diffs.is_empty(),
+        "{}: gitgate differs from direct git for {steps:?}\n{}\nagent log:\n{}",
+        fx.git.display(),
+        diffs.join("\n---\n"),
+        fx.agent.log_text()
+    );
+}
+
+fn each_git(f: impl Fn(&Path)) {
+    for g in real_gits() {
+        f(&g);
+    }
+}
+
+#[test]
+fn clone_variants_are_identical() {
+    each_git(|g| {
+        let fx = fx(g, &[]);
+        let url = fx.url();
+        differential(&fx, &["c"], &[("", vec!["clone", &url, "c"])]);
+        differential(
+            &fx,
+            &["c"],
+            &[("", vec!["clone", "--depth", "1", &url, "c"])],
+        );
+        differential(
+            &fx,
+            &["c"],
+            &[("", vec!["clone", "--branch", "feature", &url, "c"])],
+        );
+        differential(
+            &fx,
+            &["c"],
+            &[("", vec!["clone", "--filter=blob:none", &url, "c"])],
+        );
+        differential(&fx, &["c"], &[("", vec!["clone", "--bare", &url, "c"])]);
+        differential(&fx, &[], &[("", vec!["ls-remote", &url])]);
+        differential(
+            &fx,
+            &[],
+            &[("", vec!["ls-remote", "--heads", &url, "feature"])],
+        );
+    });
+}
