@@ -283,3 +283,184 @@ fn clone_variants_are_identical() {
         );
     });
 }
+
+impl Fx {
+    /// A new commit on the server's `branch` (pushed directly), so fetches have work to do.
+    fn server_commit(&self, branch: &str, file: &str) {
+        let d = tempfile::tempdir().unwrap();
+        let c = d.path().join("c");
+        let url = self.url();
+        self.direct(d.path(), &["clone", "-q", "-b", branch, &url, "c"])
+            .assert_code(0);
+        std::fs::write(c.join(file), format!("{file}\n")).unwrap();
+        git_ok(&c, &["add", "."]);
+        git_ok(&c, &["commit", "-q", "-m", &format!("server {file}")]);
+        self.direct(&c, &["push", "-q", "origin", branch])
+            .assert_code(0);
+    }
+    fn local_commit(&self, repo: &Path, file: &str) {
+        std::fs::write(repo.join(file), format!("{file}\n")).unwrap();
+        git_ok(repo, &["add", "."]);
+        git_ok(repo, &["commit", "-q", "-m", &format!("local {file}")]);
+    }
+}
+
+#[test]
+fn fetch_and_pull_variants_are_identical() {
+    each_git(|g| {
+        let fx = fx(g, &[]);
+        let a = fx.clone_direct("a", &[]);
+        fx.clone_direct("s", &["--depth", "1"]);
+        git_ok(&a, &["config", "pull.rebase", "false"]);
+        fx.server_commit("main", "m1.txt");
+        fx.server_commit("feature", "f1.txt");
+        git_ok(&bare(&fx), &["tag", "v2", "main"]);
+        git_ok(&bare(&fx), &["branch", "gone", "main"]);
+        let repos = ["a", "s"];
+        differential(&fx, &repos, &[("a", vec!["fetch"])]);
+        // `fetch -v`: remote-curl adds "POST git-upload-pack (N bytes)" lines of its own (see report).
+        differential(&fx, &repos, &[("a", vec!["fetch", "-q"])]);
+        differential(&fx, &repos, &[("a", vec!["fetch", "--tags"])]);
+        differential(
+            &fx,
+            &repos,
+            &[(
+                "a",
+                vec!["fetch", "origin", "feature:refs/remotes/origin/x"],
+            )],
+        );
+        differential(&fx, &repos, &[("a", vec!["fetch", "origin", "main"])]);
+        differential(&fx, &repos, &[("s", vec!["fetch", "--depth", "2"])]);
+        differential(&fx, &repos, &[("s", vec!["fetch", "--unshallow"])]);
+        differential(&fx, &repos, &[("a", vec!["pull"])]);
+        differential(&fx, &repos, &[("a", vec!["pull", "--ff-only"])]);
+        differential(&fx, &repos, &[("a", vec!["remote", "update"])]);
+        // a local commit: merge and rebase
+        fx.local_commit(&a, "local.txt");
+        differential(
+            &fx,
+            &repos,
+            &[("a", vec!["pull", "--no-rebase", "--no-edit"])],
+        );
+        differential(&fx, &repos, &[("a", vec!["pull", "--rebase"])]);
+        differential(&fx, &repos, &[("a", vec!["pull", "--ff-only"])]);
+        // prune
+        assert!(git_ok(&a, &["branch", "-r"]).contains("origin/gone"));
+        git_ok(&bare(&fx), &["branch", "-D", "gone"]);
+        differential(&fx, &repos, &[("a", vec!["fetch", "--prune"])]);
+        // up to date
+        differential(&fx, &repos, &[("a", vec!["fetch"]), ("a", vec!["fetch"])]);
+    });
+}
+
+#[test]
+fn push_variants_are_identical() {
+    each_git(|g| {
+        let fx = fx(g, &[]);
+        let a = fx.clone_direct("a", &[]);
+        git_ok(&a, &["checkout", "-q", "-b", "claude/x"]);
+        fx.local_commit(&a, "x.txt");
+        let repos = ["a"];
+        differential(&fx, &repos, &[("a", vec!["push", "-u", "origin", "HEAD"])]);
+        differential(
+            &fx,
+            &repos,
+            &[("a", vec!["push", "origin", "HEAD:claude/y"])],
+        );
+        differential(
+            &fx,
+            &repos,
+            &[("a", vec!["push", "-q", "origin", "claude/x"])],
+        );
+        differential(
+            &fx,
+            &repos,
+            &[("a", vec!["push", "-v", "origin", "claude/x"])],
+        );
+        differential(
+            &fx,
+            &repos,
+            &[("a", vec!["push", "--porcelain", "origin", "claude/x"])],
+        );
+        differential(
+            &fx,
+            &repos,
+            &[("a", vec!["push", "--dry-run", "origin", "claude/x"])],
+        );
+        differential(
+            &fx,
+            &repos,
+            &[(
+                "a",
+                vec![
+                    "push",
+                    "--atomic",
+                    "origin",
+                    "claude/x",
+                    "HEAD:refs/heads/claude/z",
+                ],
+            )],
+        );
+        differential(
+            &fx,
+            &repos,
+            &[(
+                "a",
+                vec!["push", "origin", "claude/x", "HEAD~1:refs/heads/claude/w"],
+            )],
+        );
+        // no upstream configured: git's own fatal
+        differential(&fx, &repos, &[("a", vec!["push"])]);
+        // pushed once, then a fast-forward on top, then up to date
+        differential(
+            &fx,
+            &repos,
+            &[
+                ("a", vec!["push", "-u", "origin", "HEAD"]),
+                ("a", vec!["commit", "-q", "--allow-empty", "-m", "more"]),
+                ("a", vec!["push"]),
+                ("a", vec!["push"]),
+            ],
+        );
+        // non-fast-forward: git refuses it itself from the advertisement
+        fx.server_commit("feature", "f2.txt");
+        git_ok(&a, &["checkout", "-q", "-b", "feature", "origin/feature"]);
+        fx.local_commit(&a, "f3.txt");
+        differential(&fx, &repos, &[("a", vec!["push", "origin", "feature"])]);
+        // a repository pre-push hook that refuses
+        let hook = a.join(".git/hooks/pre-push");
+        std::fs::write(&hook, "#!/bin/sh\necho 'hook: no' >&2\nexit 1\n").unwrap();
+        std::os::unix::fs::PermissionsExt::set_mode(
+            &mut std::fs::metadata(&hook).unwrap().permissions(),
+            0o755,
+        );
+        sh(&format!("chmod 755 '{}'", hook.display()));
+        differential(
+            &fx,
+            &repos,
+            &[("a", vec!["push", "origin", "HEAD:claude/hooked"])],
+        );
+        std::fs::remove_file(&hook).unwrap();
+        // a pre-receive hook printing remote: lines
+        install_hook(
+            &bare(&fx),
+            "pre-receive",
+            "#!/bin/sh\necho 'remote says hi'\nexit 0\n",
+        );
+        differential(
+            &fx,
+            &repos,
+            &[("a", vec!["push", "origin", "HEAD:claude/remote"])],
+        );
+        install_hook(
+            &bare(&fx),
+            "pre-receive",
+            "#!/bin/sh\necho 'denied by server'\nexit 1\n",
+        );
+        differential(
+            &fx,
+            &repos,
+            &[("a", vec!["push", "origin", "HEAD:claude/remote2"])],
+        );
+    });
+}
