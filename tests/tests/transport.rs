@@ -38,6 +38,7 @@ fn fx(git: &Path, extra: &[(&str, &str)]) -> Fx {
     let b = init_bare(srv.path(), "acme", "app");
     git_ok(&b, &["config", "uploadpack.allowFilter", "true"]);
     git_ok(&b, &["config", "uploadpack.allowAnySHA1InWant", "true"]);
+    git_ok(&b, &["config", "receive.advertisePushOptions", "true"]);
     init_bare(srv.path(), "acme", "other");
     let server = GitHttpServer::start(srv.path(), &token).unwrap();
     let seed = tempfile::tempdir().unwrap();
@@ -462,5 +463,183 @@ fn push_variants_are_identical() {
             &repos,
             &[("a", vec!["push", "origin", "HEAD:claude/remote2"])],
         );
+    });
+}
+
+/// A refused push: git's own `! [remote rejected]` line with the gitgate reason, exit 1, the
+/// server's refs unchanged, and no receive-pack POST reached the server.
+fn assert_refused(fx: &Fx, repo: &Path, args: &[&str], expect: &[&str]) {
+    let before = fx.server_refs();
+    let posts = fx.receive_pack_posts();
+    let r = fx.gitgate(repo, args);
+    assert_eq!(r.code, 1, "{args:?}: {r:?}\n{}", fx.agent.log_text());
+    for e in expect {
+        assert!(
+            r.stderr.contains(e),
+            "{args:?}: missing {e:?} in:\n{}",
+            r.stderr
+        );
+    }
+    assert!(!r.stderr.contains("fatal:"), "{args:?}: {}", r.stderr);
+    assert_eq!(fx.server_refs(), before, "{args:?} changed the server");
+    assert_eq!(
+        fx.receive_pack_posts(),
+        posts,
+        "{args:?} reached receive-pack"
+    );
+}
+
+#[test]
+fn refused_pushes_use_gits_own_format_and_never_reach_upstream() {
+    each_git(|g| {
+        let fx = fx(g, &[]);
+        let a = fx.clone_direct("a", &[]);
+        fx.local_commit(&a, "x.txt");
+        // the server's feature moves on: HEAD no longer descends from it
+        fx.server_commit("feature", "f.txt");
+        let main = "! [remote rejected] main -> main (gitgate: branch 'main' is protected (BLOCKED_BRANCHES))";
+        assert_refused(
+            &fx,
+            &a,
+            &["push", "origin", "main"],
+            &[main, "error: failed to push some refs"],
+        );
+        assert_refused(&fx, &a, &["push", "origin", "HEAD:main"], &["! [remote rejected] HEAD -> main (gitgate: branch 'main' is protected (BLOCKED_BRANCHES))"]);
+        assert_refused(
+            &fx,
+            &a,
+            &["push", "origin", "HEAD:MAIN"],
+            &["(gitgate: branch 'MAIN' is protected (BLOCKED_BRANCHES))"],
+        );
+        assert_refused(
+            &fx,
+            &a,
+            &["push", "origin", "HEAD:refs/heads/main"],
+            &[main.replace("main -> main", "HEAD -> main").as_str()],
+        );
+        assert_refused(
+            &fx,
+            &a,
+            &["push", "origin", "+HEAD:master"],
+            &["(gitgate: branch 'master' is protected (BLOCKED_BRANCHES))"],
+        );
+        assert_refused(
+            &fx,
+            &a,
+            &["push", "--all", "origin"],
+            &["(gitgate: branch 'main' is protected (BLOCKED_BRANCHES))"],
+        );
+        assert_refused(&fx, &a, &["push", "origin", "--delete", "feature"], &["! [remote rejected] feature (gitgate: deleting branch 'feature' is not allowed (ALLOW_DELETE_REMOTE))"]);
+        assert_refused(
+            &fx,
+            &a,
+            &["push", "origin", ":feature"],
+            &["(ALLOW_DELETE_REMOTE)"],
+        );
+        assert_refused(&fx, &a, &["push", "--force", "origin", "HEAD:feature"], &["! [remote rejected] HEAD -> feature (gitgate: non-fast-forward update of branch 'feature' is not allowed (ALLOW_FORCE_PUSH))"]);
+        fx.direct(&a, &["fetch", "-q"]).assert_code(0);
+        assert_refused(
+            &fx,
+            &a,
+            &["push", "--force-with-lease", "origin", "HEAD:feature"],
+            &["(ALLOW_FORCE_PUSH)"],
+        );
+        git_ok(&a, &["tag", "v9"]);
+        assert_refused(&fx, &a, &["push", "origin", "v9"], &["! [remote rejected] v9 -> v9 (gitgate: pushing tag 'v9' is not allowed (ALLOW_TAG_PUSH))"]);
+        assert_refused(
+            &fx,
+            &a,
+            &["push", "--tags", "origin"],
+            &["(ALLOW_TAG_PUSH)"],
+        );
+        assert_refused(&fx, &a, &["push", "origin", "HEAD:refs/notes/commits"], &["only branches (refs/heads/) and tags (refs/tags/) can be pushed; 'refs/notes/commits' refused"]);
+        assert_refused(
+            &fx,
+            &a,
+            &["push", "origin", "HEAD:refs/pull/1/head"],
+            &["'refs/pull/1/head' refused"],
+        );
+        assert_refused(
+            &fx,
+            &a,
+            &["push", "-o", "ci.skip", "origin", "HEAD:claude/opt"],
+            &["(gitgate: push options are not allowed ('ci.skip'))"],
+        );
+        // All or nothing: an allowed ref next to a refused one is not pushed either.
+        assert_refused(
+            &fx,
+            &a,
+            &["push", "origin", "HEAD:claude/ok", "HEAD:main"],
+            &[
+                "! [remote rejected] HEAD -> claude/ok (gitgate: not pushed because another ref in this push was refused)",
+                "! [remote rejected] HEAD -> main (gitgate: branch 'main' is protected (BLOCKED_BRANCHES))",
+            ],
+        );
+        assert!(fx.agent.log_text().is_empty() || !fx.agent.log_text().contains("panick"));
+    });
+}
+
+#[test]
+fn refused_remotes_say_why() {
+    each_git(|g| {
+        let fx = fx(g, &[]);
+        let w = fx.work.path();
+        let port = fx.server.port();
+        let cases: Vec<(String, &str)> = vec![
+            (
+                format!("http://127.0.0.1:{port}/evil/app.git"),
+                "fatal: gitgate: repository 'evil/app' is not in ALLOWED_REPOS (ALLOWED_REPOS)",
+            ),
+            (
+                format!("http://localhost:{port}/acme/app.git"),
+                "fatal: gitgate: host 'localhost:",
+            ),
+            (
+                format!("http://x-access-token:secret@127.0.0.1:{port}/acme/app.git"),
+                "fatal: gitgate: URLs with a user name or credentials are refused",
+            ),
+            (
+                format!("http://127.0.0.1:{port}/acme/app/extra.git"),
+                "fatal: gitgate: not a repository URL gitgate understands",
+            ),
+        ];
+        for (url, want) in cases {
+            let before = fx.server.request_count();
+            for args in [
+                vec!["ls-remote", url.as_str()],
+                vec!["clone", url.as_str(), "c"],
+            ] {
+                let r = fx.gitgate(w, &args);
+                assert_eq!(r.code, 128, "{args:?}: {r:?}");
+                assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+                assert!(!r.stderr.contains("secret"), "{}", r.stderr);
+                assert!(!w.join("c").exists());
+            }
+            assert_eq!(
+                fx.server.request_count(),
+                before,
+                "{url} reached the server"
+            );
+        }
+        // a push to another (allowed-looking but unlisted) repository
+        let a = fx.clone_direct("a", &[]);
+        let r = fx.gitgate(
+            &a,
+            &[
+                "push",
+                &format!("http://127.0.0.1:{port}/other/app.git"),
+                "HEAD:claude/x",
+            ],
+        );
+        assert_eq!(r.code, 128);
+        assert!(
+            r.stderr.contains(
+                "fatal: gitgate: repository 'other/app' is not in ALLOWED_REPOS (ALLOWED_REPOS)"
+            ),
+            "{}",
+            r.stderr
+        );
+        // ssh forms never reach the helper; the agent refuses them if asked directly
+        // (see the agent's unit tests).
     });
 }
