@@ -1,11 +1,14 @@
 //! Audit log: one JSON line per request (time, peer, tool, argv, repo-independent decision, reason,
-//! result code, duration, bytes). Redacted like every other output; rotated to `<path>.1` when it
-//! passes `AUDIT_MAX_BYTES`. Failures to write are logged, never fatal to the request.
+//! outcome, result code, duration, bytes). Redacted like every other output; rotated when it passes
+//! `AUDIT_MAX_BYTES`, keeping `AUDIT_KEEP` old files. Each record is written whole or not at all;
+//! failures to write are counted (agent-status) and logged, never fatal to the request.
 
 use crate::session::Peer;
 use crate::state::AgentState;
 use gitgate_proto::Hello;
 use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,6 +19,8 @@ pub struct AuditRecord<'a> {
     pub repo: Option<String>,
     pub decision: &'a str,
     pub reason: &'a str,
+    /// What reached upstream, for writes.
+    pub outcome: Option<crate::session::Outcome>,
     pub code: i32,
     pub duration: Duration,
     pub bytes: u64,
@@ -44,6 +49,7 @@ pub fn record(state: &AgentState, r: AuditRecord<'_>) {
         "repo": r.repo,
         "decision": r.decision,
         "reason": r.reason,
+        "outcome": r.outcome.map(crate::session::Outcome::as_str),
         "code": r.code,
         "duration_ms": r.duration.as_secs_f64() * 1000.0,
         "bytes": r.bytes,
@@ -62,20 +68,143 @@ pub fn record(state: &AgentState, r: AuditRecord<'_>) {
     if let Ok(meta) = std::fs::metadata(&path) {
         // +1: the newline, so the file never passes AUDIT_MAX_BYTES by one byte.
         if meta.len() + line.len() as u64 + 1 > settings.audit_max_bytes {
-            let mut rotated = path.clone().into_os_string();
-            rotated.push(".1");
-            let _ = std::fs::rename(&path, rotated);
+            rotate(&path, settings.audit_keep);
         }
     }
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| writeln!(f, "{line}"));
-    if let Err(e) = written {
+    if let Err(e) = append_whole_line(&path, &line) {
+        state
+            .counters
+            .audit_failures
+            .fetch_add(1, Ordering::Relaxed);
         crate::log::warn(
             state,
             &format!("cannot write the audit log {}: {e}", path.display()),
+        );
+    }
+}
+
+/// Append `line` and its newline with one `write`, or not at all: a short write (a full disk)
+/// is cut back off, so a later record never gets glued to a fragment.
+fn append_whole_line(path: &Path, line: &str) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let before = file.metadata()?.len();
+    let mut buf = Vec::with_capacity(line.len() + 1);
+    buf.extend_from_slice(line.as_bytes());
+    buf.push(b'\n');
+    let result = match file.write(&buf) {
+        Ok(n) if n == buf.len() => return Ok(()),
+        Ok(n) => Err(std::io::Error::new(
+            std::io::ErrorKind::WriteZero,
+            format!("only {n} of {} bytes written", buf.len()),
+        )),
+        Err(e) => Err(e),
+    };
+    // Best effort: shrinking needs no free space.
+    let _ = file.set_len(before);
+    result
+}
+
+/// `audit.jsonl` → `.1` → `.2` … keeping `keep` rotated files (0: the old file is dropped).
+fn rotate(path: &Path, keep: usize) {
+    let numbered = |n: usize| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(format!(".{n}"));
+        PathBuf::from(p)
+    };
+    if keep == 0 {
+        let _ = std::fs::remove_file(path);
+        return;
+    }
+    let _ = std::fs::remove_file(numbered(keep));
+    for n in (1..keep).rev() {
+        let _ = std::fs::rename(numbered(n), numbered(n + 1));
+    }
+    let _ = std::fs::rename(path, numbered(1));
+}
+
+/// At start: a record cut short by a crash or power loss is removed, so the file holds only
+/// whole lines. Returns how many bytes were dropped.
+pub fn repair_tail(path: &Path) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    // Look back in bounded steps for the last newline.
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let n = (end - start) as usize;
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut chunk[..n])?;
+        if let Some(i) = chunk[..n].iter().rposition(|&b| b == b'\n') {
+            let keep = start + i as u64 + 1;
+            if keep < len {
+                file.set_len(keep)?;
+            }
+            return Ok(len - keep);
+        }
+        end = start;
+    }
+    file.set_len(0)?;
+    Ok(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_record_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        std::fs::write(&p, "{\"a\":1}\n{\"b\":2}\n{\"c\":").unwrap();
+        assert_eq!(repair_tail(&p).unwrap(), 5);
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"a\":1}\n{\"b\":2}\n"
+        );
+        assert_eq!(repair_tail(&p).unwrap(), 0);
+        std::fs::write(&p, "no newline at all").unwrap();
+        assert_eq!(repair_tail(&p).unwrap(), 17);
+        assert_eq!(std::fs::read(&p).unwrap(), b"");
+    }
+
+    #[test]
+    fn rotation_keeps_the_configured_number_of_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("audit.jsonl");
+        for i in 0..7 {
+            std::fs::write(&p, format!("{i}\n")).unwrap();
+            rotate(&p, 3);
+        }
+        let read = |n: usize| std::fs::read_to_string(dir.path().join(format!("audit.jsonl.{n}")));
+        assert_eq!(read(1).unwrap(), "6\n");
+        assert_eq!(read(2).unwrap(), "5\n");
+        assert_eq!(read(3).unwrap(), "4\n");
+        assert!(read(4).is_err());
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn lines_are_appended_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        append_whole_line(&p, "{\"x\":1}").unwrap();
+        append_whole_line(&p, "{\"y\":2}").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"x\":1}\n{\"y\":2}\n"
         );
     }
 }

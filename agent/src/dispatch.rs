@@ -16,7 +16,15 @@ pub async fn handle(state: &AgentState, mut req: Request) -> Result<Exit, AgentE
         }
         Tool::Gh => {
             let (root, cwd) = workspace::check_cwd(&state.settings().workspace, &req.hello.cwd)?;
-            crate::gh::run(state, &mut req, &root, &cwd).await
+            // API calls do not watch the cancellation themselves: stop them here rather than
+            // let a cancelled command go on to its next write.
+            let cancel = req.cancel.clone();
+            tokio::select! {
+                r = crate::gh::run(state, &mut req, &root, &cwd) => r,
+                _ = cancel.cancelled() => Err(AgentError::OutcomeUnknown(
+                    "gh was interrupted; an API request already sent to GitHub may have completed".into(),
+                )),
+            }
         }
         Tool::Git => {
             let (root, cwd) = workspace::check_cwd(&state.settings().workspace, &req.hello.cwd)?;

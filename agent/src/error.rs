@@ -16,10 +16,18 @@ pub enum AgentError {
     Usage(String),
     #[error("operation cancelled (client interrupted or disconnected); nothing was changed")]
     Cancelled,
-    #[error("operation timed out after {0} s (GITGATE_OP_TIMEOUT_SECS)")]
+    #[error("operation timed out after {0} s (GITGATE_OP_TIMEOUT_SECS); nothing was changed")]
     Timeout(u64),
+    #[error("the agent is shutting down (SIGTERM); nothing was changed")]
+    ShuttingDown,
+    /// Interrupted after something was sent upstream: the agent cannot tell whether it landed.
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A forwarded stream carried the token and was stopped (redact.rs).
+    #[error(transparent)]
+    TokenInStream(#[from] crate::redact::TokenInStream),
 }
 
 impl AgentError {
@@ -38,8 +46,11 @@ impl AgentError {
             AgentError::Denied(_) => exit::DENIED,
             AgentError::Failed { code, .. } => *code,
             AgentError::Usage(_) => 129,
-            AgentError::Cancelled => 130,
-            AgentError::Timeout(_) | AgentError::Internal(_) => exit::PROTOCOL,
+            AgentError::Cancelled | AgentError::ShuttingDown => 130,
+            AgentError::Timeout(_)
+            | AgentError::Internal(_)
+            | AgentError::OutcomeUnknown(_)
+            | AgentError::TokenInStream(_) => exit::PROTOCOL,
         }
     }
 

@@ -8,6 +8,7 @@ mod error;
 mod gh;
 mod gitops;
 mod hook;
+mod housekeeping;
 mod log;
 mod redact;
 mod secret;
@@ -100,8 +101,28 @@ fn main() -> ExitCode {
             settings.state_dir.display()
         ));
     }
-    if let Err(e) = gitops::init_libgit2(&settings.state_dir.join("empty-config")) {
+    if let Err(e) = gitops::init_libgit2(
+        &settings.state_dir.join("empty-config"),
+        std::time::Duration::from_secs(settings.connect_timeout_secs),
+        std::time::Duration::from_secs(settings.io_timeout_secs),
+    ) {
         return fail(format!("libgit2 initialisation failed: {e}"));
+    }
+    // Logged once listening (they are events, not standing warnings for agent-status).
+    let mut notes = Vec::new();
+    match audit_repair(&settings) {
+        Ok(0) => {}
+        Ok(n) => notes.push(format!(
+            "audit log: removed a record of {n} bytes cut short by a crash"
+        )),
+        Err(e) => notes.push(format!("audit log: cannot check it: {e}")),
+    }
+    // Leftovers of a crash (lock files, temp packs, push scratch dirs): all older than this start.
+    for path in housekeeping::sweep(&settings.state_dir, std::time::SystemTime::now()) {
+        notes.push(format!(
+            "removed a leftover of an interrupted operation: {}",
+            path.display()
+        ));
     }
     raise_fd_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -112,7 +133,15 @@ fn main() -> ExitCode {
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
     let state = Arc::new(state::AgentState::new(settings, policy, token, warnings));
-    runtime.block_on(run(state, cli))
+    let code = runtime.block_on(run(state, cli, notes));
+    // Blocking work still stuck after the grace period (a hung upstream) must not keep the
+    // process alive: leave it behind.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
+}
+
+fn audit_repair(settings: &config::Settings) -> std::io::Result<u64> {
+    audit::repair_tail(&settings.audit_log_path())
 }
 
 /// Thousands of clients at once need thousands of descriptors: lift the soft limit to the hard
@@ -127,7 +156,7 @@ fn raise_fd_limit() {
     }
 }
 
-async fn run(state: Arc<state::AgentState>, cli: cli::Cli) -> ExitCode {
+async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -> ExitCode {
     use tokio::signal::unix::{signal, SignalKind};
     let settings = state.settings();
     let listener = match server::bind(&settings.socket) {
@@ -142,6 +171,9 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli) -> ExitCode {
     for w in &state.warnings {
         log::warn(&state, w);
     }
+    for n in &notes {
+        log::info(&state, n);
+    }
     log::info(
         &state,
         &format!(
@@ -150,7 +182,7 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli) -> ExitCode {
             std::process::id()
         ),
     );
-    let shutdown = tokio_util::sync::CancellationToken::new();
+    let shutdown = server::Shutdown::default();
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -166,11 +198,62 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli) -> ExitCode {
             _ = hup.recv() => reload(&state, &cli),
         }
     }
-    shutdown.cancel();
-    let _ = server.await;
+    stop(&state, &shutdown, server).await;
     let _ = std::fs::remove_file(&settings.socket);
     log::info(&state, "stopped");
     ExitCode::SUCCESS
+}
+
+/// SIGTERM/SIGINT: stop accepting at once; let in-flight work finish for most of
+/// GITGATE_SHUTDOWN_GRACE_SECS; then cancel what is left (each operation settles and reports
+/// honestly what reached upstream) and exit within the grace period either way.
+async fn stop(
+    state: &state::AgentState,
+    shutdown: &server::Shutdown,
+    server: tokio::task::JoinHandle<()>,
+) {
+    let grace = std::time::Duration::from_secs(state.settings().shutdown_grace_secs);
+    let started = std::time::Instant::now();
+    shutdown.stop_accepting.cancel();
+    let _ = server.await;
+    shutdown.tracker.close();
+    let running = shutdown.tracker.len();
+    if running > 0 {
+        log::info(
+            state,
+            &format!(
+                "stopping: waiting up to {} s for {running} connection(s) (GITGATE_SHUTDOWN_GRACE_SECS)",
+                grace.as_secs()
+            ),
+        );
+    }
+    let finish_by = grace.mul_f64(0.75);
+    if tokio::time::timeout(finish_by, shutdown.tracker.wait())
+        .await
+        .is_err()
+    {
+        log::warn(
+            state,
+            &format!(
+                "stopping: cancelling {} operation(s) still running",
+                shutdown.tracker.len()
+            ),
+        );
+        shutdown.abort_work.cancel();
+        let left = grace.saturating_sub(started.elapsed());
+        if tokio::time::timeout(left, shutdown.tracker.wait())
+            .await
+            .is_err()
+        {
+            log::warn(
+                state,
+                &format!(
+                    "stopping: {} operation(s) did not finish within the grace period",
+                    shutdown.tracker.len()
+                ),
+            );
+        }
+    }
 }
 
 /// SIGHUP: re-read the policy from the same layers. Paths and the token stay as they are; an

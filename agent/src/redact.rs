@@ -1,9 +1,14 @@
-//! Last line of defense: every byte sent to a client, written to a log or to the audit file passes
-//! through here. The token is replaced by `***` in its raw form and in the Basic-auth base64 forms
-//! a git/HTTP stack could echo (`base64(token)`, `base64("x-access-token:" + token)`).
+//! The token in output, two ways (DESIGN §6):
 //!
-//! Streams are redacted with a carry-over of `longest pattern - 1` bytes, so a token split across
-//! two chunks is still caught.
+//! - **Text the agent writes** (errors, logs, audit, status) is redacted: the token is replaced by
+//!   `***` in its raw form and in the Basic-auth base64 forms a git/HTTP stack could echo
+//!   (`base64(token)`, `base64("x-access-token:" + token)`). See [`Redactor::redact`].
+//! - **Streams** (bytes forwarded from upstream or carrying attacker-influenced data) are never
+//!   rewritten: rewriting, or holding back a tail only when it looks like the start of the token,
+//!   makes frame lengths an oracle that spells the token out one guess at a time. A
+//!   [`StreamScanner`] always holds back exactly `longest form - 1` bytes, whatever they are, and
+//!   aborts the stream when a complete form appears. What the client sees (frame count, lengths,
+//!   timing) therefore depends only on how many bytes arrived, never on whether they resemble it.
 
 use crate::secret::{Token, BASIC_USER};
 use base64::Engine as _;
@@ -22,7 +27,7 @@ impl Redactor {
     }
 
     /// Patterns derived from the token. Built on demand so no long-lived copy exists outside the
-    /// locked buffer; zeroized after use by the caller through `Patterns`' Drop.
+    /// locked buffer; zeroized when the `Patterns` is dropped.
     fn patterns(&self) -> Patterns {
         let list = self
             .token
@@ -41,7 +46,7 @@ impl Redactor {
         Patterns(list)
     }
 
-    /// Redact a complete buffer.
+    /// Redact a complete buffer of agent-written text.
     pub fn redact(&self, data: &[u8]) -> Vec<u8> {
         let pats = self.patterns();
         replace_all(data, &pats.0)
@@ -61,11 +66,21 @@ impl Redactor {
         exit
     }
 
-    /// A stateful redactor for one output stream.
-    pub fn stream(&self) -> StreamRedactor {
-        StreamRedactor {
+    /// A scanner for one forwarded byte stream (one response, one output channel).
+    pub fn scanner(&self) -> StreamScanner {
+        let hold = self
+            .patterns()
+            .0
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0)
+            .saturating_sub(1);
+        StreamScanner {
             redactor: self.clone(),
-            pending: Vec::new(),
+            hold,
+            tail: Vec::with_capacity(hold),
+            aborted: false,
         }
     }
 }
@@ -98,38 +113,61 @@ fn replace_all(data: &[u8], patterns: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// Redacts a stream chunk by chunk, holding back a tail that could be the start of a token.
-pub struct StreamRedactor {
+/// A forwarded stream contained a complete form of the token: the stream was stopped there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("gitgate: the upstream response contained the token; it was stopped")]
+pub struct TokenInStream;
+
+/// Scans one stream for the token without ever rewriting it (see the module docs).
+pub struct StreamScanner {
     redactor: Redactor,
-    pending: Vec<u8>,
+    /// Bytes always held back: `longest form - 1` (0 when no token is loaded). Fixed for the
+    /// life of the scanner, independent of the data.
+    hold: usize,
+    /// The last `hold` bytes received (or fewer, at the start of the stream).
+    tail: Vec<u8>,
+    aborted: bool,
 }
 
-impl StreamRedactor {
-    /// Feed a chunk; returns the bytes that are safe to emit now.
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
-        let pats = self.redactor.patterns();
-        let longest = pats.0.iter().map(Vec::len).max().unwrap_or(0);
-        self.pending.extend_from_slice(chunk);
-        if longest == 0 {
-            return std::mem::take(&mut self.pending);
+impl StreamScanner {
+    /// Feed a chunk; returns the bytes safe to forward now: everything received so far except the
+    /// last `hold` bytes. `Err` once a complete token form has been seen; the stream must end.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<u8>, TokenInStream> {
+        if self.aborted {
+            return Err(TokenInStream);
         }
-        let redacted = replace_all(&self.pending, &pats.0);
-        // Keep back a suffix that is a prefix of some pattern: it may complete in the next chunk.
-        let keep = (1..longest.min(redacted.len() + 1))
-            .rev()
-            .find(|&n| {
-                let tail = &redacted[redacted.len() - n..];
-                pats.0.iter().any(|p| p.starts_with(tail))
-            })
-            .unwrap_or(0);
-        let (emit, hold) = redacted.split_at(redacted.len() - keep);
-        self.pending = hold.to_vec();
-        emit.to_vec()
+        if self.hold == 0 && self.tail.is_empty() {
+            return Ok(chunk.to_vec());
+        }
+        let mut window = std::mem::take(&mut self.tail);
+        window.extend_from_slice(chunk);
+        if self.contains_token(&window) {
+            self.aborted = true;
+            use zeroize::Zeroize;
+            window.zeroize();
+            return Err(TokenInStream);
+        }
+        let keep = self.hold.min(window.len());
+        self.tail = window.split_off(window.len() - keep);
+        Ok(window)
     }
 
-    /// End of stream: whatever is held back is emitted (it did not complete a token).
-    pub fn finish(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.pending)
+    /// End of the stream: the held-back tail (it cannot hold a complete form: `push` checked it).
+    pub fn finish(&mut self) -> Result<Vec<u8>, TokenInStream> {
+        if self.aborted {
+            return Err(TokenInStream);
+        }
+        Ok(std::mem::take(&mut self.tail))
+    }
+
+    /// Whole-window search: the cost depends on the window's length, not on how close it comes.
+    fn contains_token(&self, window: &[u8]) -> bool {
+        let pats = self.redactor.patterns();
+        let mut found = false;
+        for p in pats.0.iter().filter(|p| !p.is_empty()) {
+            found |= memchr::memmem::find(window, p).is_some();
+        }
+        found
     }
 }
 
@@ -157,15 +195,68 @@ mod tests {
     }
 
     #[test]
-    fn split_across_chunks_is_masked() {
+    fn a_token_split_across_chunks_stops_the_stream() {
         let r = redactor("ghp_TOKEN123");
-        let input = b"before ghp_TOKEN123 after ghp_TOK";
+        let input = b"before ghp_TOKEN123 after";
         for cut in 0..input.len() {
-            let mut s = r.stream();
-            let mut out = s.push(&input[..cut]);
-            out.extend(s.push(&input[cut..]));
-            out.extend(s.finish());
-            assert_eq!(out, b"before *** after ghp_TOK", "cut at {cut}");
+            let mut s = r.scanner();
+            let first = s.push(&input[..cut]);
+            let second = first.and_then(|_| s.push(&input[cut..]));
+            assert_eq!(second, Err(TokenInStream), "cut at {cut}");
+            assert_eq!(s.finish(), Err(TokenInStream));
+        }
+    }
+
+    #[test]
+    fn every_base64_form_stops_the_stream() {
+        let r = redactor("ghp_TOKEN123");
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for form in [
+            b64.encode("ghp_TOKEN123"),
+            b64.encode("x-access-token:ghp_TOKEN123"),
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode("x-access-token:ghp_TOKEN123"),
+        ] {
+            let mut s = r.scanner();
+            assert_eq!(s.push(format!("a {form} b").as_bytes()), Err(TokenInStream));
+        }
+    }
+
+    #[test]
+    fn forwarded_bytes_are_never_rewritten() {
+        let r = redactor("ghp_TOKEN123");
+        let input: Vec<u8> = b"ghp_TOKEN12 ghp_ *** x-access-token ghp_TOKEN12"
+            .iter()
+            .copied()
+            .cycle()
+            .take(5000)
+            .collect();
+        let mut s = r.scanner();
+        let mut out = Vec::new();
+        for chunk in input.chunks(37) {
+            out.extend(s.push(chunk).unwrap());
+        }
+        out.extend(s.finish().unwrap());
+        assert_eq!(out, input);
+    }
+
+    /// The oracle: a client that controls where output ends learns nothing from frame lengths,
+    /// whether the tail is a prefix of the token or not.
+    #[test]
+    fn emitted_lengths_do_not_depend_on_token_prefixes() {
+        let token = "ghp_SECRETabcdefghijklmnopqrstuvwxyz0123";
+        let r = redactor(token);
+        let lengths = |chunks: &[Vec<u8>]| -> Vec<usize> {
+            let mut s = r.scanner();
+            let mut v: Vec<usize> = chunks.iter().map(|c| s.push(c).unwrap().len()).collect();
+            v.push(s.finish().unwrap().len());
+            v
+        };
+        for n in 1..token.len() {
+            let prefix = format!("data {}", &token[..n]);
+            let other = format!("data {}", "Z".repeat(n));
+            let a = lengths(&[prefix.clone().into_bytes(), b"\n".to_vec()]);
+            let b = lengths(&[other.clone().into_bytes(), b"\n".to_vec()]);
+            assert_eq!(a, b, "prefix of {n} bytes changed the emitted lengths");
         }
     }
 
@@ -188,7 +279,7 @@ mod tests {
     fn no_token_passes_through() {
         let r = Redactor::new(Arc::new(Token::none()));
         assert_eq!(r.redact(b"abc"), b"abc");
-        let mut s = r.stream();
-        assert_eq!(s.push(b"abc"), b"abc");
+        let mut s = r.scanner();
+        assert_eq!(s.push(b"abc"), Ok(b"abc".to_vec()));
     }
 }

@@ -53,14 +53,26 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-pub async fn serve(state: Arc<AgentState>, listener: UnixListener, shutdown: CancellationToken) {
+/// How the server stops (SIGTERM/SIGINT): first `stop_accepting` (the listener closes and
+/// connections still waiting for their Hello are dropped), then, after most of the grace period,
+/// `abort_work` (in-flight operations are cancelled and settle honestly). `tracker` knows when every
+/// connection has finished.
+#[derive(Clone, Default)]
+pub struct Shutdown {
+    pub stop_accepting: CancellationToken,
+    pub abort_work: CancellationToken,
+    pub tracker: tokio_util::task::TaskTracker,
+}
+
+pub async fn serve(state: Arc<AgentState>, listener: UnixListener, shutdown: Shutdown) {
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = shutdown.stop_accepting.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let state = state.clone();
-                    tokio::spawn(async move { connection(state, stream).await });
+                    let sd = shutdown.clone();
+                    shutdown.tracker.spawn(async move { connection(state, stream, sd).await });
                 }
                 Err(e) => {
                     // EMFILE/ENFILE under a flood: back off briefly instead of spinning or dying.
@@ -81,30 +93,32 @@ fn peer_of(stream: &UnixStream) -> Option<Peer> {
     })
 }
 
-/// Reads frames from the client half of the socket.
+/// Reads frames from the client half of the socket: the 5-byte header first (checked against the
+/// limits), then exactly the payload it announced. Nothing is buffered ahead, so an idle
+/// connection costs no read buffer.
 struct FrameReader {
     rd: OwnedReadHalf,
-    buf: Vec<u8>,
 }
 
 impl FrameReader {
     async fn next(&mut self) -> Result<Option<Frame>, ProtoError> {
-        loop {
-            if let Some((frame, used)) = proto::decode(&self.buf)? {
-                self.buf.drain(..used);
-                return Ok(Some(frame));
-            }
-            let mut chunk = [0u8; 16 * 1024];
-            let n = self.rd.read(&mut chunk).await?;
-            if n == 0 {
-                return if self.buf.is_empty() {
-                    Ok(None)
-                } else {
-                    Err(ProtoError::Truncated)
-                };
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
+        let mut header = [0u8; 5];
+        if self.rd.read(&mut header[..1]).await? == 0 {
+            return Ok(None);
         }
+        read_exact(&mut self.rd, &mut header[1..]).await?;
+        let (kind, total) = proto::check_header(header)?;
+        let mut payload = vec![0u8; total - header.len()];
+        read_exact(&mut self.rd, &mut payload).await?;
+        proto::decode_body(kind, &payload).map(Some)
+    }
+}
+
+async fn read_exact(rd: &mut OwnedReadHalf, buf: &mut [u8]) -> Result<(), ProtoError> {
+    match rd.read_exact(buf).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(ProtoError::Truncated),
+        Err(e) => Err(ProtoError::Io(e)),
     }
 }
 
@@ -195,12 +209,8 @@ impl Refusal {
     }
 }
 
-/// Peer check and concurrency limits, before anything is read from the client.
-fn admit<'a>(
-    state: &'a AgentState,
-    settings: &Settings,
-    peer: Option<Peer>,
-) -> Result<(Peer, tokio::sync::OwnedSemaphorePermit, PeerSlot<'a>), Refusal> {
+/// Only allowed uids get as far as sending a Hello (checked before anything is read).
+fn check_peer(state: &AgentState, peer: Option<Peer>) -> Result<Peer, Refusal> {
     let peer = peer.ok_or_else(|| {
         Refusal::error("gitgate: cannot read the peer credentials of this connection".into())
     })?;
@@ -221,6 +231,16 @@ fn admit<'a>(
             denied: true,
         });
     }
+    Ok(peer)
+}
+
+/// Concurrency limits, taken only once a valid Hello has arrived: idle connections never hold a
+/// request slot.
+fn admit<'a>(
+    state: &'a AgentState,
+    settings: &Settings,
+    peer: Peer,
+) -> Result<(tokio::sync::OwnedSemaphorePermit, PeerSlot<'a>), Refusal> {
     let permit = state.connections.clone().try_acquire_owned().map_err(|_| {
         Refusal::error(format!(
             "gitgate: agent busy: {} requests already running (GITGATE_MAX_CONNECTIONS); try again",
@@ -233,7 +253,7 @@ fn admit<'a>(
             peer.uid, settings.max_per_peer
         ))
     })?;
-    Ok((peer, permit, slot))
+    Ok((permit, slot))
 }
 
 /// The first frame, within the Hello deadline. `Ok(None)`: the client connected and left.
@@ -268,22 +288,67 @@ async fn read_hello(
     Ok(Some(hello))
 }
 
-async fn connection(state: Arc<AgentState>, stream: UnixStream) {
+/// How long a cancelled operation may take to stop at its next checkpoint (blocking git work
+/// checks the cancellation on every progress callback; network waits are bounded by
+/// GITGATE_IO_TIMEOUT_SECS) before the agent gives up waiting for its outcome.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// A cancelled operation's honest result. Work that never started anything upstream is simply
+/// stopped (dropped). Work that did (a push) reports itself once it stops (it knows whether
+/// anything reached upstream), or is reported "unknown" if it does not stop in time.
+async fn settle<F>(
+    handler: &mut std::pin::Pin<&mut F>,
+    note: &crate::session::AuditNote,
+    why: AgentError,
+) -> Result<proto::Exit, AgentError>
+where
+    F: std::future::Future<Output = Result<proto::Exit, AgentError>>,
+{
+    if !note.upstream_work_started() {
+        return Err(why);
+    }
+    match tokio::time::timeout(SETTLE, handler.as_mut()).await {
+        // It stopped before anything was sent: report why it was stopped.
+        Ok(Err(AgentError::Cancelled)) => Err(why),
+        // It finished anyway (the work landed) or failed on its own terms: the truth.
+        Ok(r) => r,
+        Err(_) => Err(AgentError::OutcomeUnknown(format!(
+            "{why}; the operation was still running when the agent stopped waiting for it, so what it changed upstream is not known"
+        ))),
+    }
+}
+
+async fn connection(state: Arc<AgentState>, stream: UnixStream, shutdown: Shutdown) {
     let settings = state.settings();
     let peer = peer_of(&stream);
     let (rd, wr) = stream.into_split();
-    let (peer, global_permit, peer_slot) = match admit(&state, &settings, peer) {
-        Ok(admitted) => admitted,
+    let peer = match check_peer(&state, peer) {
+        Ok(p) => p,
         Err(refusal) => return refusal.send(&state, Some(rd), wr).await,
     };
-    let mut reader = FrameReader {
-        rd,
-        buf: Vec::new(),
+    let mut reader = FrameReader { rd };
+    // Waiting for the Hello: bounded per uid by evicting the oldest waiter, so a flood of idle
+    // connections can delay nobody for longer than it takes to send a Hello.
+    let pending = state.pending.enter(peer.uid, settings.max_pending_per_peer);
+    let hello = tokio::select! {
+        h = read_hello(&mut reader, &settings) => h,
+        _ = pending.evicted() => Err(Refusal::error(format!(
+            "gitgate: connection dropped: more than {} connections from uid {} were waiting to send a request (GITGATE_MAX_PENDING_PER_PEER)",
+            settings.max_pending_per_peer, peer.uid
+        ))),
+        _ = shutdown.stop_accepting.cancelled() => Err(Refusal::error(
+            "gitgate: the agent is shutting down; try again once it is back".into(),
+        )),
     };
-    let hello = match read_hello(&mut reader, &settings).await {
+    drop(pending);
+    let hello = match hello {
         Ok(Some(h)) => h,
         Ok(None) => return,
         Err(refusal) => return refusal.send(&state, None, wr).await,
+    };
+    let (global_permit, peer_slot) = match admit(&state, &settings, peer) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refusal.send(&state, Some(reader.rd), wr).await,
     };
 
     let cancel = CancellationToken::new();
@@ -346,16 +411,29 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
     };
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
     let timeout = Duration::from_secs(settings.op_timeout_secs);
-    let op_cancel = cancel.clone();
+    let handler = dispatch::handle(&state, request);
+    tokio::pin!(handler);
+    // On cancellation the handler is not dropped: it is told (`cancel`) and given time to settle,
+    // so work that already reached upstream is finished or reported as unknown, never as
+    // "nothing was changed" (and its repository lock is held until it really ends).
     let result = tokio::select! {
-        r = dispatch::handle(&state, request) => r,
-        _ = op_cancel.cancelled() => Err(AgentError::Cancelled),
+        r = &mut handler => r,
+        _ = cancel.cancelled() => settle(&mut handler, &note, AgentError::Cancelled).await,
         _ = tokio::time::sleep(timeout) => {
             cancel.cancel();
-            Err(AgentError::Timeout(settings.op_timeout_secs))
+            settle(&mut handler, &note, AgentError::Timeout(settings.op_timeout_secs)).await
+        }
+        _ = shutdown.abort_work.cancelled() => {
+            cancel.cancel();
+            settle(&mut handler, &note, AgentError::ShuttingDown).await
         }
     };
     out.flush().await;
+    // A stream that carried the token was stopped: the request cannot end as a success.
+    let result = match (result, out.aborted()) {
+        (Ok(_), Some(seen)) => Err(seen.into()),
+        (r, _) => r,
+    };
     let (code, decision, reason) = match &result {
         // Refused in the client's own protocol (git report-status): a denial for the record.
         Ok(exit) if note.denied().is_some() => {
@@ -409,6 +487,7 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream) {
             repo: note.repo(),
             decision,
             reason: &reason,
+            outcome: note.outcome(),
             code,
             duration: started.elapsed(),
             bytes,

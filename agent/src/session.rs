@@ -1,7 +1,7 @@
 //! One client request as handlers see it: what they asked, where output goes, their
 //! stdin, and a cancellation token fired by a Signal frame, a disconnect or the operation timeout.
 
-use crate::redact::{Redactor, StreamRedactor};
+use crate::redact::{Redactor, StreamScanner, TokenInStream};
 use gitgate_proto::{Frame, Hello};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -13,8 +13,9 @@ pub struct Peer {
     pub pid: i32,
 }
 
-/// Output to the client. Every byte passes the redactor; safe to use from async code and, through
-/// the `*_blocking` methods, from libgit2 callbacks running on a blocking thread.
+/// Output to the client. Every byte passes a [`StreamScanner`] (never rewritten; a complete token
+/// form stops the output for good and the request ends with an error); safe to use from async
+/// code and, through the `*_blocking` methods, from libgit2 callbacks on a blocking thread.
 #[derive(Clone)]
 pub struct Output {
     inner: Arc<OutputInner>,
@@ -22,9 +23,10 @@ pub struct Output {
 
 struct OutputInner {
     tx: mpsc::Sender<Frame>,
-    stdout: Mutex<StreamRedactor>,
-    stderr: Mutex<StreamRedactor>,
+    stdout: Mutex<StreamScanner>,
+    stderr: Mutex<StreamScanner>,
     bytes: std::sync::atomic::AtomicU64,
+    aborted: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone, Copy)]
@@ -38,9 +40,10 @@ impl Output {
         Output {
             inner: Arc::new(OutputInner {
                 tx,
-                stdout: Mutex::new(redactor.stream()),
-                stderr: Mutex::new(redactor.stream()),
+                stdout: Mutex::new(redactor.scanner()),
+                stderr: Mutex::new(redactor.scanner()),
                 bytes: Default::default(),
+                aborted: Default::default(),
             }),
         }
     }
@@ -54,6 +57,7 @@ impl Output {
             Ok(mut r) => r.push(data),
             Err(_) => return None,
         };
+        let clean = self.or_abort(clean)?;
         if clean.is_empty() {
             return None;
         }
@@ -93,13 +97,33 @@ impl Output {
         self.send_blocking(Stream::Err, data.as_ref())
     }
 
-    /// Emit what the redactors held back (end of the operation).
+    fn or_abort(&self, r: Result<Vec<u8>, TokenInStream>) -> Option<Vec<u8>> {
+        r.map_err(|_| {
+            self.inner
+                .aborted
+                .store(true, std::sync::atomic::Ordering::SeqCst)
+        })
+        .ok()
+    }
+
+    /// A stream carried the token and was stopped: the request must end with an error.
+    pub fn aborted(&self) -> Option<TokenInStream> {
+        self.inner
+            .aborted
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then_some(TokenInStream)
+    }
+
+    /// Emit what the scanners held back (end of the operation).
     pub async fn flush(&self) {
         for (which, lock) in [
             (Stream::Out, &self.inner.stdout),
             (Stream::Err, &self.inner.stderr),
         ] {
-            let rest = lock.lock().map(|mut r| r.finish()).unwrap_or_default();
+            let rest = match lock.lock() {
+                Ok(mut r) => self.or_abort(r.finish()).unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
             if !rest.is_empty() {
                 let f = match which {
                     Stream::Out => Frame::Data(rest),
@@ -163,15 +187,56 @@ impl Stdin {
     }
 }
 
-/// What a handler learns about a request that the audit log records (the repository it resolved).
+/// What reached the upstream server, for requests that write (the audit's `outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server received the write and answered.
+    Landed,
+    /// Nothing was sent upstream.
+    NotSent,
+    /// Interrupted after the upload began: the server may or may not have applied it.
+    Unknown,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Landed => "landed",
+            Outcome::NotSent => "not sent",
+            Outcome::Unknown => "unknown: connection lost after upload",
+        }
+    }
+}
+
+/// What a handler learns about a request that the audit log records (the repository it resolved,
+/// what reached upstream).
 #[derive(Default)]
 pub struct AuditNote {
     repo: Mutex<Option<String>>,
+    outcome: Mutex<Option<Outcome>>,
+    upstream_work: std::sync::atomic::AtomicBool,
     /// A refusal the handler already told the client in its own protocol (git report-status).
     denied: Mutex<Option<String>>,
 }
 
 impl AuditNote {
+    /// The handler has started work that may write upstream (a push): if the request is cancelled
+    /// now, it must be allowed to settle and report what happened instead of being dropped.
+    pub fn begin_upstream_work(&self) {
+        self.upstream_work
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn upstream_work_started(&self) -> bool {
+        self.upstream_work.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    pub fn set_outcome(&self, outcome: Outcome) {
+        if let Ok(mut o) = self.outcome.lock() {
+            *o = Some(outcome);
+        }
+    }
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.outcome.lock().ok().and_then(|o| *o)
+    }
     pub fn set_repo(&self, slug: &str) {
         if let Ok(mut r) = self.repo.lock() {
             *r = Some(slug.to_owned());

@@ -6,6 +6,7 @@ use crate::session::Request;
 use crate::state::AgentState;
 use gitgate_proto::Exit;
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
 
 fn list(items: &[String]) -> String {
     serde_json::to_string(items).unwrap_or_default()
@@ -19,7 +20,8 @@ fn allowed(b: bool) -> &'static str {
     }
 }
 
-pub fn render(state: &AgentState) -> String {
+/// `state_dir_bytes`: measured off the async workers by the caller (a walk of the state dir).
+pub fn render(state: &AgentState, state_dir_bytes: u64) -> String {
     let s = state.settings();
     let [requests, ok, denied, errors] = state.counters.get();
     let up = state.started.elapsed().as_secs();
@@ -39,7 +41,12 @@ pub fn render(state: &AgentState) -> String {
         state.allowed_uids()
     );
     let _ = writeln!(t, "workspace:         {}", s.workspace.display());
-    let _ = writeln!(t, "state dir:         {}", s.state_dir.display());
+    let _ = writeln!(
+        t,
+        "state dir:         {} ({})",
+        s.state_dir.display(),
+        crate::housekeeping::human_bytes(state_dir_bytes)
+    );
     let _ = writeln!(
         t,
         "token:             {}",
@@ -99,10 +106,38 @@ pub fn render(state: &AgentState) -> String {
         t,
         "requests:          {requests} (allowed {ok}, denied {denied}, errors {errors})"
     );
+    let _ = writeln!(
+        t,
+        "waiting for hello: {} connection(s)",
+        state.pending.count()
+    );
+    let audit_failures = state.counters.audit_failures.load(Ordering::Relaxed);
+    if audit_failures > 0 {
+        let _ = writeln!(
+            t,
+            "warning:           {audit_failures} audit record(s) could not be written (see the agent log)"
+        );
+    }
     for w in &state.warnings {
         let _ = writeln!(t, "warning:           {w}");
     }
     t
+}
+
+/// Clients choose their arguments: ESC, CR, LF and other control characters would let them erase
+/// or fake lines on the operator's terminal. Shown escaped, as the audit JSON has them.
+fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn recent_table(n: usize) -> String {
@@ -142,10 +177,10 @@ fn recent_table(n: usize) -> String {
             "{:<8} {:<6} {:<13} {:<6} {:>5}  {}",
             format!("{:.0}s", age),
             v["uid"].to_string(),
-            v["tool"].as_str().unwrap_or(""),
-            v["decision"].as_str().unwrap_or(""),
+            escape_controls(v["tool"].as_str().unwrap_or("")),
+            escape_controls(v["decision"].as_str().unwrap_or("")),
             v["code"].to_string(),
-            what
+            escape_controls(&what)
         );
     }
     t
@@ -154,7 +189,13 @@ fn recent_table(n: usize) -> String {
 pub async fn run(state: &AgentState, req: &Request) -> Result<Exit, AgentError> {
     let args = &req.hello.args;
     match args.first().map(String::as_str) {
-        None => req.out.stdout(render(state)).await,
+        None => {
+            let dir = state.settings().state_dir.clone();
+            let bytes = tokio::task::spawn_blocking(move || crate::housekeeping::disk_usage(&dir))
+                .await
+                .unwrap_or(0);
+            req.out.stdout(render(state, bytes)).await
+        }
         Some("--recent") => {
             let n = args
                 .get(1)
@@ -169,4 +210,21 @@ pub async fn run(state: &AgentState, req: &Request) -> Result<Exit, AgentError> 
         }
     }
     Ok(Exit::code(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_cannot_reach_the_terminal() {
+        let hostile = "push \u{1b}[2K\rOK\nfake line\u{7}\u{9b}x";
+        let shown = escape_controls(hostile);
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(
+            shown,
+            "push \\u{001b}[2K\\rOK\\nfake line\\u{0007}\\u{009b}x"
+        );
+        assert_eq!(escape_controls("claude/ä ok"), "claude/ä ok");
+    }
 }

@@ -73,6 +73,8 @@ pub struct Agent {
     pub bin: PathBuf,
     pub log: PathBuf,
     pub token: Option<String>,
+    launch_env: Vec<(String, String)>,
+    launch_args: Vec<String>,
 }
 
 pub struct AgentBuilder {
@@ -119,35 +121,26 @@ impl AgentBuilder {
         }
         let socket = root.join("run").join("agent.sock");
         let log = root.join("agent.log");
-        let mut cmd = Command::new(agent_bin());
-        cmd.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", root.join("agent-home"))
-            .env("GITGATE_SOCKET", &socket)
-            .env("GITGATE_WORKSPACE", &workspace)
-            .env("GITGATE_STATE_DIR", &state)
-            .env("GITGATE_HELLO_TIMEOUT_MS", "2000")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-            .stderr(Stdio::from(
-                std::fs::OpenOptions::new().append(true).open(&log).unwrap(),
-            ));
+        let mut env: Vec<(String, String)> = vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("HOME".into(), root.join("agent-home").display().to_string()),
+            ("GITGATE_SOCKET".into(), socket.display().to_string()),
+            ("GITGATE_WORKSPACE".into(), workspace.display().to_string()),
+            ("GITGATE_STATE_DIR".into(), state.display().to_string()),
+            ("GITGATE_HELLO_TIMEOUT_MS".into(), "2000".into()),
+        ];
         if let Some(t) = &self.token {
             if self.token_via_file {
                 let f = root.join("token");
                 std::fs::write(&f, t).unwrap();
-                cmd.env("GITHUB_TOKEN_FILE", f);
+                env.push(("GITHUB_TOKEN_FILE".into(), f.display().to_string()));
             } else {
-                cmd.env("GITHUB_TOKEN", t);
+                env.push(("GITHUB_TOKEN".into(), t.clone()));
             }
         }
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        cmd.args(&self.args);
-        let child = cmd.spawn().expect("start gitgate-agent");
+        env.extend(self.env);
         let mut agent = Agent {
-            child: Some(child),
+            child: None,
             dir,
             socket,
             workspace,
@@ -155,24 +148,88 @@ impl AgentBuilder {
             bin,
             log,
             token: self.token,
+            launch_env: env,
+            launch_args: self.args,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::os::unix::net::UnixStream::connect(&agent.socket).is_err() {
-            if let Some(Ok(Some(status))) = agent.child.as_mut().map(Child::try_wait) {
-                panic!("agent exited early ({status}): {}", agent.log_text());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "agent did not start: {}",
-                agent.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        agent.launch();
         agent
     }
 }
 
 impl Agent {
+    /// Start the agent process with the recorded settings and wait (bounded) until it accepts
+    /// connections.
+    fn launch(&mut self) {
+        let mut cmd = Command::new(agent_bin());
+        cmd.env_clear()
+            .envs(self.launch_env.iter().map(|(k, v)| (k, v)))
+            .args(&self.launch_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.log)
+                    .unwrap(),
+            ))
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&self.log)
+                    .unwrap(),
+            ));
+        self.child = Some(cmd.spawn().expect("start gitgate-agent"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!("agent exited early ({status}): {}", self.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "agent did not start: {}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kill the agent without warning (a crash): nothing of its own shutdown runs.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start it again with the same settings, socket and state dir.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// Send a signal to the agent process.
+    pub fn signal(&self, sig: i32) {
+        if let Some(c) = &self.child {
+            unsafe { libc::kill(c.id() as i32, sig) };
+        }
+    }
+
+    /// Wait (bounded) for the agent to exit; `None` if it is still running after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.as_mut().map(Child::try_wait) {
+                Some(Ok(Some(status))) => {
+                    self.child = None;
+                    return Some(status);
+                }
+                None => return None,
+                _ if Instant::now() > deadline => return None,
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
     pub fn builder() -> AgentBuilder {
         AgentBuilder {
             env: vec![],
@@ -380,4 +437,68 @@ pub fn git_cmd(git: &Path, dir: &Path) -> Command {
         .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
         .stdin(Stdio::null());
     c
+}
+
+/// A raw protocol client for tests that drive the socket directly (limits, faults).
+pub mod raw {
+    use super::Agent;
+    use gitgate_proto::{read_frame, Frame, Hello, Tool};
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    pub fn connect(agent: &Agent) -> UnixStream {
+        let s = UnixStream::connect(&agent.socket).expect("connect to the agent");
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(15))).unwrap();
+        s
+    }
+
+    pub fn hello(tool: Tool, args: &[&str], cwd: &Path) -> Vec<u8> {
+        Frame::Hello(Hello::new(
+            tool,
+            args.iter().map(|a| a.to_string()).collect(),
+            cwd.display().to_string(),
+        ))
+        .encode()
+    }
+
+    /// Read frames until the final Exit or Error frame; returns it and the output bytes before it.
+    pub fn final_frame(s: &mut UnixStream) -> (Frame, Vec<u8>) {
+        let mut output = Vec::new();
+        loop {
+            match read_frame(s) {
+                Ok(Some(Frame::Data(b))) | Ok(Some(Frame::Stderr(b))) => output.extend(b),
+                Ok(Some(f @ (Frame::Exit(_) | Frame::Error(_)))) => return (f, output),
+                other => panic!("expected a final frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// One complete request (Hello, StdinEof) and its final frame.
+    pub fn request(agent: &Agent, tool: Tool, args: &[&str]) -> (Frame, Vec<u8>) {
+        let mut s = connect(agent);
+        let mut bytes = hello(tool, args, &agent.workspace);
+        bytes.extend(Frame::DataEof.encode());
+        // The agent may refuse (busy) before reading the Hello; a write error then is fine.
+        let _ = s.write_all(&bytes);
+        final_frame(&mut s)
+    }
+
+    pub fn status_ok(agent: &Agent) -> bool {
+        matches!(request(agent, Tool::AgentStatus, &[]).0, Frame::Exit(e) if e.code == 0)
+    }
+
+    /// Poll `f` every 50 ms until it returns `Some`, or panic after `timeout`.
+    pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = f() {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }

@@ -9,32 +9,17 @@
 //! "Blocked" requests are `hook pre-push` requests whose stdin never ends: the hook handler reads
 //! stdin to EOF, so the request holds its slot until the client hangs up or the operation times out.
 
+use gitgate_e2e::raw::*;
 use gitgate_e2e::*;
-use gitgate_proto::{read_frame, Frame, Hello, Tool};
+use gitgate_proto::{Frame, Tool};
 use serde_json::Value;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
-// Raw protocol client helpers
-
-fn connect(agent: &Agent) -> UnixStream {
-    let s = UnixStream::connect(&agent.socket).expect("connect to the agent");
-    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(15))).unwrap();
-    s
-}
-
-fn hello(tool: Tool, args: &[&str], cwd: &Path) -> Vec<u8> {
-    Frame::Hello(Hello::new(
-        tool,
-        args.iter().map(|a| a.to_string()).collect(),
-        cwd.display().to_string(),
-    ))
-    .encode()
-}
+// Helpers (the raw protocol client is gitgate_e2e::raw)
 
 /// A request that blocks in the agent until the client goes away (or the operation times out).
 fn blocked_hook(agent: &Agent) -> UnixStream {
@@ -101,44 +86,6 @@ fn assert_held(held: &[UnixStream]) {
             n < 0 && err.kind() == std::io::ErrorKind::WouldBlock,
             "held request {i} was answered or closed (recv {n}: {err})"
         );
-    }
-}
-
-/// Read frames until the final Exit or Error frame; returns it and the output bytes before it.
-fn final_frame(s: &mut UnixStream) -> (Frame, Vec<u8>) {
-    let mut output = Vec::new();
-    loop {
-        match read_frame(s) {
-            Ok(Some(Frame::Data(b))) | Ok(Some(Frame::Stderr(b))) => output.extend(b),
-            Ok(Some(f @ (Frame::Exit(_) | Frame::Error(_)))) => return (f, output),
-            other => panic!("expected a final frame, got {other:?}"),
-        }
-    }
-}
-
-/// One complete request (Hello, StdinEof) and its final frame.
-fn request(agent: &Agent, tool: Tool, args: &[&str]) -> (Frame, Vec<u8>) {
-    let mut s = connect(agent);
-    let mut bytes = hello(tool, args, &agent.workspace);
-    bytes.extend(Frame::DataEof.encode());
-    // The agent may refuse (busy) before reading the Hello; a write error then is fine.
-    let _ = s.write_all(&bytes);
-    final_frame(&mut s)
-}
-
-fn status_ok(agent: &Agent) -> bool {
-    matches!(request(agent, Tool::AgentStatus, &[]).0, Frame::Exit(e) if e.code == 0)
-}
-
-/// Poll `f` every 50 ms until it returns `Some`, or panic after `timeout`.
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -20,14 +20,22 @@ fn looks_like_url(s: &str) -> bool {
 }
 
 async fn refresh(state: &AgentState, req: &Request, target: &Target) -> Result<(), AgentError> {
-    let lock = state.repo_lock(&target.slug);
-    let _held = lock.lock().await;
+    // The guard moves into the blocking work: the lock is held until the work really ends, even
+    // if this request is cancelled or times out meanwhile.
+    let held = state.repo_lock(&target.slug).lock_owned().await;
     let target = target.clone();
     let token = state.token.clone();
     let cancel = req.cancel.clone();
-    tokio::task::spawn_blocking(move || mirror::refresh(&target, &token, &cancel))
-        .await
-        .map_err(|e| AgentError::Internal(format!("mirror task failed: {e}")))?
+    let started = state.started_at;
+    tokio::task::spawn_blocking(move || {
+        // Under the lock: what an earlier, killed agent left in this repository goes first.
+        crate::housekeeping::sweep(&target.mirror, started);
+        let r = mirror::refresh(&target, &token, &cancel);
+        drop(held);
+        r
+    })
+    .await
+    .map_err(|e| AgentError::Internal(format!("mirror task failed: {e}")))?
 }
 
 fn mirror_exit(target: &Target, url_as_written: String) -> Exit {

@@ -18,8 +18,18 @@ use tokio_util::sync::CancellationToken;
 /// Make libgit2 ignore every gitconfig outside the repositories we open ourselves, and skip the
 /// ownership check (it protects against config-driven program execution, which libgit2 never does
 /// for our reads; the workspace is owned by the AI's uid by design).
-pub fn init_libgit2(empty_dir: &Path) -> Result<(), String> {
+///
+/// Every libgit2 connection gets a connect timeout and an idle timeout (no byte either way for
+/// that long fails the read or write), so a silent server never pins a thread forever.
+pub fn init_libgit2(
+    empty_dir: &Path,
+    connect_timeout: std::time::Duration,
+    io_timeout: std::time::Duration,
+) -> Result<(), String> {
     std::fs::create_dir_all(empty_dir).map_err(|e| format!("{}: {e}", empty_dir.display()))?;
+    let millis = |d: std::time::Duration| -> libc::c_int {
+        d.as_millis().clamp(1, libc::c_int::MAX as u128) as libc::c_int
+    };
     // SAFETY: called once at start-up before any libgit2 use on other threads.
     unsafe {
         for level in [
@@ -31,6 +41,10 @@ pub fn init_libgit2(empty_dir: &Path) -> Result<(), String> {
             git2::opts::set_search_path(level, empty_dir).map_err(|e| e.message().to_owned())?;
         }
         git2::opts::set_verify_owner_validation(false).map_err(|e| e.message().to_owned())?;
+        git2::opts::set_server_connect_timeout_in_milliseconds(millis(connect_timeout))
+            .map_err(|e| e.message().to_owned())?;
+        git2::opts::set_server_timeout_in_milliseconds(millis(io_timeout))
+            .map_err(|e| e.message().to_owned())?;
     }
     Ok(())
 }

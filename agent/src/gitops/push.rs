@@ -150,8 +150,12 @@ fn push_blocking(
     cancel: &CancellationToken,
     out: &Output,
     dry_run: bool,
+    audit: &crate::session::AuditNote,
 ) -> Result<i32, AgentError> {
     let report = Mutex::new(PushReport::default());
+    // Set once negotiation has passed: from then on objects and ref updates are on their way to
+    // the server, and a cancellation can no longer promise that nothing changed.
+    let upload_started = std::sync::atomic::AtomicBool::new(false);
     // Server messages ("remote: ..."), as git shows them. Packets can split a line (and a secret
     // in it): buffer until the end of the line so the prefix and the redactor see whole lines.
     let sideband = Mutex::new(Vec::<u8>::new());
@@ -253,6 +257,7 @@ fn push_blocking(
                 }
             }
         }
+        upload_started.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     });
     cb.push_update_reference(|refname, status| {
@@ -281,6 +286,24 @@ fn push_blocking(
         true,
     );
     let rep = report.into_inner().unwrap_or_else(|e| e.into_inner());
+    let started = upload_started.load(std::sync::atomic::Ordering::SeqCst);
+    if result.is_err() && cancel.is_cancelled() {
+        if started {
+            audit.set_outcome(crate::session::Outcome::Unknown);
+            return Err(AgentError::OutcomeUnknown(format!(
+                "the push to {} was interrupted after its upload began; it may have landed (check with 'git ls-remote')",
+                target.url
+            )));
+        }
+        audit.set_outcome(crate::session::Outcome::NotSent);
+        return Err(AgentError::Cancelled);
+    }
+    audit.set_outcome(match (&result, started) {
+        (Ok(()), true) if rep.rejected.is_empty() => crate::session::Outcome::Landed,
+        (_, false) => crate::session::Outcome::NotSent,
+        // The server answered: it applied what it did not reject (reported per ref below).
+        _ => crate::session::Outcome::Landed,
+    });
 
     if let Some(why) = rep.refused {
         return Err(AgentError::denied(format!(
@@ -460,8 +483,9 @@ pub async fn push(
         });
     }
 
-    let lock = state.repo_lock(&target.slug);
-    let _held = lock.lock().await;
+    // The guard moves into the blocking work below: the lock is held until the push really ends,
+    // even if this request is cancelled or times out meanwhile.
+    let held = state.repo_lock(&target.slug).lock_owned().await;
     if req.cancel.is_cancelled() {
         return Err(AgentError::Cancelled);
     }
@@ -472,10 +496,15 @@ pub async fn push(
     let out = req.out.clone();
     let dry_run = args.dry_run;
     let (target2, planned2) = (target.clone(), planned.clone());
+    let audit = req.audit.clone();
+    req.audit.begin_upstream_work();
     let code = tokio::task::spawn_blocking(move || {
-        let r = push_blocking(&shadow, &target2, &planned2, &token, &cancel, &out, dry_run);
+        let r = push_blocking(
+            &shadow, &target2, &planned2, &token, &cancel, &out, dry_run, &audit,
+        );
         drop(shadow);
         drop(guard);
+        drop(held);
         r
     })
     .await

@@ -2,9 +2,9 @@
 //! idle timeouts from the settings, no redirects. The token goes into exactly one place: the
 //! `Authorization` header built here, marked sensitive.
 
-use super::scan::StreamScanner;
 use crate::config::Settings;
 use crate::error::AgentError;
+use crate::redact::StreamScanner;
 use crate::secret::{Token, BASIC_USER};
 use crate::session::Output;
 use base64::Engine as _;
@@ -102,7 +102,7 @@ pub async fn forward(
     let mut stream = resp.bytes_stream();
     let mut head: Option<Vec<u8>> = skip_header.then(Vec::new);
     let mut total = 0u64;
-    let token_err = |e: super::scan::TokenInStream| AgentError::failed(e.to_string(), 128);
+    let token_err = |e: crate::redact::TokenInStream| AgentError::failed(e.to_string(), 128);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| send_error(&e, url))?;
         let data: Vec<u8> = match head.as_mut() {

@@ -11,7 +11,6 @@ mod http;
 mod pack;
 mod pkt;
 mod receive;
-mod scan;
 mod upload;
 
 use crate::error::AgentError;

@@ -338,6 +338,7 @@ pub async fn run(
                 .await;
             // git prints the refusals itself and exits 1; the audit records the denial.
             req.audit.set_denied(&denied.join("; "));
+            req.audit.set_outcome(crate::session::Outcome::NotSent);
             return Ok(Exit::code(0));
         }
         return Err(AgentError::denied(denied.join("; ")));
@@ -384,18 +385,27 @@ pub async fn run(
     // From here on the push may land: it runs to the end even if the client goes away, and says
     // what happened.
     let out = req.out.clone();
-    let scanner = super::scan::scanner(&state.token);
+    let scanner = state.redactor.scanner();
     let redactor = state.redactor.clone();
     let slug = up.slug.clone();
     let refs: Vec<String> = cmds.updates.iter().map(|u| u.name.clone()).collect();
     let cancel = req.cancel.clone();
+    req.audit.begin_upstream_work();
+    let audit = req.audit.clone();
     let task = tokio::spawn(async move {
+        use crate::session::Outcome;
         let _keep = ingested; // the spool file lives until the upload is done
         let result = async {
-            let resp = post
-                .send()
-                .await
-                .map_err(|e| http::send_error(&e, &shown_url))?;
+            let resp = post.send().await.map_err(|e| {
+                audit.set_outcome(if e.is_connect() {
+                    Outcome::NotSent
+                } else {
+                    Outcome::Unknown
+                });
+                http::send_error(&e, &shown_url)
+            })?;
+            // The server answered: its report-status (forwarded as is) says what happened.
+            audit.set_outcome(Outcome::Landed);
             if !resp.status().is_success() {
                 return Err(status_error(resp.status(), &shown_url));
             }

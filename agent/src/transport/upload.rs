@@ -78,14 +78,7 @@ pub async fn run(
         if !resp.status().is_success() {
             return Err(status_error(resp.status(), &shown_url));
         }
-        http::forward(
-            resp,
-            &req.out,
-            super::scan::scanner(&state.token),
-            false,
-            &shown_url,
-        )
-        .await?;
+        http::forward(resp, &req.out, state.redactor.scanner(), false, &shown_url).await?;
     }
     Ok(Exit::code(0))
 }
@@ -129,8 +122,8 @@ pub async fn send_scanned(
     req: &Request,
     data: &[u8],
 ) -> Result<(), AgentError> {
-    let mut sc = super::scan::scanner(&state.token);
-    let token_err = |e: super::scan::TokenInStream| AgentError::failed(e.to_string(), 128);
+    let mut sc = state.redactor.scanner();
+    let token_err = |e: crate::redact::TokenInStream| AgentError::failed(e.to_string(), 128);
     let mut all = sc.push(data).map_err(token_err)?;
     all.extend(sc.finish().map_err(token_err)?);
     req.out.data(all).await;
