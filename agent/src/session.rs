@@ -14,8 +14,8 @@ pub struct Peer {
 }
 
 /// Output to the client. Every byte passes a [`StreamScanner`] (never rewritten; a complete token
-/// form stops the output for good and the request ends with an error); safe to use from async
-/// code and, through the `*_blocking` methods, from libgit2 callbacks on a blocking thread.
+/// form stops the output for good and the request ends with an error). The git transport's
+/// forwarded bytes go through [`Output::data`], scanned by the transport itself.
 #[derive(Clone)]
 pub struct Output {
     inner: Arc<OutputInner>,
@@ -79,22 +79,11 @@ impl Output {
         }
     }
 
-    fn send_blocking(&self, which: Stream, data: &[u8]) {
-        for chunk in data.chunks(gitgate_proto::CHUNK) {
-            if let Some(f) = self.frame(which, chunk) {
-                let _ = self.inner.tx.blocking_send(f);
-            }
-        }
-    }
-
     pub async fn stdout(&self, data: impl AsRef<[u8]>) {
         self.send(Stream::Out, data.as_ref()).await
     }
     pub async fn stderr(&self, data: impl AsRef<[u8]>) {
         self.send(Stream::Err, data.as_ref()).await
-    }
-    pub fn stderr_blocking(&self, data: impl AsRef<[u8]>) {
-        self.send_blocking(Stream::Err, data.as_ref())
     }
 
     fn or_abort(&self, r: Result<Vec<u8>, TokenInStream>) -> Option<Vec<u8>> {

@@ -10,7 +10,6 @@
 //! For the git transport (`tool: transport`), `Data` carries git's protocol bytes both ways,
 //! unchanged: the shim is a pipe between git's remote-helper stdin/stdout and the agent.
 
-pub mod gitargs;
 pub mod json;
 
 use json::Value;
@@ -78,7 +77,6 @@ impl Kind {
 pub enum Tool {
     /// git's remote helper (`git-remote-https`): git protocol bytes for one service.
     Transport,
-    Git,
     Gh,
     AgentStatus,
     /// The pre-push hook asking whether ref updates would be allowed (advisory).
@@ -89,7 +87,6 @@ impl Tool {
     pub fn as_str(self) -> &'static str {
         match self {
             Tool::Transport => "transport",
-            Tool::Git => "git",
             Tool::Gh => "gh",
             Tool::AgentStatus => "agent-status",
             Tool::Hook => "hook",
@@ -98,7 +95,6 @@ impl Tool {
     pub fn parse(s: &str) -> Option<Tool> {
         Some(match s {
             "transport" => Tool::Transport,
-            "git" => Tool::Git,
             "gh" => Tool::Gh,
             "agent-status" => Tool::AgentStatus,
             "hook" => Tool::Hook,
@@ -146,13 +142,6 @@ pub const MAX_PROTOCOL_LEN: usize = 1024;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Exit {
     pub code: i32,
-    /// For fetch/pull/clone: the read-only mirror the shim should run the real git against,
-    /// substituting it for `url` (via `url.<mirror>.insteadOf=<url>`).
-    pub mirror: Option<String>,
-    pub url: Option<String>,
-    /// Local git commands the shim runs after success (e.g. `update-ref` of remote-tracking refs
-    /// after a push, upstream config for `-u`). Argv without the program name.
-    pub local_git: Vec<Vec<String>>,
 }
 
 /// The agent's final frame when the request could not be run (denied, invalid, internal error).
@@ -416,57 +405,17 @@ impl Hello {
 
 impl Exit {
     pub fn code(code: i32) -> Exit {
-        Exit {
-            code,
-            ..Exit::default()
-        }
+        Exit { code }
     }
 
     pub fn to_value(&self) -> Value {
-        let mut f = vec![("code".to_owned(), Value::Int(self.code.into()))];
-        if let Some(m) = &self.mirror {
-            f.push(("mirror".into(), s(m)));
-        }
-        if let Some(u) = &self.url {
-            f.push(("url".into(), s(u)));
-        }
-        if !self.local_git.is_empty() {
-            f.push((
-                "local_git".into(),
-                Value::Array(
-                    self.local_git
-                        .iter()
-                        .map(|argv| Value::Array(argv.iter().map(|a| s(a)).collect()))
-                        .collect(),
-                ),
-            ));
-        }
-        Value::Object(f)
+        Value::Object(vec![("code".to_owned(), Value::Int(self.code.into()))])
     }
 
     pub fn from_value(v: &Value) -> Result<Exit, ProtoError> {
         let code = int_field(v, "code")?;
         let code = i32::try_from(code).map_err(|_| bad("exit code out of range"))?;
-        let opt = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        let mut local_git = Vec::new();
-        if let Some(list) = v.get("local_git") {
-            for argv in list
-                .as_array()
-                .ok_or_else(|| bad("'local_git' is not an array"))?
-            {
-                let argv = str_array(argv, "local_git")?;
-                for a in &argv {
-                    check_arg("a local git argument", a)?;
-                }
-                local_git.push(argv);
-            }
-        }
-        Ok(Exit {
-            code,
-            mirror: opt("mirror"),
-            url: opt("url"),
-            local_git,
-        })
+        Ok(Exit { code })
     }
 }
 

@@ -3,7 +3,7 @@ use proptest::prelude::*;
 
 fn hello() -> Hello {
     let mut h = Hello::new(
-        Tool::Git,
+        Tool::Gh,
         vec!["push".into(), "origin".into(), "feature/é".into()],
         "/workspace/repo".into(),
     );
@@ -32,12 +32,6 @@ fn every_kind_round_trips() {
     round_trip(Frame::Data(vec![]));
     round_trip(Frame::Stderr(b"err".to_vec()));
     round_trip(Frame::Exit(Exit::code(128)));
-    round_trip(Frame::Exit(Exit {
-        code: 0,
-        mirror: Some("/state/mirrors/o/r.git".into()),
-        url: Some("https://github.com/o/r.git".into()),
-        local_git: vec![vec!["update-ref".into(), "refs/remotes/origin/x".into()]],
-    }));
     round_trip(Frame::Error(ErrorMsg {
         message: "gitgate: push refused".into(),
         code: exit::DENIED,
@@ -103,12 +97,12 @@ fn raw(kind: Kind, payload: &[u8]) -> Vec<u8> {
 fn invalid_utf8_and_nul_in_args_are_refused() {
     let bad_utf8 = raw(
         Kind::Hello,
-        b"{\"version\":1,\"tool\":\"git\",\"args\":[\"\xff\"],\"cwd\":\"/\"}",
+        b"{\"version\":1,\"tool\":\"gh\",\"args\":[\"\xff\"],\"cwd\":\"/\"}",
     );
     assert!(matches!(decode(&bad_utf8), Err(ProtoError::BadPayload(_))));
     let nul = raw(
         Kind::Hello,
-        br#"{"version":1,"tool":"git","args":["a\u0000b"],"cwd":"/"}"#,
+        br#"{"version":1,"tool":"gh","args":["a\u0000b"],"cwd":"/"}"#,
     );
     match decode(&nul) {
         Err(ProtoError::BadPayload(m)) => assert!(m.contains("NUL"), "{m}"),
@@ -116,7 +110,7 @@ fn invalid_utf8_and_nul_in_args_are_refused() {
     }
     let nul_cwd = raw(
         Kind::Hello,
-        br#"{"version":1,"tool":"git","args":[],"cwd":"/a\u0000"}"#,
+        br#"{"version":1,"tool":"gh","args":[],"cwd":"/a\u0000"}"#,
     );
     assert!(decode(&nul_cwd).is_err());
 }
@@ -130,16 +124,16 @@ fn hello_limits_and_shape() {
     assert!(decode(&unknown_tool).is_err());
     let not_strings = raw(
         Kind::Hello,
-        br#"{"version":1,"tool":"git","args":[1],"cwd":"/"}"#,
+        br#"{"version":1,"tool":"gh","args":[1],"cwd":"/"}"#,
     );
     assert!(decode(&not_strings).is_err());
     let long_arg = format!(
-        r#"{{"version":1,"tool":"git","args":["{}"],"cwd":"/"}}"#,
+        r#"{{"version":1,"tool":"gh","args":["{}"],"cwd":"/"}}"#,
         "a".repeat(MAX_ARG_LEN + 1)
     );
     assert!(decode(&raw(Kind::Hello, long_arg.as_bytes())).is_err());
     let many = format!(
-        r#"{{"version":1,"tool":"git","args":[{}],"cwd":"/"}}"#,
+        r#"{{"version":1,"tool":"gh","args":[{}],"cwd":"/"}}"#,
         vec!["\"\""; MAX_ARGS + 1].join(",")
     );
     assert!(many.len() < MAX_HELLO);

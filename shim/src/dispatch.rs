@@ -7,7 +7,8 @@ use std::os::unix::ffi::OsStrExt;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Invocation {
-    /// `git …`: the arguments after the program name.
+    /// `git …` (native mode: exec the real git with the overlay): the arguments after the
+    /// program name.
     Git(Vec<OsString>),
     /// `gh`, `agent-status` or `hook`, with the arguments after the tool name.
     Tool(Tool, Vec<OsString>),
@@ -19,9 +20,10 @@ pub enum Invocation {
     Usage,
 }
 
+/// `Tool::Transport` stands for the native-mode `git` front-end here.
 fn tool_named(name: &[u8]) -> Option<Tool> {
     Some(match name {
-        b"git" => Tool::Git,
+        b"git" => Tool::Transport,
         b"gh" => Tool::Gh,
         b"agent-status" => Tool::AgentStatus,
         b"hook" => Tool::Hook,
@@ -31,7 +33,7 @@ fn tool_named(name: &[u8]) -> Option<Tool> {
 
 fn make(tool: Tool, args: Vec<OsString>) -> Invocation {
     match tool {
-        Tool::Git => Invocation::Git(args),
+        Tool::Transport => Invocation::Git(args),
         t => Invocation::Tool(t, args),
     }
 }

@@ -145,6 +145,7 @@ fn connect(service: &str, url: &str, input: BufReader<io::Stdin>) -> Result<i32,
                     return Ok(code);
                 }
             }
+            Ok(None) | Err(_) if hung_up() => return Ok(0),
             Ok(None) => return Err(lost("closed before the final frame")),
             Err(e) => return Err(lost(e)),
         }
@@ -200,6 +201,21 @@ fn pump(mut input: BufReader<io::Stdin>, mut stream: UnixStream) {
         }
     }
     let _ = stream.write_all(&Frame::DataEof.encode());
+    // git closing our stdin is also how a killed git looks: when our stdout's reader is gone
+    // too, nobody waits for the answer, so hang up (the agent cancels what is not upstream yet).
+    // (git also closes both ends at a normal end, then waits for us: give the agent's final
+    // frame time to arrive first.)
+    sys::wait_hangup(1);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    HUNG_UP.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// Set when git went away and we hung up on the agent: the conversation's end is then ours.
+static HUNG_UP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn hung_up() -> bool {
+    HUNG_UP.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 #[cfg(test)]

@@ -181,18 +181,16 @@ fn streams_output_and_passes_the_exit_code() {
             Frame::Exit(Exit::code(3)),
         ],
     );
-    let mut c = shim_cmd(
-        &dir,
-        &["git", "-c", "k.x=1", "-C", "sub", "push", "origin", "x"],
-    );
+    let mut c = shim_cmd(&dir, &["agent-status", "--recent", "5"]);
+    c.current_dir(dir.path().join("sub"));
     c.env("COLUMNS", "123");
     let out = run(c);
     let req = ag.join().unwrap();
     assert_eq!(text(&out.stdout), "out1\nout2\n");
     assert_eq!(text(&out.stderr), "err\n");
     assert_eq!(out.status.code(), Some(3));
-    assert_eq!(req.hello.tool, Tool::Git);
-    assert_eq!(req.hello.args, ["push", "origin", "x"]);
+    assert_eq!(req.hello.tool, Tool::AgentStatus);
+    assert_eq!(req.hello.args, ["--recent", "5"]);
     assert_eq!(Path::new(&req.hello.cwd), dir.path().join("sub"));
     assert_eq!(req.hello.cols, 123);
     assert_eq!(req.hello.version, proto::PROTOCOL_VERSION);
@@ -246,7 +244,7 @@ fn error_frame_gives_code_and_message() {
             }),
         ],
     );
-    let out = run(shim_cmd(&dir, &["git", "push", "origin", "main"]));
+    let out = run(shim_cmd(&dir, &["gh", "pr", "merge", "1"]));
     ag.join().unwrap();
     assert_eq!(
         text(&out.stderr),
@@ -274,11 +272,7 @@ fn connection_lost_before_the_final_frame() {
 #[test]
 fn unreachable_agent_exits_127() {
     let dir = TempDir::new("unreach");
-    for args in [
-        &["git", "fetch"][..],
-        &["gh", "pr", "list"],
-        &["agent-status"],
-    ] {
+    for args in [&["gh", "pr", "list"][..], &["agent-status"]] {
         let out = run(shim_cmd(&dir, args));
         assert_eq!(out.status.code(), Some(127), "{args:?}");
         assert_eq!(
@@ -291,7 +285,7 @@ fn unreachable_agent_exits_127() {
     }
     // a socket file nobody listens on
     drop(UnixListener::bind(dir.sock()).unwrap());
-    let out = run(shim_cmd(&dir, &["git", "pull"]));
+    let out = run(shim_cmd(&dir, &["gh", "pr", "list"]));
     assert_eq!(out.status.code(), Some(127));
 }
 
@@ -507,12 +501,12 @@ fn sigint_is_forwarded_as_a_signal_frame() {
         send(s, Frame::Exit(Exit::code(130)));
         (req, sig)
     });
-    let child = spawn(shim_cmd(&dir, &["git", "fetch", "origin"]));
+    let child = spawn(shim_cmd(&dir, &["gh", "pr", "list"]));
     ready_rx.recv_timeout(Duration::from_secs(20)).unwrap();
     assert_eq!(unsafe { kill(child.id() as i32, 2) }, 0);
     let out = wait(child);
     let (req, sig) = ag.join().unwrap();
-    assert_eq!(req.hello.args, ["fetch", "origin"]);
+    assert_eq!(req.hello.args, ["pr", "list"]);
     assert_eq!(sig, proto::signal::SIGINT);
     assert_eq!(text(&out.stderr), "interrupted\n");
     assert_eq!(out.status.code(), Some(130));
@@ -544,122 +538,6 @@ fn sigterm_is_forwarded_and_a_second_signal_exits_at_once() {
     assert_eq!(out.status.code(), Some(130));
     drop(hold_tx);
     ag.join().unwrap();
-}
-
-/// An upstream bare repo standing in for the agent's mirror, and a workspace clone of it whose
-/// origin URL is the "real" https URL.
-fn mirror_setup(dir: &TempDir, mirror: &Path) -> (PathBuf, &'static str) {
-    let url = "https://github.invalid/o/r.git";
-    let seed = dir.path().join("seed");
-    std::fs::create_dir_all(&seed).unwrap();
-    git(&seed, &["init", "-q", "-b", "main"]);
-    std::fs::write(seed.join("f"), "1\n").unwrap();
-    git(&seed, &["add", "f"]);
-    git(&seed, &["commit", "-q", "-m", "one"]);
-    std::fs::create_dir_all(mirror.parent().unwrap()).unwrap();
-    git(
-        dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            seed.to_str().unwrap(),
-            mirror.to_str().unwrap(),
-        ],
-    );
-    let ws = dir.path().join("ws");
-    git(
-        dir.path(),
-        &[
-            "clone",
-            "-q",
-            mirror.to_str().unwrap(),
-            ws.to_str().unwrap(),
-        ],
-    );
-    git(&ws, &["remote", "set-url", "origin", url]);
-    // upstream moves on
-    std::fs::write(seed.join("f"), "2\n").unwrap();
-    git(&seed, &["commit", "-q", "-am", "two"]);
-    git(&seed, &["push", "-q", mirror.to_str().unwrap(), "main"]);
-    (ws, url)
-}
-
-#[test]
-fn fetch_runs_the_real_git_against_the_mirror() {
-    let dir = TempDir::new("mirror");
-    let agent_mirror = "/srv/agent-state/mirrors/o/r.git";
-    let local_mirror = dir.path().join("mnt/o/r.git");
-    let (ws, url) = mirror_setup(&dir, &local_mirror);
-    let want = git(&local_mirror, &["rev-parse", "main"]);
-    assert_ne!(git(&ws, &["rev-parse", "origin/main"]), want);
-    let ag = scripted(
-        &dir.sock(),
-        vec![
-            Frame::Stderr(b"gitgate: mirror refreshed\n".to_vec()),
-            Frame::Exit(Exit {
-                code: 0,
-                mirror: Some(agent_mirror.into()),
-                url: Some(url.into()),
-                local_git: vec![],
-            }),
-        ],
-    );
-    let mut c = shim_cmd(&dir, &["git", "-C", "ws", "fetch", "origin"]);
-    c.env("GITGATE_MIRROR_DIR", dir.path().join("mnt"));
-    let out = run(c);
-    let req = ag.join().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(req.hello.args, ["fetch", "origin"]);
-    assert_eq!(Path::new(&req.hello.cwd), ws);
-    assert_eq!(git(&ws, &["rev-parse", "origin/main"]), want);
-    // the remote URL in the workspace is untouched
-    assert_eq!(git(&ws, &["remote", "get-url", "origin"]), url);
-}
-
-#[test]
-fn local_git_steps_run_after_the_agent_succeeded() {
-    let dir = TempDir::new("steps");
-    let repo = sample_repo(&dir);
-    let head = git(&repo, &["rev-parse", "HEAD"]);
-    let ag = scripted(
-        &dir.sock(),
-        vec![Frame::Exit(Exit {
-            code: 0,
-            mirror: None,
-            url: None,
-            local_git: vec![
-                vec![
-                    "update-ref".into(),
-                    "refs/remotes/origin/feature".into(),
-                    head.clone(),
-                ],
-                vec![
-                    "update-ref".into(),
-                    "refs/remotes/origin/bad".into(),
-                    "nope".into(),
-                ],
-            ],
-        })],
-    );
-    let out = run(shim_cmd(
-        &dir,
-        &["git", "-C", "repo", "push", "origin", "HEAD:feature"],
-    ));
-    let req = ag.join().unwrap();
-    assert_eq!(Path::new(&req.hello.cwd), repo);
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        git(&repo, &["rev-parse", "refs/remotes/origin/feature"]),
-        head
-    );
-    let err = text(&out.stderr);
-    assert!(
-        err.ends_with(
-            "gitgate: warning: local update failed: git update-ref refs/remotes/origin/bad nope\n"
-        ),
-        "{err}"
-    );
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Reading the workspace repository, read-only, as hostile input (DESIGN §0, §9.1, §9.6).
+//! Reading the workspace repository for the v2 gh front-end only (goes with agent/src/gh when the
+//! gh gateway replaces it). Read-only, as hostile input (DESIGN §0).
 //!
 //! We only ever read refs, HEAD, the local config's `remote.<name>.url` / `branch.<name>.remote`
 //! (to pick *which allowed repository* is meant, never as a URL to contact) and objects. Before
@@ -178,10 +179,6 @@ impl Workspace {
         Ok(Workspace { common_dir, repo })
     }
 
-    pub fn objects_dir(&self) -> PathBuf {
-        self.common_dir.join("objects")
-    }
-
     /// A local config value (`remote.origin.url`), read from this repository's own config file only.
     pub fn config_string(&self, key: &str) -> Option<String> {
         let cfg = git2::Config::open(&self.common_dir.join("config")).ok()?;
@@ -192,71 +189,6 @@ impl Workspace {
     pub fn remote_url(&self, name: &str) -> Option<String> {
         self.config_string(&format!("remote.{name}.url"))
     }
-
-    /// `(base, prefix)` of every `url.<base>.insteadOf=<prefix>` in the repository's own config.
-    pub fn insteadof_rules(&self) -> Vec<(String, String)> {
-        let Ok(cfg) = git2::Config::open(&self.common_dir.join("config")) else {
-            return vec![];
-        };
-        let mut rules = Vec::new();
-        if let Ok(mut entries) = cfg.entries(Some(r"^url\..*\.insteadof$")) {
-            while let Some(Ok(e)) = entries.next() {
-                let (Some(name), Some(value)) = (e.name(), e.value()) else {
-                    continue;
-                };
-                if let Some(base) = name
-                    .strip_prefix("url.")
-                    .and_then(|n| n.get(..n.len().saturating_sub(".insteadof".len())))
-                {
-                    rules.push((base.to_owned(), value.to_owned()));
-                }
-            }
-        }
-        rules
-    }
-
-    /// The remote name a bare `git push`/`git fetch` would use: the current branch's remote or origin.
-    pub fn default_remote(&self) -> String {
-        self.current_branch()
-            .and_then(|b| self.config_string(&format!("branch.{b}.remote")))
-            .unwrap_or_else(|| "origin".to_owned())
-    }
-
-    /// Resolve a push source to a commit (or, for tags, the tag object) id, read-only.
-    pub fn resolve(&self, src: &gitgate_policy::Source) -> Result<git2::Oid, AgentError> {
-        use gitgate_policy::Source;
-        let not_found = |what: &str| {
-            AgentError::failed(format!("error: src refspec {what} does not match any"), 1)
-        };
-        match src {
-            Source::Ref(name) => {
-                let oid = self.repo.refname_to_id(name).map_err(|_| not_found(name))?;
-                if name.starts_with("refs/tags/") {
-                    self.repo
-                        .find_object(oid, None)
-                        .map_err(|_| not_found(name))?;
-                    Ok(oid)
-                } else {
-                    self.repo
-                        .find_commit(oid)
-                        .map(|c| c.id())
-                        .map_err(|_| not_found(name))
-                }
-            }
-            Source::Head => self
-                .repo
-                .head()
-                .and_then(|h| h.peel_to_commit())
-                .map(|c| c.id())
-                .map_err(|_| not_found("HEAD")),
-            Source::Expr(expr) => self
-                .repo
-                .revparse_single(expr)
-                .and_then(|o| o.peel_to_commit())
-                .map(|c| c.id())
-                .map_err(|_| not_found(expr)),
-        }
-    }
 }
 
 impl LocalRepo for Workspace {
@@ -265,29 +197,5 @@ impl LocalRepo for Workspace {
         head.symbolic_target()?
             .strip_prefix("refs/heads/")
             .map(str::to_owned)
-    }
-    fn local_branches(&self) -> Vec<String> {
-        let Ok(iter) = self.repo.branches(Some(git2::BranchType::Local)) else {
-            return vec![];
-        };
-        iter.flatten()
-            .filter_map(|(b, _)| b.name().ok().flatten().map(str::to_owned))
-            .collect()
-    }
-    fn local_tags(&self) -> Vec<String> {
-        self.repo
-            .tag_names(None)
-            .map(|t| t.iter().flatten().map(str::to_owned).collect())
-            .unwrap_or_default()
-    }
-    fn has_branch(&self, short: &str) -> bool {
-        self.repo
-            .find_reference(&format!("refs/heads/{short}"))
-            .is_ok()
-    }
-    fn has_tag(&self, short: &str) -> bool {
-        self.repo
-            .find_reference(&format!("refs/tags/{short}"))
-            .is_ok()
     }
 }

@@ -38,6 +38,8 @@ pub struct Cache {
     token: Arc<Token>,
     cancel: CancellationToken,
     lock: Arc<tokio::sync::Mutex<()>>,
+    /// The agent's start: older lock files and temp packs in the cache are crash leftovers.
+    started: std::time::SystemTime,
     repo: RefCell<Option<git2::Repository>>,
     refreshed: Cell<bool>,
     /// Why the last refresh failed, for the message.
@@ -55,6 +57,7 @@ impl Cache {
         token: Arc<Token>,
         cancel: CancellationToken,
         lock: Arc<tokio::sync::Mutex<()>>,
+        started: std::time::SystemTime,
     ) -> Cache {
         Cache {
             dir: dir_for(state_dir, up),
@@ -62,6 +65,7 @@ impl Cache {
             token,
             cancel,
             lock,
+            started,
             repo: RefCell::new(None),
             refreshed: Cell::new(false),
             refresh_error: RefCell::new(None),
@@ -95,6 +99,8 @@ impl Cache {
             return false;
         }
         let _held = self.lock.blocking_lock();
+        // Under the lock: what an earlier, killed agent left in this repository goes first.
+        crate::housekeeping::sweep(&self.dir, self.started);
         let result = (|| -> Result<(), String> {
             self.open()?;
             let guard = self.repo.borrow();

@@ -237,6 +237,7 @@ pub async fn run(
         let token = state.token.clone();
         let cancel = req.cancel.clone();
         let lock = cache_lock.clone();
+        let started = state.started_at;
         let check: Vec<(RefUpdate, bool)> = cmds
             .updates
             .iter()
@@ -244,7 +245,8 @@ pub async fn run(
             .map(|(u, r)| (u.clone(), r.is_none() && u.needs_ancestry()))
             .collect();
         let mut job = tokio::task::spawn_blocking(move || {
-            let cache = Cache::new(&state_dir, &up2, token, cancel, lock);
+            crate::housekeeping::sweep(&pack::spool_dir(&state_dir), started);
+            let cache = Cache::new(&state_dir, &up2, token, cancel, lock, started);
             let ing = pack::ingest(rx, &pack::spool_dir(&state_dir), limit, &cache)?;
             let anc = check
                 .iter()
