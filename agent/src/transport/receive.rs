@@ -157,6 +157,8 @@ pub async fn run(
 ) -> Result<Exit, AgentError> {
     let settings = state.settings();
     let policy = state.policy();
+    // Until the POST below, nothing that writes has been sent.
+    req.audit.set_outcome(crate::session::Outcome::NotSent);
     let auth = auth_header(&state.token).ok_or_else(|| AgentError::failed(super::NO_TOKEN, 128))?;
     let shown_url = req.hello.url.clone();
     let resp = client
@@ -393,18 +395,23 @@ pub async fn run(
     let refs: Vec<String> = cmds.updates.iter().map(|u| u.name.clone()).collect();
     let cancel = req.cancel.clone();
     req.audit.begin_upstream_work();
+    // From here on an interruption leaves the result unknown until the server answers.
+    req.audit.set_outcome(crate::session::Outcome::Unknown);
     let audit = req.audit.clone();
     let task = tokio::spawn(async move {
         use crate::session::Outcome;
         let _keep = ingested; // the spool file lives until the upload is done
         let result = async {
             let resp = post.send().await.map_err(|e| {
-                audit.set_outcome(if e.is_connect() {
-                    Outcome::NotSent
-                } else {
-                    Outcome::Unknown
-                });
-                http::send_error(&e, &shown_url)
+                if e.is_connect() {
+                    audit.set_outcome(Outcome::NotSent);
+                    return http::send_error(&e, &shown_url);
+                }
+                audit.set_outcome(Outcome::Unknown);
+                AgentError::OutcomeUnknown(format!(
+                    "the push was sent to the server but its answer never came ({}); check the branch on the server before pushing again",
+                    http::send_error(&e, &shown_url)
+                ))
             })?;
             // The server answered: its report-status (forwarded as is) says what happened.
             audit.set_outcome(Outcome::Landed);
