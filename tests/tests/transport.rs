@@ -643,3 +643,144 @@ fn refused_remotes_say_why() {
         // (see the agent's unit tests).
     });
 }
+
+/// Native mode: `git` is the shim, which execs the real git with the GIT_EXEC_PATH overlay and
+/// the template dir holding the advisory pre-push hook.
+#[test]
+fn native_git_shim_installs_the_hook_which_refuses_early_and_never_replaces_a_repo_hook() {
+    let fx = fx(Path::new(REAL_GIT), &[]);
+    let overlay = tempfile::tempdir().unwrap();
+    let native = |cwd: &Path, args: &[&str]| {
+        let mut c = fx.agent.cmd("git", cwd);
+        c.env("GITGATE_OVERLAY_DIR", overlay.path().join("o"))
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .args(args);
+        let r = Run::from(c.output().unwrap());
+        for f in token_forms(&fx.token) {
+            assert!(!r.stderr.contains(&f) && !r.stdout.contains(&f), "{r:?}");
+        }
+        r
+    };
+    let w = fx.work.path();
+    let url = fx.url();
+    native(w, &["clone", "-q", &url, "a"]).assert_code(0);
+    let a = w.join("a");
+    let hook = std::fs::read_to_string(a.join(".git/hooks/pre-push")).unwrap();
+    assert_eq!(hook, include_str!("../../hooks/pre-push"));
+    // the real git's own commands are untouched
+    assert_eq!(
+        native(&a, &["rev-parse", "HEAD"]).stdout.trim(),
+        git_ok(&a, &["rev-parse", "HEAD"])
+    );
+    fx.local_commit(&a, "n.txt");
+    let posts = fx.receive_pack_posts();
+    let r = native(&a, &["push", "origin", "HEAD:main"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("gitgate: branch 'main' is protected (BLOCKED_BRANCHES)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("error: failed to push some refs"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("[remote rejected]"),
+        "the hook refuses before any pack: {}",
+        r.stderr
+    );
+    // allowed pushes go through, hook and all
+    native(&a, &["push", "-q", "origin", "HEAD:claude/native"]).assert_code(0);
+    assert_eq!(fx.receive_pack_posts(), posts + 1);
+    // a repository's own hooks (husky: core.hooksPath) run instead; the agent alone enforces
+    std::fs::create_dir_all(a.join(".husky")).unwrap();
+    std::fs::write(
+        a.join(".husky/pre-push"),
+        "#!/bin/sh\necho 'husky ran' >&2\n",
+    )
+    .unwrap();
+    sh(&format!(
+        "chmod 755 '{}'",
+        a.join(".husky/pre-push").display()
+    ));
+    git_ok(&a, &["config", "core.hooksPath", ".husky"]);
+    let r = native(&a, &["push", "origin", "HEAD:main"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("husky ran"), "{}", r.stderr);
+    assert!(r.stderr.contains("! [remote rejected] HEAD -> main (gitgate: branch 'main' is protected (BLOCKED_BRANCHES))"), "{}", r.stderr);
+    assert_eq!(fx.receive_pack_posts(), posts + 1);
+    // init never replaces an existing hook
+    let b = w.join("b");
+    git_ok(w, &["init", "-q", "b"]);
+    std::fs::write(b.join(".git/hooks/pre-push"), "#!/bin/sh\nexit 0\n").unwrap();
+    native(&b, &["init", "-q"]).assert_code(0);
+    assert_eq!(
+        std::fs::read_to_string(b.join(".git/hooks/pre-push")).unwrap(),
+        "#!/bin/sh\nexit 0\n"
+    );
+}
+
+/// The hook under dash (POSIX sh): the agent's verdict per ref line, ancestry worked out locally.
+#[test]
+fn pre_push_hook_under_dash() {
+    let Some(dash) = ["/usr/bin/dash", "/bin/dash"]
+        .iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        eprintln!("dash not installed: skipped");
+        return;
+    };
+    let fx = fx(Path::new(REAL_GIT), &[]);
+    let a = fx.clone_direct("a", &[]);
+    let head = git_ok(&a, &["rev-parse", "HEAD"]);
+    let base = git_ok(&a, &["rev-parse", "HEAD~1"]);
+    let z = "0".repeat(40);
+    let hook = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hooks/pre-push");
+    let run = |lines: String| {
+        let mut c = git_cmd(Path::new(dash), &a);
+        c.env("PATH", format!("{}:/usr/bin:/bin", fx.agent.bin.display()))
+            .env("GITGATE_SOCKET", &fx.agent.socket)
+            .arg(&hook)
+            .args(["origin", &fx.url()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), lines.as_bytes()).unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    };
+    run(format!("refs/heads/main {head} refs/heads/claude/x {z}\n")).assert_code(0);
+    run(format!(
+        "refs/heads/main {head} refs/heads/feature {base}\n"
+    ))
+    .assert_code(0);
+    let r = run(format!(
+        "refs/heads/main {base} refs/heads/feature {head}\n"
+    ));
+    assert_eq!(r.code, 126, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "non-fast-forward update of branch 'feature' is not allowed (ALLOW_FORCE_PUSH)"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = run(format!("refs/heads/main {head} refs/heads/claude/ok {z}\nrefs/heads/main {head} refs/heads/main {base}\n"));
+    assert_eq!(r.code, 126, "{r:?}");
+    assert_eq!(
+        r.stderr.trim_end(),
+        "gitgate: branch 'main' is protected (BLOCKED_BRANCHES)"
+    );
+    // an unknown remote object: the agent decides on the real push
+    run(format!(
+        "refs/heads/main {head} refs/heads/feature {}\n",
+        "e".repeat(40)
+    ))
+    .assert_code(0);
+}
