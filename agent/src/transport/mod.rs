@@ -223,3 +223,68 @@ pub async fn run(state: &AgentState, req: &mut Request) -> Result<Exit, AgentErr
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(url: &str) -> Result<Upstream, String> {
+        let mut s = crate::config::Settings::default();
+        s.allowed_repos = vec!["acme/*".into()];
+        s.allowed_hosts = vec!["github.com".into(), "127.0.0.1:8080".into()];
+        let p = s.policy().unwrap();
+        upstream_for(&s, &p, url).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn urls_are_parsed_checked_and_rebuilt() {
+        let u = check("https://github.com/acme/app.git").unwrap();
+        assert_eq!(u.base, "https://github.com/acme/app.git");
+        assert_eq!(u.slug, "acme/app");
+        assert_eq!(
+            check("https://GitHub.com/acme/app").unwrap().base,
+            "https://github.com/acme/app.git"
+        );
+        for (url, want) in [
+            (
+                "git@github.com:acme/app.git",
+                "ssh remotes (host:path) are not supported; use https://",
+            ),
+            (
+                "ssh://git@github.com/acme/app.git",
+                "ssh remotes are not supported; use https://",
+            ),
+            (
+                "https://x-access-token:ghp_secret@github.com/acme/app.git",
+                "URLs with a user name or credentials are refused",
+            ),
+            (
+                "https://me@github.com/acme/app.git",
+                "URLs with a user name or credentials are refused",
+            ),
+            (
+                "https://evil.example/acme/app.git",
+                "host 'evil.example' is not in ALLOWED_HOSTS (ALLOWED_HOSTS)",
+            ),
+            (
+                "https://github.com/other/app.git",
+                "repository 'other/app' is not in ALLOWED_REPOS (ALLOWED_REPOS)",
+            ),
+            (
+                "https://github.com/acme/app/extra",
+                "not a repository URL gitgate understands",
+            ),
+            ("http://github.com/acme/app.git", "plain http is refused"),
+            (
+                "http://127.0.0.1:8080/acme/app.git",
+                "plain http is refused",
+            ),
+            ("file:///etc/passwd", "'file' remotes are not supported"),
+            ("ext::sh -c evil", "ssh remotes (host:path)"),
+        ] {
+            let e = check(url).unwrap_err();
+            assert!(e.contains(want), "{url}: {e}");
+            assert!(!e.contains("ghp_secret"), "{e}");
+        }
+    }
+}

@@ -476,7 +476,7 @@ mod tests {
         let plain = report(&u, &why, "ok", &Caps::default());
         assert_eq!(
             plain,
-            b"000eunpack ok\n0046ng refs/heads/main gitgate: branch 'main' is protected (BLOCKED_BRANCHES)\n0000"
+            b"000eunpack ok\n004eng refs/heads/main gitgate: branch 'main' is protected (BLOCKED_BRANCHES)\n0000"
         );
         let sb = report(
             &u,
