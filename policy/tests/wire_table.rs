@@ -38,7 +38,14 @@ fn table() {
     });
     let tags = policy(|c| c.allow_tag_push = true);
     // (policy, update, ancestry, expected: Ok or Err(substring), setting)
-    let cases: Vec<(&Policy, RefUpdate, Ancestry, Result<(), &str>, Option<&str>)> = vec![
+    type Case<'a> = (
+        &'a Policy,
+        RefUpdate,
+        Ancestry,
+        Result<(), &'a str>,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case> = vec![
         (&default, upd("refs/heads/feature", Z, A), NotApplicable, Ok(()), None),
         (&default, upd("refs/heads/feature", A, B), FastForward, Ok(()), None),
         (&default, upd("refs/heads/main", Z, A), NotApplicable,

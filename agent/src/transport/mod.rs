@@ -229,9 +229,11 @@ mod tests {
     use super::*;
 
     fn check(url: &str) -> Result<Upstream, String> {
-        let mut s = crate::config::Settings::default();
-        s.allowed_repos = vec!["acme/*".into()];
-        s.allowed_hosts = vec!["github.com".into(), "127.0.0.1:8080".into()];
+        let s = crate::config::Settings {
+            allowed_repos: vec!["acme/*".into()],
+            allowed_hosts: vec!["github.com".into(), "127.0.0.1:8080".into()],
+            ..Default::default()
+        };
         let p = s.policy().unwrap();
         upstream_for(&s, &p, url).map_err(|e| e.to_string())
     }
