@@ -32,6 +32,11 @@ Container mode (docker compose, docker-compose or podman compose):
   ./run.sh --stop     stop and remove the containers (volumes with the mirrors are kept)
   ./run.sh --logs     follow the agent's logs
   ./run.sh --status   container state, and agent-status run inside the AI container
+  ./run.sh --reload   apply an edited .env to the running agent without a restart (SIGHUP; the
+                      agent reads .env itself, mounted read-only). The policy and the other
+                      settings reload; the token, GITGATE_* paths, GITGATE_MAX_CONNECTIONS, the
+                      network timeouts and REQUIRE_MLOCK need a restart: ./run.sh --stop && ./run.sh
+                      (./run.sh itself recreates the agent container when .env changed.)
 
 Native mode (no container engine; the agent runs as you, in the background):
   ./run.sh --native           build (cargo), start the agent, print the export line to use the shim:
@@ -40,7 +45,16 @@ Native mode (no container engine; the agent runs as you, in the background):
   ./run.sh --native --status  agent-status through the shim (exit non-zero if not running)
   ./run.sh --native --logs    follow the agent's log
   ./run.sh --native --stop    stop the agent (SIGTERM)
+  ./run.sh --native --restart stop the agent if it runs, then start it as above
+  ./run.sh --native --reload  apply an edited .env without a restart (SIGHUP; prints the agent's
+                                reload line: what changed, what needs --restart)
   ./run.sh --native --build   only build the binaries
+  When the agent already runs, ./run.sh --native compares .env (and the settings in the
+  environment) with those it was started with, and restarts it if they differ.
+  Native defaults: workspace = $HOME (GITGATE_WORKSPACE), state, socket and log under
+  <dir of run.sh>/.gitgate. The agent runs as you: the AI, also running as you, can read .env
+  and the token. Native mode is for trying gitgate and for an AI running as another user;
+  the containers are the boundary.
 
 Settings: .env next to run.sh (start with: cp .env.example .env). Environment:
   GITGATE_ENV_FILE     path of the settings file (default: <dir of run.sh>/.env)
@@ -69,6 +83,8 @@ abspath() { # make $1 absolute (relative to the current directory); no need for 
 }
 
 ENV_FILE=$(abspath "${GITGATE_ENV_FILE:-$ROOT/.env}")
+# Where containers/compose.yaml mounts $ENV_FILE (read-only) in the agent container.
+AGENT_ENV_FILE=/etc/gitgate/gitgate.env
 COMPOSE_FILE_MAIN=$ROOT/containers/compose.yaml
 PROJECT=${GITGATE_PROJECT:-gitgate}
 
@@ -137,6 +153,51 @@ setting() {
 		dotenv_get "$key"
 	fi
 }
+
+# sha256_of: a digest of stdin (sha256sum, shasum or, lacking both, cksum); status 1 with none.
+sha256_of() {
+	local out
+	if command -v sha256sum >/dev/null 2>&1; then
+		out=$(sha256sum) || return 1
+	elif command -v shasum >/dev/null 2>&1; then
+		out=$(shasum -a 256) || return 1
+	elif command -v cksum >/dev/null 2>&1; then
+		out=$(cksum) || return 1
+	else
+		return 1
+	fi
+	printf '%s' "${out%% *}"
+}
+
+# settings_digest [ENV...]: a digest of what the agent reads besides its command line: the
+# settings file, the token file it names, and the given environment names when set. It contains
+# the token, so only the digest is kept (native: in the 0700 native dir).
+settings_digest() {
+	local tokfile k
+	{
+		printf 'file:\n'
+		[ ! -f "$ENV_FILE" ] || cat "$ENV_FILE"
+		tokfile=$(setting GITHUB_TOKEN_FILE || true)
+		case $tokfile in
+		'') ;;
+		/*) [ ! -r "$tokfile" ] || { printf '\ntoken file:\n' && cat "$tokfile"; } ;;
+		*) [ ! -r "${ENV_FILE%/*}/$tokfile" ] || { printf '\ntoken file:\n' && cat "${ENV_FILE%/*}/$tokfile"; } ;;
+		esac
+		printf '\nenvironment:\n'
+		for k in "$@"; do
+			[ -z "${!k+x}" ] || printf '%s=%s\n' "$k" "${!k}"
+		done
+	} | sha256_of
+}
+
+# The settings the agent reads from its environment (agent/src/config.rs ENV_KEYS, the token),
+# except those run.sh sets itself.
+AGENT_ENV_NAMES="GITHUB_TOKEN GITHUB_TOKEN_FILE BLOCKED_BRANCHES ALLOWED_BRANCH_PATTERNS ALLOW_FORCE_PUSH
+ALLOW_DELETE_REMOTE ALLOW_TAG_PUSH ALLOW_PR_MERGE ALLOWED_REPOS ALLOWED_HOSTS ALLOWED_UIDS AUDIT_LOG
+AUDIT_MAX_BYTES AUDIT_KEEP REQUIRE_MLOCK GITHUB_API_URL GITGATE_ALLOW_HTTP_LOOPBACK
+GITGATE_MAX_CONNECTIONS GITGATE_MAX_PER_PEER GITGATE_MAX_PENDING_PER_PEER GITGATE_HELLO_TIMEOUT_MS
+GITGATE_OP_TIMEOUT_SECS GITGATE_SHUTDOWN_GRACE_SECS GITGATE_CONNECT_TIMEOUT_SECS
+GITGATE_IO_TIMEOUT_SECS"
 
 # ---------------------------------------------------------------------------------------------
 # Validation
@@ -275,7 +336,24 @@ prepare_compose() {
 	case $ENGINE_NAME in
 	podman*) COMPOSE_FILES+=(-f "$ROOT/containers/compose.podman.yaml") ;;
 	esac
-	export PUID="$uid" PGID="$gid" WORKSPACE_DIR="$ws" GITGATE_ENV_FILE="$ENV_FILE"
+	# The agent reads .env itself (mounted at $AGENT_ENV_FILE); its digest, as a label, makes
+	# "up -d" recreate the agent container when .env (or the token file) changed.
+	GITGATE_ENV_HASH=$(settings_digest) || GITGATE_ENV_HASH=unknown
+	export PUID="$uid" PGID="$gid" WORKSPACE_DIR="$ws" GITGATE_ENV_FILE="$ENV_FILE" GITGATE_ENV_HASH
+}
+
+# The agent (uid 10001 in its container) reads .env through a read-only bind mount, so the file
+# must be readable by that uid. Warn (uid mappings differ between engines) with the fix.
+check_env_readable() {
+	local mode gid
+	# shellcheck disable=SC2012,SC2046 # the words of ls -ln for one known file: mode and group
+	set -- $(ls -lnL "$ENV_FILE" 2>/dev/null)
+	mode=${1:-} gid=${4:-}
+	case $mode in
+	???????r*) return 0 ;;
+	????r*) [ "$gid" != 10001 ] || return 0 ;;
+	esac
+	warn "$ENV_FILE is not readable by the agent's uid 10001 in its container (mode $mode, group $gid); the agent reads it there. Let only that uid's group read it: sudo chgrp 10001 '$ENV_FILE' && chmod 0640 '$ENV_FILE'"
 }
 
 # The agent refuses to start without a token, so check before starting anything.
@@ -299,9 +377,10 @@ container_main() {
 	start | shell)
 		check_token
 		validate_settings dotenv_get
+		check_env_readable
 		# The agent's own validator, in its image, with the same environment (builds the image the
 		# first time): every setting, named in its message, before anything is left running.
-		compose run --rm --no-deps -T agent --check ||
+		compose run --rm --no-deps -T agent --env-file "$AGENT_ENV_FILE" --check ||
 			die "the agent refused the settings in $ENV_FILE (its message is above)"
 		compose up -d agent
 		if [ "$action" = start ]; then
@@ -309,6 +388,15 @@ container_main() {
 		else
 			exec_compose run --rm claude bash
 		fi
+		;;
+	reload)
+		validate_settings dotenv_get
+		check_env_readable
+		compose run --rm --no-deps -T agent --env-file "$AGENT_ENV_FILE" --check ||
+			die "the agent refused the settings in $ENV_FILE (its message is above); the running agent keeps its configuration"
+		compose kill -s SIGHUP agent ||
+			die "could not signal the agent container (is it running? ./run.sh --status)"
+		say "sent SIGHUP: the agent re-read $ENV_FILE; its log line says what changed and what needs a restart (./run.sh --logs; restart: ./run.sh --stop && ./run.sh)"
 		;;
 	build) exec_compose build ;;
 	stop) exec_compose down ;;
@@ -329,6 +417,8 @@ NATIVE_DIR=$(abspath "${GITGATE_NATIVE_DIR:-$ROOT/.gitgate}")
 PID_FILE=$NATIVE_DIR/agent.pid
 SOCKET=$NATIVE_DIR/agent.sock
 LOG_FILE=$NATIVE_DIR/agent.log
+# What the running agent was started with (no secret: the settings only as a digest).
+LAUNCH_FILE=$NATIVE_DIR/agent.launch
 AGENT_BIN=''
 SHIM_BIN=''
 
@@ -408,51 +498,111 @@ find_real_git() {
 
 export_line() {
 	# shellcheck disable=SC2016 # $PATH is for the user's shell to expand
-	printf 'export PATH="%s/bin:$PATH" GITGATE_SOCKET="%s" GITGATE_REAL_GIT="%s"\n' \
+	printf 'export PATH="%s/bin:$PATH" GITGATE_SOCKET="%s" GITGATE_REAL_GIT="%s" GITGATE_MODE=native\n' \
 		"$NATIVE_DIR" "$SOCKET" "$(find_real_git)"
 }
 
 native_env() {
-	export PATH="$NATIVE_DIR/bin:$PATH" GITGATE_SOCKET="$SOCKET"
+	export PATH="$NATIVE_DIR/bin:$PATH" GITGATE_SOCKET="$SOCKET" GITGATE_MODE=native
 	GITGATE_REAL_GIT=${GITGATE_REAL_GIT:-$(find_real_git)}
 	export GITGATE_REAL_GIT
 }
 
-native_start() {
-	local pid ws i timeout tok
-	case $NATIVE_DIR in
-	*[\"\$\`\\]*) die "GITGATE_NATIVE_DIR must not contain \", \$, \` or \\: $NATIVE_DIR" ;;
-	esac
-	# sun_path holds 108 bytes on Linux, 104 on macOS.
-	[ "${#SOCKET}" -lt 104 ] ||
-		die "the socket path $SOCKET is too long for a unix socket; set GITGATE_NATIVE_DIR to a shorter directory"
-	if pid=$(running_pid); then
-		say "agent already running (pid $pid, socket $SOCKET)"
-		native_binaries_link_only
-		export_line
-		say "to use it in this shell: eval \"\$(./run.sh --native)\""
-		return 0
-	fi
-	validate_settings setting
-	native_binaries
-
-	mkdir -p "$NATIVE_DIR" "$NATIVE_DIR/state" "$NATIVE_DIR/bin"
-	chmod 0700 "$NATIVE_DIR" "$NATIVE_DIR/state"
-	rm -f "$PID_FILE" "$SOCKET"
-	# gitgate-shim itself too: hooks/pre-push runs "gitgate-shim hook pre-push".
-	for i in git gh agent-status gitgate-shim; do
-		ln -sfn "$SHIM_BIN" "$NATIVE_DIR/bin/$i"
-	done
-
+# The workspace the native agent gets: GITGATE_WORKSPACE (environment, then .env), default $HOME.
+native_workspace() {
+	local ws
 	ws=$(setting GITGATE_WORKSPACE || true)
 	# shellcheck disable=SC2088 # a literal ~ from .env, expanded here
 	case $ws in
 	'' | '~') ws=$HOME ;;
 	'~/'*) ws=$HOME/${ws#'~/'} ;;
 	esac
+	printf '%s' "$ws"
+}
+
+# launch_record: what a start now would give the agent. Line 1-2: its command line and wiring
+# (a change needs a restart); line 3: the digest of its settings (a change is a reload or restart).
+launch_record() {
+	local env_arg='' digest
+	[ ! -f "$ENV_FILE" ] || env_arg="--env-file $ENV_FILE"
+	# shellcheck disable=SC2086 # word list
+	digest=$(settings_digest $AGENT_ENV_NAMES) || digest=unknown
+	printf 'args=%s\nworkspace=%s\nsettings=%s\n' "$env_arg" "$(native_workspace)" "$digest"
+}
+
+# launch_changes: status 0 when the running agent got what a start now would give it; otherwise
+# prints what differs (for a message) and returns 1.
+launch_changes() {
+	local now was what=''
+	now=$(launch_record)
+	was=$(cat "$LAUNCH_FILE" 2>/dev/null || true)
+	[ "$now" != "$was" ] || return 0
+	if [ -z "$was" ]; then
+		printf 'there is no record of the settings the running agent was started with'
+		return 1
+	fi
+	[ "$(printf '%s\n' "$now" | sed -n 1p)" = "$(printf '%s\n' "$was" | sed -n 1p)" ] ||
+		what="the settings file (now ${ENV_FILE})"
+	[ "$(printf '%s\n' "$now" | sed -n 2p)" = "$(printf '%s\n' "$was" | sed -n 2p)" ] ||
+		what="${what:+$what, }the workspace (GITGATE_WORKSPACE, now $(native_workspace))"
+	case $(printf '%s\n' "$now" | sed -n 3p) in
+	settings=unknown) what="${what:+$what, }possibly the settings (no sha256sum, shasum or cksum to compare them)" ;;
+	"$(printf '%s\n' "$was" | sed -n 3p)") ;;
+	*) what="${what:+$what, }the settings in $ENV_FILE or the environment" ;;
+	esac
+	printf '%s changed since the agent started' "$what"
+	return 1
+}
+
+native_start() {
+	local pid ws i timeout tok changes restart=${1:-}
+	case $NATIVE_DIR in
+	*[\"\$\`\\]*) die "GITGATE_NATIVE_DIR must not contain \", \$, \` or \\: $NATIVE_DIR" ;;
+	esac
+	# sun_path holds 108 bytes on Linux, 104 on macOS.
+	[ "${#SOCKET}" -lt 104 ] ||
+		die "the socket path $SOCKET is too long for a unix socket; set GITGATE_NATIVE_DIR to a shorter directory"
+	ws=$(native_workspace)
+	if pid=$(running_pid); then
+		if [ -n "$restart" ]; then
+			changes="--restart"
+		elif changes=$(launch_changes); then
+			say "agent already running (pid $pid, socket $SOCKET, with the current settings)"
+			native_binaries_link_only
+			export_line
+			say "to use it in this shell: eval \"\$(./run.sh --native)\""
+			return 0
+		fi
+		# Check the new settings with the agent itself before stopping the one that works.
+		validate_settings setting
+		native_binaries
+		set -- --check
+		[ ! -f "$ENV_FILE" ] || set -- --env-file "$ENV_FILE" --check
+		GITGATE_SOCKET=$SOCKET GITGATE_STATE_DIR=$NATIVE_DIR/state GITGATE_WORKSPACE=$ws \
+			"$AGENT_BIN" "$@" >/dev/null ||
+			die "the agent refused the settings (its message is above); the running agent (pid $pid) keeps the ones it started with"
+		if [ "$changes" = --restart ]; then
+			say "restarting the agent (pid $pid)"
+		else
+			say "$changes; restarting the agent (pid $pid)"
+		fi
+		native_stop
+	else
+		validate_settings setting
+		native_binaries
+	fi
+
+	mkdir -p "$NATIVE_DIR" "$NATIVE_DIR/state" "$NATIVE_DIR/bin"
+	chmod 0700 "$NATIVE_DIR" "$NATIVE_DIR/state"
+	rm -f "$PID_FILE" "$SOCKET" "$LAUNCH_FILE"
+	# gitgate-shim itself too: hooks/pre-push runs "gitgate-shim hook pre-push".
+	for i in git gh agent-status gitgate-shim; do
+		ln -sfn "$SHIM_BIN" "$NATIVE_DIR/bin/$i"
+	done
+
 	tok=$(setting GITHUB_TOKEN || true)$(setting GITHUB_TOKEN_FILE || true)
 	[ -n "$tok" ] ||
-		warn "GITHUB_TOKEN is not set: push/fetch/gh will fail until it is (in $ENV_FILE); denials and agent-status work"
+		warn "GITHUB_TOKEN is not set: push, fetch, clone and gh are refused until it is (in $ENV_FILE; then ./run.sh --native restarts the agent); denials and agent-status work"
 
 	set -- "$AGENT_BIN"
 	[ ! -f "$ENV_FILE" ] || set -- "$@" --env-file "$ENV_FILE"
@@ -488,6 +638,7 @@ native_start() {
 		sleep 0.1
 		i=$((i + 1))
 	done
+	launch_record >"$LAUNCH_FILE" || true
 	say "agent started (pid $pid, socket $SOCKET, workspace $ws, log $LOG_FILE)"
 	export_line
 	say "to use it in this shell: eval \"\$(./run.sh --native)\""
@@ -524,8 +675,40 @@ native_stop() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	rm -f "$PID_FILE" "$SOCKET"
+	rm -f "$PID_FILE" "$SOCKET" "$LAUNCH_FILE"
 	say "agent stopped (pid $pid)"
+}
+
+# SIGHUP: the agent re-reads --env-file and its environment; its log line (shown here) names what
+# changed and what only a restart applies.
+native_reload() {
+	local pid changes before i line
+	pid=$(running_pid) || die "native agent is not running (start it: ./run.sh --native)"
+	validate_settings setting
+	if ! changes=$(launch_changes); then
+		case $changes in
+		*"the settings file"* | *"the workspace"*)
+			warn "${changes%% changed since*} changed since the agent started: a reload cannot apply that; restart: ./run.sh --native --restart"
+			;;
+		esac
+	fi
+	before=$(wc -l <"$LOG_FILE" 2>/dev/null || echo 0)
+	kill -HUP "$pid" 2>/dev/null || die "could not signal the agent (pid $pid)"
+	i=0
+	while [ "$i" -lt 50 ]; do
+		line=$(tail -n "+$((before + 1))" "$LOG_FILE" 2>/dev/null | grep -E 'configuration reloaded|reload rejected' | tail -n 1 || true)
+		if [ -n "$line" ]; then
+			say "agent: ${line#* gitgate-agent: }"
+			case $line in
+			*"reload rejected"*) exit 1 ;;
+			*"not applied until the agent restarts"*) say "to apply those: ./run.sh --native --restart" ;;
+			esac
+			return 0
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	warn "sent SIGHUP to the agent (pid $pid) but saw no reload line in $LOG_FILE within 5s"
 }
 
 native_status() {
@@ -542,6 +725,8 @@ native_status() {
 native_main() {
 	case $1 in
 	start) native_start ;;
+	restart) native_start restart ;;
+	reload) native_reload ;;
 	shell)
 		native_start >/dev/null
 		native_env
@@ -567,7 +752,7 @@ native_main() {
 MODE=container
 ACTION=''
 set_action() {
-	[ -z "$ACTION" ] || die "give only one of --build, --stop, --shell, --logs, --status (got --$ACTION and $2)"
+	[ -z "$ACTION" ] || die "give only one of --build, --stop, --shell, --logs, --status, --reload, --restart (got --$ACTION and $2)"
 	ACTION=$1
 }
 for arg in "$@"; do
@@ -578,6 +763,8 @@ for arg in "$@"; do
 	--shell) set_action shell "$arg" ;;
 	--logs) set_action logs "$arg" ;;
 	--status) set_action status "$arg" ;;
+	--reload) set_action reload "$arg" ;;
+	--restart) set_action restart "$arg" ;;
 	-h | --help)
 		usage
 		exit 0
@@ -589,6 +776,8 @@ ACTION=${ACTION:-start}
 
 if [ "$MODE" = native ]; then
 	native_main "$ACTION"
+elif [ "$ACTION" = restart ]; then
+	die "--restart is for native mode (./run.sh --native --restart); containers: ./run.sh --stop && ./run.sh"
 else
 	container_main "$ACTION"
 fi

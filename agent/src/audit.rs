@@ -85,6 +85,71 @@ pub fn record(state: &AgentState, r: AuditRecord<'_>) {
     }
 }
 
+/// One request through the gh API gateway (no Hello: the client is the real gh over HTTP).
+pub struct ApiAuditRecord<'a> {
+    pub peer: Peer,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// GraphQL operation name, if any.
+    pub operation: Option<&'a str>,
+    pub repo: Option<&'a str>,
+    pub decision: &'a str,
+    pub reason: &'a str,
+    /// HTTP status returned to gh.
+    pub status: u16,
+    pub bytes: u64,
+    pub duration: Duration,
+}
+
+/// The audit line of one API request; written like [`record`]'s (redacted, rotated, whole lines).
+pub fn record_api(state: &AgentState, r: ApiAuditRecord<'_>) {
+    let settings = state.settings();
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let line = serde_json::json!({
+        "time": time.as_secs_f64(),
+        "uid": r.peer.uid,
+        "pid": r.peer.pid,
+        "tool": "api",
+        "method": r.method,
+        "path": r.path,
+        "operation": r.operation,
+        "repo": r.repo,
+        "decision": r.decision,
+        "reason": r.reason,
+        "status": r.status,
+        "duration_ms": r.duration.as_secs_f64() * 1000.0,
+        "bytes": r.bytes,
+    })
+    .to_string();
+    let line = state.redactor.redact_str(&line);
+    {
+        let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT_MAX {
+            recent.pop_front();
+        }
+        recent.push_back(line.clone());
+    }
+    let path = settings.audit_log_path();
+    let _guard = WRITE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if let Ok(meta) = std::fs::metadata(&path) {
+        if meta.len() + line.len() as u64 + 1 > settings.audit_max_bytes {
+            rotate(&path, settings.audit_keep);
+        }
+    }
+    if let Err(e) = append_whole_line(&path, &line) {
+        state
+            .counters
+            .audit_failures
+            .fetch_add(1, Ordering::Relaxed);
+        crate::log::warn(
+            state,
+            &format!("cannot write the audit log {}: {e}", path.display()),
+        );
+    }
+}
+
 /// Append `line` and its newline with one `write`, or not at all: a short write (a full disk)
 /// is cut back off, so a later record never gets glued to a fragment.
 fn append_whole_line(path: &Path, line: &str) -> std::io::Result<()> {

@@ -3,7 +3,7 @@
 //! list values are strict JSON arrays, parsed here so errors name the variable.
 
 use figment::providers::{Format, Serialized, Toml};
-use figment::Figment;
+use figment::{Figment, Provider};
 use gitgate_policy::{Policy, PolicyConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -15,6 +15,12 @@ pub enum ConfigError {
     Invalid { setting: String, problem: String },
     #[error("config file '{path}': {problem}")]
     File { path: String, problem: String },
+    /// Names that no part of gitgate reads (a typo, most likely), with the closest known one.
+    #[error("{origin}: {}", problems.join("; "))]
+    Unknown {
+        origin: String,
+        problems: Vec<String>,
+    },
 }
 
 fn invalid(setting: &str, problem: impl Into<String>) -> ConfigError {
@@ -34,6 +40,8 @@ pub struct Settings {
     pub allow_delete_remote: bool,
     pub allow_tag_push: bool,
     pub allow_pr_merge: bool,
+    /// gh gateway: workflow dispatch, run rerun and cancel.
+    pub allow_workflow_run: bool,
     pub allowed_repos: Vec<String>,
     pub allowed_hosts: Vec<String>,
     /// Peer uids allowed on the socket; `None` = only the agent's own uid.
@@ -42,6 +50,8 @@ pub struct Settings {
     pub audit_max_bytes: u64,
     pub require_mlock: bool,
     pub socket: PathBuf,
+    /// The gh API gateway's socket; `None` = `api.sock` beside `socket`.
+    pub api_socket: Option<PathBuf>,
     pub workspace: PathBuf,
     pub state_dir: PathBuf,
     pub github_api_url: String,
@@ -73,6 +83,7 @@ impl Default for Settings {
             allow_delete_remote: false,
             allow_tag_push: false,
             allow_pr_merge: false,
+            allow_workflow_run: false,
             allowed_repos: vec![],
             allowed_hosts: vec!["github.com".into()],
             allowed_uids: None,
@@ -80,6 +91,7 @@ impl Default for Settings {
             audit_max_bytes: 10 * 1024 * 1024,
             require_mlock: false,
             socket: "/run/gitgate/agent.sock".into(),
+            api_socket: None,
             workspace: "/workspace".into(),
             state_dir: "/var/lib/gitgate".into(),
             github_api_url: "https://api.github.com".into(),
@@ -119,6 +131,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("ALLOW_DELETE_REMOTE", "allow_delete_remote", Kind::Bool),
     ("ALLOW_TAG_PUSH", "allow_tag_push", Kind::Bool),
     ("ALLOW_PR_MERGE", "allow_pr_merge", Kind::Bool),
+    ("ALLOW_WORKFLOW_RUN", "allow_workflow_run", Kind::Bool),
     ("ALLOWED_REPOS", "allowed_repos", Kind::StrList),
     ("ALLOWED_HOSTS", "allowed_hosts", Kind::StrList),
     ("ALLOWED_UIDS", "allowed_uids", Kind::UidList),
@@ -126,6 +139,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("AUDIT_MAX_BYTES", "audit_max_bytes", Kind::Int),
     ("REQUIRE_MLOCK", "require_mlock", Kind::Bool),
     ("GITGATE_SOCKET", "socket", Kind::Str),
+    ("GITGATE_API_SOCKET", "api_socket", Kind::Str),
     ("GITGATE_WORKSPACE", "workspace", Kind::Str),
     ("GITGATE_STATE_DIR", "state_dir", Kind::Str),
     ("GITHUB_API_URL", "github_api_url", Kind::Str),
@@ -165,6 +179,158 @@ pub fn env_name(key: &str) -> &str {
         .find(|(_, k, _)| *k == key)
         .map(|(e, _, _)| *e)
         .unwrap_or(key)
+}
+
+/// Names a `.env` may hold that are not agent settings: the token (read by `secret.rs`), and what
+/// run.sh, compose and the shim read from it.
+const OTHER_ENV_FILE_KEYS: &[&str] = &[
+    "GITHUB_TOKEN",
+    "GITHUB_TOKEN_FILE",
+    "WORKSPACE_DIR",
+    "PUID",
+    "PGID",
+    "CONTAINER_ENGINE",
+    "GITGATE_REAL_GIT",
+    "GITGATE_MIRROR_DIR",
+];
+
+/// `GITGATE_*` names of the process environment that belong to run.sh, the shim or the tests.
+/// run.sh reads them from the environment only, so in a `.env` they have no effect.
+const ENV_ONLY_KEYS: &[&str] = &[
+    "GITGATE_ENV_FILE",
+    "GITGATE_PROJECT",
+    "GITGATE_NATIVE_DIR",
+    "GITGATE_BIN_DIR",
+    "GITGATE_START_TIMEOUT",
+    "GITGATE_ENV_HASH",
+    "GITGATE_MODE",
+    "GITGATE_SHIM",
+    "GITGATE_CONTAINER_TEST",
+    "GITGATE_CONTAINER_AGENT",
+    "GITGATE_TEST_RESULTS",
+];
+
+/// Prefixes of policy-like names: an unknown environment variable with one of them is a typo.
+const SETTING_PREFIXES: &[&str] = &["GITGATE_", "ALLOW_", "ALLOWED_", "BLOCKED_", "AUDIT_"];
+
+/// Where a name was found, for the unknown-key check.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    EnvFile(&'a Path),
+    Environment,
+    Toml(&'a Path),
+}
+
+/// Case-insensitive Levenshtein distance (names are short: a plain O(n·m) table).
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<u8> = a.bytes().map(|c| c.to_ascii_uppercase()).collect();
+    let b: Vec<u8> = b.bytes().map(|c| c.to_ascii_uppercase()).collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let subst = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The known name closest to `name`, with its distance.
+fn closest<'k>(name: &str, known: &[&'k str]) -> Option<(&'k str, usize)> {
+    known
+        .iter()
+        .map(|k| (*k, distance(name, k)))
+        .min_by_key(|(_, d)| *d)
+}
+
+/// Close enough to be the same name mistyped.
+fn similar(name: &str, d: usize) -> bool {
+    d <= (name.len() / 2).max(3)
+}
+
+/// Every name the environment or a `.env` may carry.
+fn known_env_names() -> Vec<&'static str> {
+    let mut v: Vec<&str> = ENV_KEYS.iter().map(|(e, _, _)| *e).collect();
+    v.extend_from_slice(OTHER_ENV_FILE_KEYS);
+    v
+}
+
+fn unknown_message(name: &str, known: &[&str]) -> String {
+    match closest(name, known) {
+        Some((k, d)) if similar(name, d) => {
+            format!("unknown setting {name} (did you mean {k}?)")
+        }
+        _ => format!("unknown setting {name} (every setting is listed in .env.example)"),
+    }
+}
+
+/// Unknown names are an error naming each and the closest known one. The process environment
+/// holds much that is not ours (PATH, HOME, GITHUB_* of CI runners…): there only `GITGATE_*` and
+/// policy-prefixed names, and names within two edits of a known one, are checked.
+fn check_names<'n>(
+    source: Source<'_>,
+    names: impl Iterator<Item = &'n str>,
+) -> Result<(), ConfigError> {
+    let env_known = known_env_names();
+    let toml_known: Vec<&str> = ENV_KEYS.iter().map(|(_, k, _)| *k).collect();
+    let mut problems: Vec<String> = Vec::new();
+    for name in names {
+        let problem = match source {
+            Source::Toml(_) => {
+                (!toml_known.contains(&name)).then(|| unknown_message(name, &toml_known))
+            }
+            Source::EnvFile(_) => {
+                if env_known.contains(&name) {
+                    None
+                } else if ENV_ONLY_KEYS.contains(&name) {
+                    Some(format!(
+                        "{name} has no effect here: run.sh reads it from the environment (export it instead)"
+                    ))
+                } else {
+                    Some(unknown_message(name, &env_known))
+                }
+            }
+            Source::Environment => {
+                let ours = SETTING_PREFIXES.iter().any(|p| name.starts_with(p))
+                    || closest(name, &env_known).is_some_and(|(_, d)| d <= 2 && name.len() > 6);
+                (ours && !env_known.contains(&name) && !ENV_ONLY_KEYS.contains(&name))
+                    .then(|| unknown_message(name, &env_known))
+            }
+        };
+        if let Some(p) = problem {
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError::Unknown {
+        origin: match source {
+            Source::EnvFile(p) => format!("--env-file '{}'", p.display()),
+            Source::Environment => "environment".into(),
+            Source::Toml(p) => format!("config file '{}'", p.display()),
+        },
+        problems,
+    })
+}
+
+/// The top-level keys of a TOML settings file (every setting is a top-level key).
+fn toml_keys(path: &Path) -> Result<Vec<String>, ConfigError> {
+    let data = Figment::from(Toml::file(path))
+        .data()
+        .map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            problem: e.to_string(),
+        })?;
+    Ok(data
+        .values()
+        .flat_map(|dict| dict.keys().cloned())
+        .collect())
 }
 
 fn parse_env_value(name: &str, kind: Kind, raw: &str) -> Result<Value, ConfigError> {
@@ -263,9 +429,11 @@ pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Build settings from all layers. `env` is the process environment (passed in for testability).
+/// Build settings from all layers. `env` is the process environment (passed in for testability);
+/// `env_file_path` names the `--env-file` in messages.
 pub fn load(
     toml_file: Option<&Path>,
+    env_file_path: Option<&Path>,
     env_file: &[(String, String)],
     env: &[(String, String)],
 ) -> Result<Settings, ConfigError> {
@@ -277,8 +445,15 @@ pub fn load(
                 problem: "not found".into(),
             });
         }
+        let keys = toml_keys(path)?;
+        check_names(Source::Toml(path), keys.iter().map(String::as_str))?;
         fig = fig.merge(Toml::file(path));
     }
+    check_names(
+        Source::EnvFile(env_file_path.unwrap_or(Path::new(".env"))),
+        env_file.iter().map(|(k, _)| k.as_str()),
+    )?;
+    check_names(Source::Environment, env.iter().map(|(k, _)| k.as_str()))?;
     fig = fig
         .merge(Serialized::globals(env_layer(env_file)?))
         .merge(Serialized::globals(env_layer(env)?));
@@ -299,6 +474,46 @@ pub fn load(
     Ok(settings)
 }
 
+/// SIGHUP: settings that take effect only at start keep their running values in `new`; returns
+/// the environment names of those that differ (the reload's log line names them).
+pub fn keep_restart_only(old: &Settings, new: &mut Settings) -> Vec<&'static str> {
+    let mut differ = Vec::new();
+    macro_rules! keep {
+        ($($field:ident => $name:literal),* $(,)?) => {$(
+            if new.$field != old.$field {
+                differ.push($name);
+                new.$field = old.$field.clone();
+            }
+        )*};
+    }
+    keep!(
+        socket => "GITGATE_SOCKET",
+        api_socket => "GITGATE_API_SOCKET",
+        state_dir => "GITGATE_STATE_DIR",
+        workspace => "GITGATE_WORKSPACE",
+        max_connections => "GITGATE_MAX_CONNECTIONS",
+        require_mlock => "REQUIRE_MLOCK",
+        // libgit2's connect and idle timeouts are process-wide options set once at start.
+        connect_timeout_secs => "GITGATE_CONNECT_TIMEOUT_SECS",
+        io_timeout_secs => "GITGATE_IO_TIMEOUT_SECS",
+    );
+    differ
+}
+
+/// The environment names of the settings whose values differ between `old` and `new`.
+pub fn changed_settings(old: &Settings, new: &Settings) -> Vec<&'static str> {
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
+        (serde_json::to_value(old), serde_json::to_value(new))
+    else {
+        return vec![];
+    };
+    ENV_KEYS
+        .iter()
+        .filter(|(_, key, _)| a.get(*key) != b.get(*key))
+        .map(|(env, _, _)| *env)
+        .collect()
+}
+
 impl Settings {
     pub fn policy_config(&self) -> PolicyConfig {
         PolicyConfig {
@@ -310,6 +525,7 @@ impl Settings {
             allowed_repos: self.allowed_repos.clone(),
             allowed_hosts: self.allowed_hosts.clone(),
             allow_pr_merge: self.allow_pr_merge,
+            allow_workflow_run: self.allow_workflow_run,
         }
     }
 
@@ -324,6 +540,16 @@ impl Settings {
                 }
                 _ => invalid("policy", text),
             }
+        })
+    }
+
+    /// `GITGATE_API_SOCKET`, or `api.sock` beside `GITGATE_SOCKET`.
+    pub fn api_socket_path(&self) -> PathBuf {
+        self.api_socket.clone().unwrap_or_else(|| {
+            self.socket
+                .parent()
+                .map(|d| d.join("api.sock"))
+                .unwrap_or_else(|| PathBuf::from("/run/gitgate/api.sock"))
         })
     }
 
@@ -354,6 +580,15 @@ impl Settings {
                 format!("'{}' must be an absolute path", self.socket.display()),
             ));
         }
+        if self.api_socket.as_ref().is_some_and(|p| !p.is_absolute()) {
+            return Err(invalid(
+                "GITGATE_API_SOCKET",
+                format!(
+                    "'{}' must be an absolute path",
+                    self.api_socket_path().display()
+                ),
+            ));
+        }
         if !self.state_dir.is_absolute() {
             return Err(invalid(
                 "GITGATE_STATE_DIR",
@@ -361,17 +596,12 @@ impl Settings {
             ));
         }
         let url = &self.github_api_url;
-        let is_loopback_http = url
-            .strip_prefix("http://")
-            .map(|rest| {
-                let host = rest.split(['/', ':']).next().unwrap_or("");
-                host == "127.0.0.1" || host == "localhost" || host == "[::1]"
-            })
-            .unwrap_or(false);
-        if !(url.starts_with("https://") || (is_loopback_http && self.allow_http_loopback)) {
+        gitgate_policy::url::check_plain_http(url, self.allow_http_loopback)
+            .map_err(|problem| invalid("GITHUB_API_URL", problem))?;
+        if !url.starts_with("https://") && !url.to_ascii_lowercase().starts_with("http://") {
             return Err(invalid(
                 "GITHUB_API_URL",
-                format!("'{url}' must be an https:// URL (plain http only for loopback with GITGATE_ALLOW_HTTP_LOOPBACK=1)"),
+                format!("'{url}' must be an https:// URL"),
             ));
         }
         for (name, value) in [
@@ -428,7 +658,7 @@ mod tests {
         ]);
         let mut e = env(&[("ALLOWED_HOSTS", r#"["b.example"]"#)]);
         e.push(w);
-        let s = load(Some(&toml), &file, &e).unwrap();
+        let s = load(Some(&toml), None, &file, &e).unwrap();
         assert!(s.allow_tag_push);
         assert_eq!(s.blocked_branches, vec!["release/*"]);
         assert_eq!(s.allowed_hosts, vec!["b.example"]);
@@ -448,10 +678,16 @@ mod tests {
         ] {
             let mut e = env(&[(k, v)]);
             e.push(w.clone());
-            let err = load(None, &[], &e).unwrap_err().to_string();
+            let err = load(None, None, &[], &e).unwrap_err().to_string();
             assert!(err.starts_with(k), "{k}={v}: {err}");
         }
-        let err = load(None, &[], &env(&[("GITGATE_WORKSPACE", "/nonexistent/ws")])).unwrap_err();
+        let err = load(
+            None,
+            None,
+            &[],
+            &env(&[("GITGATE_WORKSPACE", "/nonexistent/ws")]),
+        )
+        .unwrap_err();
         assert!(err.to_string().starts_with("GITGATE_WORKSPACE"), "{err}");
     }
 
@@ -469,5 +705,271 @@ mod tests {
                 ("D", "plain")
             ])
         );
+    }
+    #[test]
+    fn unknown_names_in_env_file_are_errors_with_the_closest_known_one() {
+        let (_d, w) = ws();
+        let path = Path::new("/x/.env");
+        for (name, want) in [
+            (
+                "ALLOWED_REPO",
+                "unknown setting ALLOWED_REPO (did you mean ALLOWED_REPOS?)",
+            ),
+            (
+                "BLOCKED_BRANCH",
+                "unknown setting BLOCKED_BRANCH (did you mean BLOCKED_BRANCHES?)",
+            ),
+            (
+                "allowed_hosts",
+                "unknown setting allowed_hosts (did you mean ALLOWED_HOSTS?)",
+            ),
+            (
+                "GITHUB_TOKN",
+                "unknown setting GITHUB_TOKN (did you mean GITHUB_TOKEN?)",
+            ),
+            (
+                "GITGATE_IO_TIMEOUT",
+                "unknown setting GITGATE_IO_TIMEOUT (did you mean GITGATE_IO_TIMEOUT_SECS?)",
+            ),
+            (
+                "FOO",
+                "unknown setting FOO (every setting is listed in .env.example)",
+            ),
+        ] {
+            let file = env(&[(name, "x")]);
+            let err = load(None, Some(path), &file, std::slice::from_ref(&w))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(err, format!("--env-file '/x/.env': {want}"), "{name}");
+        }
+        // Several at once: all named.
+        let file = env(&[("ALLOWED_REPO", "[]"), ("ALLOW_FORCE", "true")]);
+        let err = load(None, Some(path), &file, std::slice::from_ref(&w))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ALLOWED_REPO (did you mean ALLOWED_REPOS?)"),
+            "{err}"
+        );
+        assert!(
+            err.contains("ALLOW_FORCE (did you mean ALLOW_FORCE_PUSH?)"),
+            "{err}"
+        );
+        // run.sh's own environment-only names have no effect in the file: said so.
+        let err = load(
+            None,
+            Some(path),
+            &env(&[("GITGATE_NATIVE_DIR", "/n")]),
+            std::slice::from_ref(&w),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("GITGATE_NATIVE_DIR has no effect here"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_name_env_example_lists_is_accepted() {
+        let (_d, w) = ws();
+        // Read at run time: the container builds copy only the crates, not .env.example.
+        let example =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../.env.example"))
+                .expect(".env.example");
+        let mut names: Vec<(String, String)> = Vec::new();
+        for line in example.lines() {
+            let line = line.trim_start_matches('#').trim_start();
+            if let Some((k, _)) = line.split_once('=') {
+                if !k.is_empty()
+                    && k.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    names.push((k.to_owned(), String::new()));
+                }
+            }
+        }
+        assert!(names.len() > 20, "{names:?}");
+        for (k, _) in &names {
+            let r = check_names(
+                Source::EnvFile(Path::new(".env")),
+                std::iter::once(k.as_str()),
+            );
+            assert!(r.is_ok(), "{k}: {r:?}");
+        }
+        // Accepted by name as the process environment too.
+        let r = check_names(Source::Environment, names.iter().map(|(k, _)| k.as_str()));
+        assert!(r.is_ok(), "{r:?}");
+        drop(w);
+    }
+
+    #[test]
+    fn environment_checks_only_names_that_look_like_ours() {
+        let (_d, w) = ws();
+        // Unrelated variables (a login shell, CI runners, Codespaces) are ignored.
+        let unrelated = [
+            "PATH",
+            "HOME",
+            "USER",
+            "SHELL",
+            "TERM",
+            "LANG",
+            "LC_ALL",
+            "PWD",
+            "OLDPWD",
+            "HOSTNAME",
+            "LOGNAME",
+            "EDITOR",
+            "TMPDIR",
+            "XDG_RUNTIME_DIR",
+            "SSH_AUTH_SOCK",
+            "DISPLAY",
+            "CARGO_HOME",
+            "RUSTUP_HOME",
+            "GH_TOKEN",
+            "GIT_DIR",
+            "GITHUB_ACTIONS",
+            "GITHUB_WORKSPACE",
+            "GITHUB_SHA",
+            "GITHUB_REF",
+            "GITHUB_ENV",
+            "GITHUB_PATH",
+            "GITHUB_OUTPUT",
+            "GITHUB_USER",
+            "GITHUB_REPOSITORY",
+            "GITHUB_SERVER_URL",
+            "GITHUB_GRAPHQL_URL",
+            "GITHUB_RUN_ID",
+            "GITHUB_JOB",
+            "GITHUB_ACTOR",
+            "GITHUB_EVENT_PATH",
+            "GITHUB_CODESPACE_TOKEN",
+            "CODESPACES",
+            "GITHUB_TOKEN",
+            "GITHUB_API_URL",
+            "GITGATE_SOCKET",
+            "GITGATE_REAL_GIT",
+            "GITGATE_MODE",
+            "GITGATE_ENV_FILE",
+            "WORKSPACE_DIR",
+            "PUID",
+        ];
+        let mut e = env(&unrelated.iter().map(|k| (*k, "")).collect::<Vec<_>>());
+        e.retain(|(k, _)| k != "GITGATE_SOCKET" && k != "GITHUB_API_URL");
+        e.push(w.clone());
+        load(None, None, &[], &e).unwrap();
+        // Ours, misspelled: refused with the closest name.
+        for (name, want) in [
+            ("ALLOWED_REPO", "ALLOWED_REPOS"),
+            ("GITGATE_SOCKT", "GITGATE_SOCKET"),
+            ("GITGATE_FROB", ""),
+            ("BLOCKED_BRANCH", "BLOCKED_BRANCHES"),
+            ("AUDIT_KEPP", "AUDIT_KEEP"),
+            ("ALLOW_PR_MERG", "ALLOW_PR_MERGE"),
+            ("REQUIRE_MLOK", "REQUIRE_MLOCK"),
+            ("GITHUB_API_UR", "GITHUB_API_URL"),
+        ] {
+            let err = load(None, None, &[], &[(name.into(), "1".into()), w.clone()])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("environment: unknown setting {name} (")),
+                "{err}"
+            );
+            if !want.is_empty() {
+                assert!(err.ends_with(&format!("(did you mean {want}?)")), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_toml_keys_are_errors() {
+        let (_d, w) = ws();
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("gitgate.toml");
+        std::fs::write(&toml, "allowed_repo = [\"a/b\"]\nALLOW_TAG_PUSH = true\n").unwrap();
+        let err = load(Some(&toml), None, &[], std::slice::from_ref(&w))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("config file '{}': ", toml.display())),
+            "{err}"
+        );
+        assert!(
+            err.contains("unknown setting allowed_repo (did you mean allowed_repos?)"),
+            "{err}"
+        );
+        assert!(
+            err.contains("unknown setting ALLOW_TAG_PUSH (did you mean allow_tag_push?)"),
+            "{err}"
+        );
+        std::fs::write(&toml, "allowed_repos = [\"a/b\"]\n").unwrap();
+        assert_eq!(
+            load(Some(&toml), None, &[], &[w]).unwrap().allowed_repos,
+            vec!["a/b"]
+        );
+    }
+
+    #[test]
+    fn reload_keeps_restart_only_settings_and_names_them() {
+        let old = Settings::default();
+        let mut new = Settings {
+            socket: "/other.sock".into(),
+            max_connections: 7,
+            blocked_branches: vec!["x".into()],
+            hello_timeout_ms: 5,
+            io_timeout_secs: 5,
+            ..Settings::default()
+        };
+        let pinned = keep_restart_only(&old, &mut new);
+        assert_eq!(
+            pinned,
+            vec![
+                "GITGATE_SOCKET",
+                "GITGATE_MAX_CONNECTIONS",
+                "GITGATE_IO_TIMEOUT_SECS"
+            ]
+        );
+        assert_eq!(new.io_timeout_secs, old.io_timeout_secs);
+        assert_eq!(new.socket, old.socket);
+        assert_eq!(new.max_connections, old.max_connections);
+        assert_eq!(
+            changed_settings(&old, &new),
+            vec!["BLOCKED_BRANCHES", "GITGATE_HELLO_TIMEOUT_MS"]
+        );
+        assert!(changed_settings(&old, &old.clone()).is_empty());
+    }
+
+    #[test]
+    fn plain_http_api_url_names_the_switch() {
+        let (_d, w) = ws();
+        for (url, allow, ok) in [
+            ("http://127.0.0.1:9/api", "1", true),
+            ("http://127.0.0.1:9/api", "0", false),
+            ("http://api.example.com", "1", false),
+            ("ftp://api.example.com", "1", false),
+        ] {
+            let e = env(&[
+                ("GITHUB_API_URL", url),
+                ("GITGATE_ALLOW_HTTP_LOOPBACK", allow),
+            ]);
+            let r = load(None, None, &[], &[e[0].clone(), e[1].clone(), w.clone()]);
+            assert_eq!(r.is_ok(), ok, "{url} {allow}: {r:?}");
+            if let Err(err) = r {
+                let err = err.to_string();
+                assert!(err.starts_with("GITHUB_API_URL: "), "{err}");
+                if url.starts_with("http:") {
+                    assert!(err.contains("GITGATE_ALLOW_HTTP_LOOPBACK"), "{err}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn edit_distance() {
+        assert_eq!(distance("", "abc"), 3);
+        assert_eq!(distance("ALLOWED_REPO", "ALLOWED_REPOS"), 1);
+        assert_eq!(distance("kitten", "SITTING"), 3);
+        assert_eq!(distance("same", "SAME"), 0);
     }
 }

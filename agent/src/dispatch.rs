@@ -1,7 +1,6 @@
 //! Route a request to its handler. Nothing here runs a program or forwards argv anywhere.
 
 use crate::error::AgentError;
-use crate::gitops::workspace;
 use crate::session::Request;
 use crate::state::AgentState;
 use gitgate_proto::{Exit, Tool};
@@ -12,17 +11,10 @@ pub async fn handle(state: &AgentState, mut req: Request) -> Result<Exit, AgentE
         Tool::Transport => crate::transport::run(state, &mut req).await,
         // The hook's question carries everything it needs: the workspace is not read.
         Tool::Hook => crate::hook::run(state, &mut req).await,
-        Tool::Gh => {
-            let (root, cwd) = workspace::check_cwd(&state.settings().workspace, &req.hello.cwd)?;
-            // API calls do not watch the cancellation themselves: stop them here rather than
-            // let a cancelled command go on to its next write.
-            let cancel = req.cancel.clone();
-            tokio::select! {
-                r = crate::gh::run(state, &mut req, &root, &cwd) => r,
-                _ = cancel.cancelled() => Err(AgentError::OutcomeUnknown(
-                    "gh was interrupted; an API request already sent to GitHub may have completed".into(),
-                )),
-            }
-        }
+        // gh v3 is the real gh talking HTTP to the API gateway (agent/src/gateway); an old shim
+        // that still sends gh argv here is told so.
+        Tool::Gh => Err(AgentError::Usage(
+            "this gitgate-shim is older than the agent: gh now runs as the real gh through the agent's API socket; reinstall the shim".into(),
+        )),
     }
 }

@@ -30,7 +30,25 @@ pub enum AgentError {
     TokenInStream(#[from] crate::redact::TokenInStream),
 }
 
+/// What every network operation answers when no token is loaded (checked before any connection).
+pub const NO_TOKEN: &str =
+    "gitgate: no GitHub token is loaded (set GITHUB_TOKEN or GITHUB_TOKEN_FILE in .env and restart)";
+
+/// Refuse a network operation locally when the agent holds no token, instead of going out without
+/// credentials and failing as an authentication error. Shared by push, fetch, clone and gh.
+pub fn require_token(token: &crate::secret::Token) -> Result<(), AgentError> {
+    if token.is_loaded() {
+        Ok(())
+    } else {
+        Err(AgentError::no_token())
+    }
+}
+
 impl AgentError {
+    pub fn no_token() -> AgentError {
+        AgentError::Denied(NO_TOKEN.to_owned())
+    }
+
     pub fn denied(msg: impl Into<String>) -> AgentError {
         AgentError::Denied(msg.into())
     }

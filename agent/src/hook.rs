@@ -10,8 +10,7 @@ use crate::state::AgentState;
 use gitgate_policy::wire::{Ancestry, RefUpdate};
 use gitgate_proto::Exit;
 
-/// Most pre-push input accepted (one line per ref).
-const LIMIT: usize = 8 * 1024 * 1024;
+use crate::server::STDIN_LIMIT as LIMIT;
 
 fn parse_line(line: &str) -> Result<(RefUpdate, Ancestry), AgentError> {
     let f: Vec<&str> = line.split(' ').collect();

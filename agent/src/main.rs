@@ -5,7 +5,7 @@ mod cli;
 mod config;
 mod dispatch;
 mod error;
-mod gh;
+mod gateway;
 mod gitops;
 mod hook;
 mod housekeeping;
@@ -67,7 +67,12 @@ fn main() -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
-    let settings = match config::load(cli.config.as_deref(), &env_file, &process_env()) {
+    let settings = match config::load(
+        cli.config.as_deref(),
+        cli.env_file.as_deref(),
+        &env_file,
+        &process_env(),
+    ) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -87,7 +92,7 @@ fn main() -> ExitCode {
     }
     if !token.is_loaded() {
         warnings
-            .push("no token loaded: push, fetch and gh will fail until GITHUB_TOKEN is set".into());
+            .push("no token loaded: push, fetch, clone and gh are refused until GITHUB_TOKEN or GITHUB_TOKEN_FILE is set in .env and the agent restarted".into());
     }
     if cli.check {
         println!("gitgate-agent: configuration OK");
@@ -191,6 +196,20 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
         return fail("cannot install signal handlers");
     };
     let server = tokio::spawn(server::serve(state.clone(), listener, shutdown.clone()));
+    // The gh API gateway on its own socket, stopped and awaited with the git server.
+    let api_socket = settings.api_socket_path();
+    let gateway = match gateway::bind(&api_socket)
+        .map_err(|e| e.to_string())
+        .and_then(|l| Ok((l, gateway::Gateway::new(state.clone())?)))
+    {
+        Ok((l, gw)) => gw.serve_on(l, &shutdown),
+        Err(e) => {
+            return fail(format!(
+                "GITGATE_API_SOCKET: cannot listen on '{}': {e}",
+                api_socket.display()
+            ))
+        }
+    };
     loop {
         tokio::select! {
             _ = term.recv() => break,
@@ -199,7 +218,9 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
         }
     }
     stop(&state, &shutdown, server).await;
+    let _ = gateway.await;
     let _ = std::fs::remove_file(&settings.socket);
+    let _ = std::fs::remove_file(&api_socket);
     log::info(&state, "stopped");
     ExitCode::SUCCESS
 }
@@ -256,27 +277,47 @@ async fn stop(
     }
 }
 
-/// SIGHUP: re-read the policy from the same layers. Paths and the token stay as they are; an
-/// invalid new configuration is rejected and the old one stays in force.
+/// SIGHUP: re-read the same sources as at start (the TOML file, `--env-file`, the environment).
+/// Settings that only apply at start (paths, connection limit, mlock, the token) keep their values
+/// and are named in the log line when they differ; an invalid new configuration is rejected and
+/// the old one stays in force.
 fn reload(state: &state::AgentState, cli: &cli::Cli) {
     let result = read_env_file(cli).and_then(|mut env_file| {
+        let token_changed = secret::token_entries_differ(&state.token, &env_file);
         // The token is never re-read: drop (and zeroize) its entries.
         secret::discard_token_entries(&mut env_file);
-        let new = config::load(cli.config.as_deref(), &env_file, &process_env())
-            .map_err(|e| e.to_string())?;
+        let new = config::load(
+            cli.config.as_deref(),
+            cli.env_file.as_deref(),
+            &env_file,
+            &process_env(),
+        )
+        .map_err(|e| e.to_string())?;
         let policy = new.policy().map_err(|e| e.to_string())?;
-        Ok((new, policy))
+        Ok((new, policy, token_changed))
     });
     match result {
-        Ok((mut new, policy)) => {
+        Ok((mut new, policy, token_changed)) => {
             let old = state.settings();
-            // Only the policy is reloadable.
-            new.socket = old.socket.clone();
-            new.workspace = old.workspace.clone();
-            new.state_dir = old.state_dir.clone();
-            new.max_connections = old.max_connections;
+            let mut pinned = config::keep_restart_only(&old, &mut new);
+            if token_changed {
+                pinned.push("GITHUB_TOKEN");
+            }
+            let changed = config::changed_settings(&old, &new);
             state.replace_policy(new, policy);
-            log::info(state, "configuration reloaded (SIGHUP)");
+            let mut line = String::from("configuration reloaded (SIGHUP): ");
+            if changed.is_empty() {
+                line.push_str("no setting changed");
+            } else {
+                line.push_str(&format!("changed {}", changed.join(", ")));
+            }
+            if !pinned.is_empty() {
+                line.push_str(&format!(
+                    "; not applied until the agent restarts: {}",
+                    pinned.join(", ")
+                ));
+            }
+            log::info(state, &line);
         }
         Err(e) => log::warn(
             state,

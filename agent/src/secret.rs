@@ -229,6 +229,38 @@ impl Token {
     }
 }
 
+/// SIGHUP: would a restart load a different token from these env-file pairs (and the
+/// environment's `GITHUB_TOKEN_FILE`) than the one loaded? Same precedence as [`Token::load`]
+/// (the environment's `GITHUB_TOKEN` was scrubbed at start). A removed token counts as unchanged:
+/// the loaded one stays until a restart either way. Every copy read here is zeroized.
+pub fn token_entries_differ(token: &Token, pairs: &[(String, String)]) -> bool {
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let path = std::env::var("GITHUB_TOKEN_FILE")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .or_else(|| get("GITHUB_TOKEN_FILE").map(str::to_owned));
+    let mut candidate = match (path, get("GITHUB_TOKEN")) {
+        (Some(p), _) => match std::fs::read_to_string(p) {
+            Ok(v) => zeroize::Zeroizing::new(v),
+            Err(_) => return false,
+        },
+        (None, Some(v)) => zeroize::Zeroizing::new(v.to_owned()),
+        (None, None) => return false,
+    };
+    let len = candidate.trim_end_matches(['\n', '\r']).len();
+    candidate.truncate(len);
+    token
+        .with_exposed(|t| t.as_bytes() != candidate.as_bytes())
+        .unwrap_or(true)
+}
+
 /// Remove the token keys from env-file pairs, zeroizing them (SIGHUP reload never re-reads the token).
 pub fn discard_token_entries(pairs: &mut Vec<(String, String)>) {
     pairs.retain_mut(|(k, v)| {

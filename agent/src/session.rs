@@ -251,3 +251,95 @@ pub struct Request {
     pub stdin: Stdin,
     pub cancel: CancellationToken,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Token;
+
+    /// The frames a client receives for `chunks` sent as stdout, then the end-of-operation flush.
+    async fn frames_for(token: &str, chunks: &[Vec<u8>]) -> Vec<Frame> {
+        let redactor = Redactor::new(Arc::new(
+            Token::from_value(token.into(), "GITHUB_TOKEN").unwrap(),
+        ));
+        let (tx, mut rx) = mpsc::channel(1024);
+        let out = Output::new(tx, &redactor);
+        for c in chunks {
+            out.stdout(c).await;
+        }
+        out.flush().await;
+        drop(out);
+        let mut frames = Vec::new();
+        while let Some(f) = rx.recv().await {
+            frames.push(f);
+        }
+        frames
+    }
+
+    fn shape(frames: &[Frame]) -> Vec<(u8, usize)> {
+        frames
+            .iter()
+            .map(|f| match f {
+                Frame::Data(b) => (1, b.len()),
+                Frame::Stderr(b) => (2, b.len()),
+                _ => (0, 0),
+            })
+            .collect()
+    }
+
+    /// The red-team procedure of issue 9: the attacker makes output end right after a guess
+    /// (`known prefix + candidate`) and watches the frames. Guesses that extend the token and
+    /// guesses that do not must produce the same frame sequence, for every position.
+    #[tokio::test]
+    async fn frame_sequences_do_not_reveal_token_prefixes() {
+        let token = "ghp_R3dTeamTargetTokenValue0123456789abc";
+        for known in 0..token.len() - 1 {
+            let right = &token[..known + 1];
+            let wrong = format!(
+                "{}{}",
+                &token[..known],
+                if token.as_bytes()[known] == b'z' {
+                    'y'
+                } else {
+                    'z'
+                }
+            );
+            for pad in [0usize, 1, 7, 64] {
+                let body = |guess: &str| vec![format!("{}{guess}", "x".repeat(pad)).into_bytes()];
+                let a = frames_for(token, &body(right)).await;
+                let b = frames_for(token, &body(&wrong)).await;
+                assert_eq!(shape(&a), shape(&b), "position {known}, padding {pad}");
+                // And nothing was rewritten: the bytes arrive as sent.
+                let bytes: Vec<u8> = a
+                    .iter()
+                    .flat_map(|f| match f {
+                        Frame::Data(b) => b.clone(),
+                        _ => vec![],
+                    })
+                    .collect();
+                assert_eq!(bytes, body(right)[0]);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_whole_token_stops_the_output() {
+        let token = "ghp_R3dTeamTargetTokenValue0123456789abc";
+        let redactor = Redactor::new(Arc::new(
+            Token::from_value(token.into(), "GITHUB_TOKEN").unwrap(),
+        ));
+        let (tx, mut rx) = mpsc::channel(1024);
+        let out = Output::new(tx, &redactor);
+        out.stdout(format!("before {}", &token[..10])).await;
+        out.stdout(format!("{} after", &token[10..])).await;
+        out.stdout("more").await;
+        out.flush().await;
+        assert!(out.aborted().is_some());
+        drop(out);
+        let mut seen = Vec::new();
+        while let Some(Frame::Data(b)) = rx.recv().await {
+            seen.extend(b);
+        }
+        assert!(!String::from_utf8_lossy(&seen).contains(token));
+    }
+}

@@ -121,7 +121,21 @@ pub fn render(state: &AgentState, state_dir_bytes: u64) -> String {
     for w in &state.warnings {
         let _ = writeln!(t, "warning:           {w}");
     }
+    if let Some(w) = same_uid_warning(state) {
+        let _ = writeln!(t, "warning:           {w}");
+    }
     t
+}
+
+/// Peers allowed on the socket with the agent's own uid can read everything the agent can (its
+/// `.env` with the token): native mode's default. Said plainly in every `agent-status`.
+fn same_uid_warning(state: &AgentState) -> Option<String> {
+    state.allowed_uids().contains(&state.own_uid).then(|| {
+        format!(
+            "clients run as the agent's own uid {}: they can read what the agent reads (.env, the token); run the AI as another user (ALLOWED_UIDS) or in the containers",
+            state.own_uid
+        )
+    })
 }
 
 /// Clients choose their arguments: ESC, CR, LF and other control characters would let them erase
@@ -226,5 +240,35 @@ mod tests {
             "push \\u{001b}[2K\\rOK\\nfake line\\u{0007}\\u{009b}x"
         );
         assert_eq!(escape_controls("claude/ä ok"), "claude/ä ok");
+    }
+}
+
+#[cfg(test)]
+mod same_uid_tests {
+    use super::*;
+
+    fn state_with(allowed: Option<Vec<u32>>) -> AgentState {
+        let settings = crate::config::Settings {
+            allowed_uids: allowed,
+            ..Default::default()
+        };
+        let policy = settings.policy().unwrap();
+        AgentState::new(settings, policy, crate::secret::Token::none(), vec![])
+    }
+
+    #[test]
+    fn warns_when_peers_share_the_agents_uid() {
+        let own = nix::unistd::getuid().as_raw();
+        for allowed in [None, Some(vec![own]), Some(vec![own.wrapping_add(1), own])] {
+            let text = render(&state_with(allowed.clone()), 0);
+            assert!(
+                text.contains(&format!(
+                    "warning:           clients run as the agent's own uid {own}:"
+                )),
+                "{allowed:?}: {text}"
+            );
+        }
+        let text = render(&state_with(Some(vec![own.wrapping_add(1)])), 0);
+        assert!(!text.contains("agent's own uid"), "{text}");
     }
 }

@@ -10,6 +10,7 @@
 
 mod denied;
 mod gh;
+mod idle;
 mod load;
 mod local;
 mod report;
@@ -38,11 +39,15 @@ pub const FIGURES: &[(&str, &str)] = &[
     ("noop", "5. no-op fetch round trip"),
     (
         "gh",
-        "6. gh pr list round trip vs direct octocrab; agent RSS after 1,000 gh calls",
+        "6. gh pr list through the API gateway vs gh straight to the fake; agent RSS after 1,000 gh calls",
     ),
     (
         "load",
         "7. load: concurrent raw clients, vanished clients, leaks",
+    ),
+    (
+        "idle",
+        "8. a request while thousands of idle connections are open",
     ),
 ];
 
@@ -64,6 +69,8 @@ pub struct Config {
     pub load_repos: usize,
     pub disconnect_clients: usize,
     pub disconnect_push_mb: usize,
+    pub idle_connections: usize,
+    pub idle_iters: usize,
 }
 
 impl Config {
@@ -85,6 +92,8 @@ impl Config {
             load_repos: 4,
             disconnect_clients: 200,
             disconnect_push_mb: 8,
+            idle_connections: 3000,
+            idle_iters: 500,
         }
     }
     fn quick() -> Config {
@@ -105,6 +114,8 @@ impl Config {
             load_repos: 2,
             disconnect_clients: 40,
             disconnect_push_mb: 2,
+            idle_connections: 3000,
+            idle_iters: 50,
         }
     }
 }
@@ -124,7 +135,7 @@ fn usage() -> String {
          settings (override the defaults of the full or --quick run):\n\
          --files --iters-local --iters-version --iters-denied-shim --iters-denied-raw --big-mb\n\
          --transfer-runs --noop-iters --gh-iters --gh-total --load-clients --load-requests\n\
-         --load-repos --disconnect-clients --disconnect-push-mb\n",
+         --load-repos --disconnect-clients --disconnect-push-mb --idle-connections --idle-iters\n",
     );
     s
 }
@@ -175,6 +186,8 @@ fn main() {
             "--load-repos" => num(&mut cfg.load_repos),
             "--disconnect-clients" => num(&mut cfg.disconnect_clients),
             "--disconnect-push-mb" => num(&mut cfg.disconnect_push_mb),
+            "--idle-connections" => num(&mut cfg.idle_connections),
+            "--idle-iters" => num(&mut cfg.idle_iters),
             "transfer" => {
                 figs.push("push".into());
                 figs.push("fetch".into());
@@ -223,6 +236,9 @@ fn main() {
     }
     if want("load") {
         emit(load::load(&cfg));
+    }
+    if want("idle") {
+        emit(idle::idle_flood(&cfg));
     }
 
     if let Some(path) = write {

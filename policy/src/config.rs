@@ -23,6 +23,8 @@ pub struct PolicyConfig {
     pub allowed_hosts: Vec<String>,
     /// `ALLOW_PR_MERGE`.
     pub allow_pr_merge: bool,
+    /// `ALLOW_WORKFLOW_RUN`: GitHub Actions dispatch, rerun and cancel through the API gateway.
+    pub allow_workflow_run: bool,
 }
 
 impl Default for PolicyConfig {
@@ -36,6 +38,7 @@ impl Default for PolicyConfig {
             allowed_repos: Vec::new(),
             allowed_hosts: vec!["github.com".into()],
             allow_pr_merge: false,
+            allow_workflow_run: false,
         }
     }
 }
@@ -48,6 +51,7 @@ pub const ALLOW_TAG_PUSH: &str = "ALLOW_TAG_PUSH";
 pub const ALLOWED_REPOS: &str = "ALLOWED_REPOS";
 pub const ALLOWED_HOSTS: &str = "ALLOWED_HOSTS";
 pub const ALLOW_PR_MERGE: &str = "ALLOW_PR_MERGE";
+pub const ALLOW_WORKFLOW_RUN: &str = "ALLOW_WORKFLOW_RUN";
 
 /// An invalid setting. The agent refuses to start with this message, so it names the setting, the value
 /// and what is wrong.

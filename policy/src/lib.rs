@@ -5,16 +5,14 @@
 //! with a reason the user can act on and the setting that would allow it. The agent owns every
 //! side effect (the network, the pack, its cache); this crate only computes.
 
+pub mod api;
 pub mod check;
 pub mod config;
 pub mod denial;
-pub mod gh;
-pub mod local;
 pub mod refname;
 pub mod url;
 pub mod wire;
 
 pub use config::{Policy, PolicyConfig, PolicyError};
 pub use denial::Denial;
-pub use local::LocalRepo;
 pub use url::{parse_remote_url, RepoRef};

@@ -129,6 +129,47 @@ fn valid_segment(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// `host[:port]` (or `[v6]:port`) names the local machine: `127.0.0.1`, `localhost` or `[::1]`.
+pub fn is_loopback_host(hostport: &str) -> bool {
+    let host = if let Some(rest) = hostport.strip_prefix('[') {
+        rest.split(']')
+            .next()
+            .map(|h| format!("[{h}]"))
+            .unwrap_or_default()
+    } else {
+        hostport.split(':').next().unwrap_or("").to_owned()
+    };
+    matches!(
+        host.to_ascii_lowercase().as_str(),
+        "127.0.0.1" | "localhost" | "[::1]"
+    )
+}
+
+/// Plain `http://` (any case) is acceptable only to a loopback host and only with the test switch
+/// `GITGATE_ALLOW_HTTP_LOOPBACK`; the refusal says so and names the switch. Other schemes pass
+/// (whether they are acceptable is decided elsewhere).
+pub fn check_plain_http(url: &str, allow_http_loopback: bool) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(());
+    };
+    if !scheme.eq_ignore_ascii_case("http") {
+        return Ok(());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if !is_loopback_host(hostport) {
+        return Err(format!(
+            "'{url}' uses plain http:// to '{hostport}': use https:// (plain http is possible only to a loopback host, 127.0.0.1, localhost or [::1], with GITGATE_ALLOW_HTTP_LOOPBACK=true, for tests)"
+        ));
+    }
+    if !allow_http_loopback {
+        return Err(format!(
+            "'{url}' uses plain http:// to a loopback host: that needs GITGATE_ALLOW_HTTP_LOOPBACK=true (for tests), otherwise use https://"
+        ));
+    }
+    Ok(())
+}
+
 /// Validate a `host[:port]` setting value (`ALLOWED_HOSTS`) and return it lowercased.
 pub fn normalize_host_port(value: &str) -> Option<String> {
     parse_authority(value, true).filter(|_| !value.contains('@'))
@@ -265,6 +306,42 @@ mod tests {
             "host:x",
         ] {
             assert_eq!(normalize_host_port(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn plain_http_needs_loopback_and_the_switch() {
+        for url in [
+            "https://github.com/o/r",
+            "ssh://git@github.com/o/r",
+            "git@github.com:o/r",
+            "origin",
+        ] {
+            assert_eq!(check_plain_http(url, false), Ok(()), "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:8080/o/r.git",
+            "HTTP://localhost/api",
+            "http://[::1]:9/x",
+            "http://u@127.0.0.1/o/r",
+        ] {
+            assert_eq!(check_plain_http(url, true), Ok(()), "{url}");
+            let e = check_plain_http(url, false).unwrap_err();
+            assert!(e.contains("needs GITGATE_ALLOW_HTTP_LOOPBACK=true"), "{e}");
+        }
+        for url in [
+            "http://github.com/o/r",
+            "http://127.0.0.2/o/r",
+            "http://localhost.evil.com/o/r",
+            "http://127.0.0.1@evil.com/o/r",
+        ] {
+            for allow in [false, true] {
+                let e = check_plain_http(url, allow).unwrap_err();
+                assert!(
+                    e.contains("use https://") && e.contains("GITGATE_ALLOW_HTTP_LOOPBACK"),
+                    "{e}"
+                );
+            }
         }
     }
 }

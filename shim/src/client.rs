@@ -59,12 +59,23 @@ pub fn encode_hello(h: &Hello) -> Result<Vec<u8>, Fail> {
     Ok(frame)
 }
 
+/// The launcher commands for the mode the shim runs in: `GITGATE_MODE=native` (exported by
+/// `./run.sh --native`'s export line) or the containers (default).
+fn launcher_hint(mode: Option<&str>) -> &'static str {
+    match mode {
+        Some("native") => "start it: ./run.sh --native; check: ./run.sh --native --status",
+        _ => "start it: ./run.sh; check: ./run.sh --status",
+    }
+}
+
 fn unreachable(socket: &std::path::Path) -> Fail {
+    let mode = std::env::var("GITGATE_MODE").ok();
     Fail::new(
         exit::UNREACHABLE,
         format!(
-            "cannot reach the agent at {} (start it: ./run.sh; check: ./run.sh --status)",
-            socket.display()
+            "cannot reach the agent at {} ({})",
+            socket.display(),
+            launcher_hint(mode.as_deref())
         ),
     )
 }
@@ -217,6 +228,20 @@ fn read_until_final(stream: UnixStream) -> Result<Exit, Fail> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreachable_hint_follows_the_mode() {
+        assert_eq!(
+            launcher_hint(Some("native")),
+            "start it: ./run.sh --native; check: ./run.sh --native --status"
+        );
+        for m in [None, Some("containers"), Some("")] {
+            assert_eq!(
+                launcher_hint(m),
+                "start it: ./run.sh; check: ./run.sh --status"
+            );
+        }
+    }
 
     #[test]
     fn hello_size_limit() {

@@ -10,7 +10,9 @@ pub enum Invocation {
     /// `git …` (native mode: exec the real git with the overlay): the arguments after the
     /// program name.
     Git(Vec<OsString>),
-    /// `gh`, `agent-status` or `hook`, with the arguments after the tool name.
+    /// `gh …`: exec the real gh pointed at the API gateway (shim/src/gh.rs).
+    Gh(Vec<OsString>),
+    /// `agent-status` or `hook`, with the arguments after the tool name.
     Tool(Tool, Vec<OsString>),
     /// `git-remote-https`/`git-remote-http`: git's remote helper, with `<remote> [<url>]`.
     Remote(Vec<OsString>),
@@ -20,21 +22,28 @@ pub enum Invocation {
     Usage,
 }
 
-/// `Tool::Transport` stands for the native-mode `git` front-end here.
-fn tool_named(name: &[u8]) -> Option<Tool> {
+/// The front-ends: `None` for gh (not an agent tool: the real gh talks HTTP to the gateway).
+enum Front {
+    Git,
+    Gh,
+    Tool(Tool),
+}
+
+fn tool_named(name: &[u8]) -> Option<Front> {
     Some(match name {
-        b"git" => Tool::Transport,
-        b"gh" => Tool::Gh,
-        b"agent-status" => Tool::AgentStatus,
-        b"hook" => Tool::Hook,
+        b"git" => Front::Git,
+        b"gh" => Front::Gh,
+        b"agent-status" => Front::Tool(Tool::AgentStatus),
+        b"hook" => Front::Tool(Tool::Hook),
         _ => return None,
     })
 }
 
-fn make(tool: Tool, args: Vec<OsString>) -> Invocation {
-    match tool {
-        Tool::Transport => Invocation::Git(args),
-        t => Invocation::Tool(t, args),
+fn make(front: Front, args: Vec<OsString>) -> Invocation {
+    match front {
+        Front::Git => Invocation::Git(args),
+        Front::Gh => Invocation::Gh(args),
+        Front::Tool(t) => Invocation::Tool(t, args),
     }
 }
 
@@ -101,7 +110,7 @@ mod tests {
         assert_eq!(inv(&["/usr/local/bin/git"]), Invocation::Git(vec![]));
         assert_eq!(
             inv(&["/x/gh", "pr", "list"]),
-            Invocation::Tool(Tool::Gh, os(&["pr", "list"]))
+            Invocation::Gh(os(&["pr", "list"]))
         );
         assert_eq!(
             inv(&["agent-status", "--recent", "5"]),
@@ -131,7 +140,7 @@ mod tests {
         assert_eq!(inv(&[p, "git", "push"]), Invocation::Git(os(&["push"])));
         assert_eq!(
             inv(&[p, "gh", "api", "x"]),
-            Invocation::Tool(Tool::Gh, os(&["api", "x"]))
+            Invocation::Gh(os(&["api", "x"]))
         );
         assert_eq!(
             inv(&[p, "agent-status"]),

@@ -11,7 +11,7 @@
 
 mod client;
 mod dispatch;
-mod ghfiles;
+mod gh;
 mod native;
 mod remote;
 mod sys;
@@ -61,7 +61,7 @@ extern "C" fn main(
 fn run(argv: Vec<OsString>) -> Result<i32, Fail> {
     match dispatch::dispatch(argv) {
         Invocation::Git(args) => Err(native::run(&args)),
-        Invocation::Tool(Tool::Gh, args) => gh(args),
+        Invocation::Gh(args) => Err(gh::run(args)),
         Invocation::Tool(tool, args) => {
             // agent-status, and the pre-push hook (which streams its ref lines on stdin)
             let cwd = current_dir().or_else(|f| match tool {
@@ -89,16 +89,6 @@ fn run(argv: Vec<OsString>) -> Result<i32, Fail> {
         }
         Invocation::Usage => Err(Fail::new(2, dispatch::USAGE)),
     }
-}
-
-/// `gh …`: read the files the command names, then forward everything to the agent.
-fn gh(args: Vec<OsString>) -> Result<i32, Fail> {
-    let args = utf8_args(&args)?;
-    let inputs = ghfiles::scan(&args);
-    let files = ghfiles::read_files(&inputs.files).map_err(|m| Fail::new(1, m))?;
-    let mut hello = client::hello(Tool::Gh, args, current_dir()?);
-    hello.files = files;
-    Ok(client::converse(&hello, inputs.stdin)?.code)
 }
 
 fn utf8_args(args: &[OsString]) -> Result<Vec<String>, Fail> {

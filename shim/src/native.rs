@@ -17,7 +17,8 @@ use std::process::Command;
 
 const HOOK: &str = include_str!("../../hooks/pre-push");
 
-fn is_same_file(a: &Path, b: &Path) -> bool {
+/// Whether `a` and `b` are the very same file (device and inode, symlinks followed).
+pub fn is_same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
         _ => false,

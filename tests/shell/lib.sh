@@ -39,7 +39,7 @@ make_sysbin() {
 	local dir=$1 t p
 	mkdir -p "$dir"
 	for t in bash sh dash env cat sed grep mkdir chmod ln rm sleep tail tr id head cp mv \
-		dirname basename ls touch wc cmp stat kill perl python3 setsid nohup mktemp readlink; do
+		dirname basename ls touch wc cmp stat kill perl python3 setsid nohup mktemp readlink sha256sum cksum; do
 		p=$(command -v "$t" 2>/dev/null) || continue
 		case $p in /*) ln -sf "$p" "$dir/$t" ;; esac
 	done
@@ -48,7 +48,8 @@ make_sysbin() {
 # make_stub DIR NAME...: a fake engine command under each NAME that appends its argv (one line,
 # words joined by spaces, program name first) to $STUB_LOG and a few environment values to
 # $STUB_ENV_LOG. "docker compose version" fails when STUB_DOCKER_NO_PLUGIN is set; "podman compose
-# version" fails unless STUB_PODMAN_COMPOSE is set; "... agent --check" fails when STUB_CHECK_FAIL is.
+# version" fails unless STUB_PODMAN_COMPOSE is set; "... agent ... --check" fails when STUB_CHECK_FAIL
+# is. GITGATE_ENV_HASH (the .env digest run.sh exports for compose) goes to $STUB_HASH_LOG.
 make_stub() {
 	local dir=$1 name
 	shift
@@ -65,8 +66,9 @@ name=${0##*/}
 printf 'PUID=%s PGID=%s WORKSPACE_DIR=%s GITGATE_ENV_FILE=%s GITHUB_TOKEN=%s GITHUB_TOKEN_FILE=%s\n' \
 	"${PUID-unset}" "${PGID-unset}" "${WORKSPACE_DIR-unset}" "${GITGATE_ENV_FILE-unset}" \
 	"${GITHUB_TOKEN-unset}" "${GITHUB_TOKEN_FILE-unset}" >>"${STUB_ENV_LOG:-/dev/null}"
+printf '%s\n' "${GITGATE_ENV_HASH-unset}" >>"${STUB_HASH_LOG:-/dev/null}"
 case " $* " in
-*" agent --check "*)
+*" agent "*" --check "*)
 	[ -z "${STUB_CHECK_FAIL:-}" ] || { echo "gitgate-agent: invalid setting ALLOW_FORCE_PUSH: stub" >&2; exit 2; }
 	;;
 esac

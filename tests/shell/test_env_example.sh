@@ -10,7 +10,7 @@ example_keys=$(sed -n 's/^#\{0,1\} \{0,1\}\([A-Z][A-Z0-9_]*\)=.*/\1/p' "$EXAMPLE
 
 CONFIG_RS=$REPO/agent/src/config.rs
 if [ -f "$CONFIG_RS" ]; then
-	agent_keys=$(sed -n 's/^ *("\([A-Z][A-Z0-9_]*\)", "[a-z_]*",.*/\1/p; s/^ *"\([A-Z][A-Z0-9_]*\)",$/\1/p' "$CONFIG_RS" | sort -u)
+	agent_keys=$(sed -n '/^const ENV_KEYS/,/^];/{s/^ *("\([A-Z][A-Z0-9_]*\)", "[a-z_]*",.*/\1/p; s/^ *"\([A-Z][A-Z0-9_]*\)",$/\1/p;}' "$CONFIG_RS" | sort -u)
 	if [ "$(printf '%s\n' "$agent_keys" | wc -l)" -lt 10 ]; then
 		fail "found the agent's ENV_KEYS in agent/src/config.rs" "got: $agent_keys"
 	else

@@ -99,9 +99,12 @@ check_compose() {
 		local agent claude
 		agent=$(printf '%s\n' "$CONFIG" | sed -n '/^  agent:/,/^  [a-z]/p')
 		claude=$(printf '%s\n' "$CONFIG" | sed -n '/^  claude:/,/^[a-z]/p')
-		if contains "$agent" "ghp_testtoken" && ! contains "$claude" "ghp_testtoken" &&
-			! contains "$claude" "GITHUB_TOKEN"; then
-			pass "$label: the token is in the agent's environment only"
+		# The agent reads .env itself (mounted read-only, --env-file): the token is in no
+		# container's environment, and the AI container has no way to the file.
+		if ! contains "$CONFIG" "ghp_testtoken" && ! contains "$claude" "GITHUB_TOKEN" &&
+			contains "$agent" "source: $TMP_ROOT/.env" && contains "$agent" "target: /etc/gitgate/gitgate.env" &&
+			contains "$agent" "--env-file" && ! contains "$claude" "/etc/gitgate"; then
+			pass "$label: .env mounted read-only in the agent only, read there with --env-file; the token in no environment"
 		else
 			fail "$label: token placement" "$CONFIG"
 		fi

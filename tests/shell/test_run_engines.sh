@@ -29,9 +29,10 @@ check_engine() {
 	# shellcheck disable=SC2086 # word list
 	make_stub "$stubdir" $stubs
 	base="$prefix -f $COMPOSE${extra:+ $extra} -p gitgate --env-file $ENVF"
-	check="$base run --rm --no-deps -T agent --check"
-	for cmd in start --build --stop --shell --logs --status; do
+	check="$base run --rm --no-deps -T agent --env-file /etc/gitgate/gitgate.env --check"
+	for cmd in start --build --stop --shell --logs --status --reload; do
 		case $cmd in
+		--reload) expected="$check"$'\n'"$base kill -s SIGHUP agent" ;;
 		start) expected="$check"$'\n'"$base up -d agent"$'\n'"$base run --rm claude" ;;
 		--build) expected="$base build" ;;
 		--stop) expected="$base down" ;;
@@ -117,11 +118,80 @@ rm -f "$STUB_LOG" "$STUB_ENV_LOG"
 run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_ENV_LOG="$STUB_ENV_LOG" \
 	GITGATE_ENV_FILE="$TMP_ROOT/env/.env.tokfile" "$RUN_SH"
 b="docker compose -f $COMPOSE -f $REPO/containers/compose.token-file.yaml -p gitgate --env-file $TMP_ROOT/env/.env.tokfile"
-if [ "$RC" = 0 ] && [ "$(engine_calls)" = "$b run --rm --no-deps -T agent --check"$'\n'"$b up -d agent"$'\n'"$b run --rm claude" ] &&
+if [ "$RC" = 0 ] && [ "$(engine_calls)" = "$b run --rm --no-deps -T agent --env-file /etc/gitgate/gitgate.env --check"$'\n'"$b up -d agent"$'\n'"$b run --rm claude" ] &&
 	contains "$(tail -n 1 "$STUB_ENV_LOG")" "GITHUB_TOKEN_FILE=$TMP_ROOT/env/token"; then
 	pass "GITHUB_TOKEN_FILE: token-file override, absolute path exported"
 else
 	fail "GITHUB_TOKEN_FILE" "exit $RC; stderr: $ERR" "got: $(engine_calls)" "env: $(tail -n 1 "$STUB_ENV_LOG")"
+fi
+
+# GITGATE_ENV_HASH: a digest of .env (and the token file), exported for compose's label so "up -d"
+# recreates the agent when the file changed; the same for the same file; never the token itself.
+export STUB_HASH_LOG=$TMP_ROOT/stub-hash.log
+hash_of_run() {
+	rm -f "$STUB_HASH_LOG"
+	run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_HASH_LOG="$STUB_HASH_LOG" \
+		GITGATE_ENV_FILE="$1" "$RUN_SH" --build
+	tail -n 1 "$STUB_HASH_LOG" 2>/dev/null
+}
+cp "$ENVF" "$TMP_ROOT/env/.env.hash"
+h1=$(hash_of_run "$TMP_ROOT/env/.env.hash")
+h2=$(hash_of_run "$TMP_ROOT/env/.env.hash")
+echo 'ALLOW_TAG_PUSH=true' >>"$TMP_ROOT/env/.env.hash"
+h3=$(hash_of_run "$TMP_ROOT/env/.env.hash")
+echo "rotated" >"$TMP_ROOT/env/token"
+h4=$(hash_of_run "$TMP_ROOT/env/.env.tokfile")
+echo "rotated again" >"$TMP_ROOT/env/token"
+h5=$(hash_of_run "$TMP_ROOT/env/.env.tokfile")
+if [ "${#h1}" = 64 ] && [ "$h1" = "$h2" ] && [ "$h1" != "$h3" ] && [ "${#h4}" = 64 ] && [ "$h4" != "$h5" ] &&
+	! contains "$h1$h3" ghp_testtoken; then
+	pass "GITGATE_ENV_HASH follows .env and the token file, stable otherwise"
+else
+	fail "GITGATE_ENV_HASH" "h1=$h1 h2=$h2 h3=$h3 h4=$h4 h5=$h5" "$ERR"
+fi
+
+# --reload: the agent's --check refusing the new settings: no signal, the old configuration stays.
+rm -f "$STUB_LOG"
+run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_CHECK_FAIL=1 \
+	GITGATE_ENV_FILE="$ENVF" "$RUN_SH" --reload
+if [ "$RC" != 0 ] && contains "$ERR" "running agent keeps its configuration" && ! contains "$(engine_calls)" " kill "; then
+	pass "--reload with settings the agent refuses: nothing signalled"
+else
+	fail "--reload with refused settings" "exit $RC; stderr: $ERR" "got: $(engine_calls)"
+fi
+# --reload says what it did.
+rm -f "$STUB_LOG"
+run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" GITGATE_ENV_FILE="$ENVF" "$RUN_SH" --reload
+if [ "$RC" = 0 ] && contains "$ERR" "sent SIGHUP: the agent re-read $ENVF" && contains "$ERR" "./run.sh --stop && ./run.sh"; then
+	pass "--reload: SIGHUP sent, says where to see the result and how to restart"
+else
+	fail "--reload message" "exit $RC; stderr: $ERR"
+fi
+# --restart is native-only.
+run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" GITGATE_ENV_FILE="$ENVF" "$RUN_SH" --restart
+if [ "$RC" != 0 ] && contains "$ERR" "./run.sh --native --restart" && contains "$ERR" "./run.sh --stop && ./run.sh"; then
+	pass "--restart without --native: points to both ways"
+else
+	fail "--restart in container mode" "exit $RC; stderr: $ERR"
+fi
+
+# The agent reads .env in its container as uid 10001: a file it cannot read gets a warning with the fix.
+cp "$ENVF" "$TMP_ROOT/env/.env.private"
+chmod 0600 "$TMP_ROOT/env/.env.private"
+run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
+	GITGATE_ENV_FILE="$TMP_ROOT/env/.env.private" "$RUN_SH"
+if [ "$RC" = 0 ] && contains "$ERR" "not readable by the agent's uid 10001" && contains "$ERR" "sudo chgrp 10001"; then
+	pass ".env unreadable by uid 10001: a warning naming the fix"
+else
+	fail ".env unreadable by uid 10001" "exit $RC; stderr: $ERR"
+fi
+chmod 0644 "$TMP_ROOT/env/.env.private"
+run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
+	GITGATE_ENV_FILE="$TMP_ROOT/env/.env.private" "$RUN_SH"
+if [ "$RC" = 0 ] && ! contains "$ERR" "not readable"; then
+	pass ".env readable by others: no warning"
+else
+	fail ".env readable: no warning" "exit $RC; stderr: $ERR"
 fi
 
 # Defaults: no PUID/PGID/WORKSPACE_DIR in .env -> id -u / id -g and the repository.

@@ -160,7 +160,7 @@ write_env
 run_sh STUB_CHECK_FAIL=1 --
 if [ "$RC" != 0 ] && contains "$ERR" "invalid setting ALLOW_FORCE_PUSH: stub" &&
 	contains "$ERR" "run.sh: the agent refused the settings in $ENVF" &&
-	contains "$(engine_calls)" "agent --check" && ! contains "$(engine_calls)" " up -d"; then
+	contains "$(engine_calls)" "agent --env-file /etc/gitgate/gitgate.env --check" && ! contains "$(engine_calls)" " up -d"; then
 	pass "agent --check failing: its message, a run.sh line, nothing started"
 else
 	fail "agent --check failing" "exit $RC" "stderr: $ERR" "engine calls: $(engine_calls)"

@@ -40,7 +40,9 @@ check() { # check NAME CONDITION_STATUS DETAIL...
 # --- Without binaries ----------------------------------------------------------------------------
 STUBBIN=$TMP_ROOT/nobin
 run_capture env -i HOME="$HOMEDIR" PATH="$SYSBIN" "$RUN_SH" --help
-contains "$OUT" "Usage:" && contains "$OUT" "--native" && contains "$OUT" "--status" && [ "$RC" = 0 ]
+contains "$OUT" "Usage:" && contains "$OUT" "--native" && contains "$OUT" "--status" && contains "$OUT" "--native --reload" &&
+	contains "$OUT" "--native --restart" && contains "$OUT" "./run.sh --reload" && contains "$OUT" "workspace = \$HOME" &&
+	contains "$OUT" "can read .env" && [ "$RC" = 0 ]
 check "--help prints the usage and exits 0" $? "exit $RC" "$OUT"
 
 ND=$TMP_ROOT/nd-none
@@ -50,6 +52,9 @@ check "--native --stop without a pid file: says so" $? "exit $RC" "$ERR"
 run_native "$ND" -- --native --status
 [ "$RC" != 0 ] && contains "$ERR" "not running" && contains "$ERR" "./run.sh --native"
 check "--native --status when not running: non-zero with a hint" $? "exit $RC" "$ERR"
+run_native "$ND" -- --native --reload
+[ "$RC" != 0 ] && contains "$ERR" "native agent is not running (start it: ./run.sh --native)"
+check "--native --reload when not running: non-zero with a hint" $? "exit $RC" "$ERR"
 run_native "$ND" -- --native --logs
 [ "$RC" != 0 ] && contains "$ERR" "no log at $ND/agent.log"
 check "--native --logs without a log: non-zero" $? "exit $RC" "$ERR"
@@ -94,6 +99,17 @@ cat >"$STUBBIN/gitgate-agent" <<'STUB'
 use strict;
 use warnings;
 use IO::Socket::UNIX;
+if (grep { $_ eq '--check' } @ARGV) {
+	open(my $c, '>>', "$ENV{STUB_AGENT_RECORD}.check") or die "record: $!";
+	print $c "args=@ARGV\n";
+	close($c);
+	if ($ENV{STUB_AGENT_CHECK_FAIL}) {
+		print STDERR "gitgate-agent: --env-file: unknown setting ALLOWED_REPO (did you mean ALLOWED_REPOS?)\n";
+		exit 2;
+	}
+	print "gitgate-agent: configuration OK\n";
+	exit 0;
+}
 open(my $rec, '>', $ENV{STUB_AGENT_RECORD}) or die "record: $!";
 print $rec "args=@ARGV\n";
 print $rec "$_=" . ($ENV{$_} // 'unset') . "\n"
@@ -104,6 +120,13 @@ if ($ENV{STUB_AGENT_FAIL}) {
 	exit 2;
 }
 my $sock = $ENV{GITGATE_SOCKET};
+# SIGHUP: print the line in <record>.hup (what the test wants the agent to say), as the agent does.
+my $hup = "$ENV{STUB_AGENT_RECORD}.hup";
+$SIG{HUP} = sub {
+	my $line = "configuration reloaded (SIGHUP): no setting changed";
+	if (open(my $h, '<', $hup)) { $line = <$h>; chomp $line; close($h); }
+	print STDERR "2026-01-01T00:00:00.000Z gitgate-agent: $line\n";
+};
 $SIG{TERM} = sub { unlink $sock; exit 0 };
 $SIG{INT} = $SIG{TERM};
 my $l;
@@ -164,13 +187,65 @@ contains "$(cat "$ND/agent.log")" "listening on $ND/agent.sock"
 check "agent output goes to agent.log" $? "$(cat "$ND/agent.log")"
 # The export line works when evaluated.
 # shellcheck disable=SC2016 # expanded by the inner bash
-got=$(env -i PATH="$SYSBIN" bash -c 'eval "$1"; command -v git; command -v gh; echo "$GITGATE_SOCKET"' sh "$OUT")
-[ "$got" = "$ND/bin/git"$'\n'"$ND/bin/gh"$'\n'"$ND/agent.sock" ]
-check "eval of the export line puts the shim first on PATH" $? "$got"
+got=$(env -i PATH="$SYSBIN" bash -c 'eval "$1"; command -v git; command -v gh; echo "$GITGATE_SOCKET $GITGATE_MODE"' sh "$OUT")
+[ "$got" = "$ND/bin/git"$'\n'"$ND/bin/gh"$'\n'"$ND/agent.sock native" ]
+check "eval of the export line puts the shim first on PATH, GITGATE_MODE=native (the shim's hints)" $? "$got"
 
 run_native "$ND" -- --native
 [ "$RC" = 0 ] && contains "$ERR" "already running (pid $pid" && contains "$OUT" "$line1" && [ "$(cat "$ND/agent.pid")" = "$pid" ]
 check "--native again: already running, same pid, export line" $? "exit $RC" "$OUT" "$ERR"
+
+# --- Settings changed while it runs: restart (checked first), reload, --restart ---------------------
+# .env edited: --check with the new settings, then a restart that says why.
+echo 'ALLOW_TAG_PUSH=true' >>"$ENVF"
+rm -f "$ND.record.check"
+run_native "$ND" -- --native
+pid2=$(cat "$ND/agent.pid" 2>/dev/null)
+[ "$RC" = 0 ] && contains "$ERR" "the settings in $ENVF or the environment changed since the agent started; restarting the agent (pid $pid)" &&
+	[ -n "$pid2" ] && [ "$pid2" != "$pid" ] && gone "$pid" && contains "$OUT" "$line1" &&
+	grep -qx "args=--env-file $ENVF --check" "$ND.record.check"
+check "--native after editing .env: checks, restarts, says so" $? "exit $RC" "$ERR" "pids $pid $pid2" "$(cat "$ND.record.check" 2>/dev/null)"
+pid=$pid2
+run_native "$ND" -- --native
+[ "$RC" = 0 ] && contains "$ERR" "already running (pid $pid" && [ "$(cat "$ND/agent.pid")" = "$pid" ]
+check "... then again: already running with the current settings, not restarted" $? "exit $RC" "$ERR"
+# A setting in the environment counts too.
+run_native "$ND" BLOCKED_BRANCHES='["main","develop"]' -- --native
+pid2=$(cat "$ND/agent.pid" 2>/dev/null)
+[ "$RC" = 0 ] && contains "$ERR" "restarting the agent (pid $pid)" && [ "$pid2" != "$pid" ]
+check "--native with a setting changed in the environment: restarted" $? "exit $RC" "$ERR"
+pid=$pid2
+# The agent refusing the new settings: the running agent is kept.
+echo 'ALLOWED_REPO=["a/b"]' >>"$ENVF"
+run_native "$ND" STUB_AGENT_CHECK_FAIL=1 BLOCKED_BRANCHES='["main","develop"]' -- --native
+[ "$RC" != 0 ] && contains "$ERR" "unknown setting ALLOWED_REPO (did you mean ALLOWED_REPOS?)" &&
+	contains "$ERR" "the running agent (pid $pid) keeps the ones it started with" && [ -z "$OUT" ] &&
+	[ "$(cat "$ND/agent.pid")" = "$pid" ] && ! gone "$pid"
+check "--native with settings the agent refuses: error, the running agent kept" $? "exit $RC" "$OUT" "$ERR"
+sed -i '/^ALLOWED_REPO=/d' "$ENVF"
+
+# --reload: SIGHUP, and the agent's own reload line shown.
+echo 'configuration reloaded (SIGHUP): changed ALLOW_TAG_PUSH; not applied until the agent restarts: GITHUB_TOKEN' >"$ND.record.hup"
+run_native "$ND" BLOCKED_BRANCHES='["main","develop"]' -- --native --reload
+[ "$RC" = 0 ] && contains "$ERR" "run.sh: agent: configuration reloaded (SIGHUP): changed ALLOW_TAG_PUSH; not applied until the agent restarts: GITHUB_TOKEN" &&
+	contains "$ERR" "to apply those: ./run.sh --native --restart" && [ "$(cat "$ND/agent.pid")" = "$pid" ]
+check "--native --reload: SIGHUP, the agent's line, the restart hint for what it cannot apply" $? "exit $RC" "$ERR"
+echo 'reload rejected, keeping the previous configuration: BLOCKED_BRANCHES: expected a JSON array' >"$ND.record.hup"
+run_native "$ND" BLOCKED_BRANCHES='["main","develop"]' -- --native --reload
+[ "$RC" != 0 ] && contains "$ERR" "reload rejected, keeping the previous configuration: BLOCKED_BRANCHES"
+check "--native --reload rejected by the agent: its reason, non-zero" $? "exit $RC" "$ERR"
+rm -f "$ND.record.hup"
+# A reload cannot move the workspace: said so.
+run_native "$ND" BLOCKED_BRANCHES='["main","develop"]' GITGATE_WORKSPACE="$TMP_ROOT" -- --native --reload
+[ "$RC" = 0 ] && contains "$ERR" "the workspace (GITGATE_WORKSPACE, now $TMP_ROOT) changed since the agent started: a reload cannot apply that; restart: ./run.sh --native --restart"
+check "--native --reload with another workspace: warns that it needs --restart" $? "exit $RC" "$ERR"
+
+# --restart: always.
+run_native "$ND" -- --native --restart
+pid2=$(cat "$ND/agent.pid" 2>/dev/null)
+[ "$RC" = 0 ] && contains "$ERR" "restarting the agent (pid $pid)" && [ "$pid2" != "$pid" ] && gone "$pid" && contains "$OUT" "$line1"
+check "--native --restart: stopped and started again" $? "exit $RC" "$ERR"
+pid=$pid2
 
 run_native "$ND" -- --native --status
 [ "$RC" = 0 ] && contains "$OUT" "stub agent-status socket=$ND/agent.sock real_git="
@@ -187,7 +262,7 @@ run_native "$ND" SHELL="$TMP_ROOT/fakeshell" -- --native --shell
 check "--native --shell: \$SHELL with the shim first on PATH and GITGATE_SOCKET" $? "exit $RC" "$OUT" "$ERR"
 
 run_native "$ND" -- --native --stop
-gone "$pid" && [ "$RC" = 0 ] && [ ! -e "$ND/agent.pid" ] && [ ! -e "$ND/agent.sock" ] &&
+gone "$pid" && [ "$RC" = 0 ] && [ ! -e "$ND/agent.pid" ] && [ ! -e "$ND/agent.sock" ] && [ ! -e "$ND/agent.launch" ] &&
 	contains "$ERR" "agent stopped (pid $pid)"
 check "--native --stop: SIGTERM, process gone, pid file and socket removed" $? "exit $RC" "$ERR"
 
@@ -212,6 +287,9 @@ run_native "$ND" -- --native
 [ "$RC" = 0 ] && grep -qx "GITGATE_WORKSPACE=$TMP_ROOT/ws" "$ND.record" && ! contains "$ERR" "GITHUB_TOKEN is not set" &&
 	grep -qx "GITHUB_TOKEN=unset" "$ND.record"
 check "GITGATE_WORKSPACE from .env; the token is left for the agent to read from --env-file" $? "exit $RC" "$ERR" "$(cat "$ND.record")"
+launch=$(cat "$ND/agent.launch" 2>/dev/null)
+! contains "$launch" ghp_x && contains "$launch" "workspace=$TMP_ROOT/ws" && [ "$(printf '%s\n' "$launch" | grep -c '^settings=[0-9a-f]\{64\}$')" = 1 ]
+check "agent.launch records the settings as a sha256 digest only, never the token" $? "$launch"
 run_native "$ND" -- --native --stop
 
 printf 'GITGATE_WORKSPACE=~/proj\n' >"$ENVF"

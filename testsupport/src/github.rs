@@ -20,6 +20,9 @@
 //! (success) and `test` (failure) plus status `ci/lint` (success) on PR #1's head, and Actions run
 //! 100 (`CI`, failed) with jobs 200 `build` (success) and 201 `test` (failure, with a log).
 
+#[path = "github_graphql.rs"]
+mod graphql;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,6 +36,9 @@ use axum::Router;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+/// The API URL in the JSON the fake returns (`url`, `jobs_url`, …), as on github.com: clients
+/// follow these through their own transport. Redirects to storage use the fake's own address.
+pub const API_URL: &str = "https://api.github.com";
 /// The login of the token's user.
 pub const USER: &str = "octo-bot";
 /// Head SHA of the seeded PR #1.
@@ -59,6 +65,12 @@ pub struct Recorded {
     pub auth_ok: bool,
     /// Status answered.
     pub status: u16,
+    /// GraphQL: the operation name (from `operationName` or the document).
+    pub operation: Option<String>,
+    /// GraphQL: the variables (`Null` otherwise).
+    pub variables: Value,
+    /// The `Host` header.
+    pub host: String,
 }
 
 impl Recorded {
@@ -91,6 +103,8 @@ struct Db {
     readmes: HashMap<String, String>,
     next_id: u64,
     overrides: Vec<(String, String, u16, String)>,
+    /// Reviews submitted through GraphQL: (PR node id, event, body).
+    reviews: Vec<(String, String, String)>,
     rate_limited: Option<i64>,
 }
 
@@ -197,7 +211,7 @@ impl Shared {
             "private": true, "owner": user(owner, user_id(owner)),
             "html_url": format!("https://github.com/{full}"),
             "description": format!("The {name} repository"), "fork": false,
-            "url": format!("{}/repos/{full}", self.base),
+            "url": format!("{}/repos/{full}", API_URL),
             "clone_url": format!("https://github.com/{full}.git"),
             "ssh_url": format!("git@github.com:{full}.git"),
             "homepage": null, "size": 10, "stargazers_count": 3, "watchers_count": 3,
@@ -225,12 +239,12 @@ impl Shared {
     ) -> Value {
         let owner = slug.split('/').next().unwrap_or("");
         json!({
-            "url": format!("{}/repos/{slug}/pulls/{n}", self.base),
+            "url": format!("{}/repos/{slug}/pulls/{n}", API_URL),
             "id": id, "node_id": format!("PR_{id}"),
             "html_url": format!("https://github.com/{slug}/pull/{n}"),
             "diff_url": format!("https://github.com/{slug}/pull/{n}.diff"),
             "patch_url": format!("https://github.com/{slug}/pull/{n}.patch"),
-            "issue_url": format!("{}/repos/{slug}/issues/{n}", self.base),
+            "issue_url": format!("{}/repos/{slug}/issues/{n}", API_URL),
             "number": n, "state": "open", "locked": false, "title": title,
             "user": user(author, user_id(author)), "body": body, "labels": [],
             "milestone": null, "active_lock_reason": null,
@@ -260,9 +274,9 @@ impl Shared {
         author: &str,
     ) -> Value {
         json!({
-            "url": format!("{}/repos/{slug}/issues/{n}", self.base),
-            "repository_url": format!("{}/repos/{slug}", self.base),
-            "labels_url": "", "comments_url": format!("{}/repos/{slug}/issues/{n}/comments", self.base),
+            "url": format!("{}/repos/{slug}/issues/{n}", API_URL),
+            "repository_url": format!("{}/repos/{slug}", API_URL),
+            "labels_url": "", "comments_url": format!("{}/repos/{slug}/issues/{n}/comments", API_URL),
             "events_url": "", "html_url": format!("https://github.com/{slug}/issues/{n}"),
             "id": id, "node_id": format!("I_{id}"), "number": n, "title": title,
             "user": user(author, user_id(author)), "labels": [], "state": "open",
@@ -300,9 +314,9 @@ impl Shared {
     fn comment_json(&self, slug: &str, n: u64, id: u64, author: &str, body: &str) -> Value {
         json!({
             "id": id, "node_id": format!("IC_{id}"),
-            "url": format!("{}/repos/{slug}/issues/comments/{id}", self.base),
+            "url": format!("{}/repos/{slug}/issues/comments/{id}", API_URL),
             "html_url": format!("https://github.com/{slug}/issues/{n}#issuecomment-{id}"),
-            "issue_url": format!("{}/repos/{slug}/issues/{n}", self.base),
+            "issue_url": format!("{}/repos/{slug}/issues/{n}", API_URL),
             "body": body, "user": user(author, user_id(author)),
             "created_at": T0, "updated_at": T0, "author_association": "MEMBER",
         })
@@ -360,7 +374,7 @@ impl Shared {
                 PR1_SHA.into(),
                 json!({
                     "id": id, "node_id": format!("CR_{id}"), "head_sha": PR1_SHA,
-                    "external_id": "", "url": format!("{}/repos/acme/app/check-runs/{id}", self.base),
+                    "external_id": "", "url": format!("{}/repos/acme/app/check-runs/{id}", API_URL),
                     "html_url": format!("https://github.com/acme/app/runs/{id}"),
                     "details_url": format!("https://github.com/acme/app/runs/{id}"),
                     "status": "completed", "conclusion": concl, "started_at": T0,
@@ -384,12 +398,12 @@ impl Shared {
             "id": 100, "name": "CI", "node_id": "WFR_100", "head_branch": "claude/feature",
             "head_sha": PR1_SHA, "path": ".github/workflows/ci.yml", "display_title": "Add feature",
             "run_number": 7, "event": "push", "status": "completed", "conclusion": "failure",
-            "workflow_id": 9, "check_suite_id": 77, "url": format!("{}/repos/acme/app/actions/runs/100", self.base),
+            "workflow_id": 9, "check_suite_id": 77, "url": format!("{}/repos/acme/app/actions/runs/100", API_URL),
             "html_url": "https://github.com/acme/app/actions/runs/100", "pull_requests": [],
             "created_at": T0, "updated_at": T1, "run_attempt": 1, "run_started_at": T0,
             "actor": user(USER, user_id(USER)), "triggering_actor": user(USER, user_id(USER)),
-            "jobs_url": format!("{}/repos/acme/app/actions/runs/100/jobs", self.base),
-            "logs_url": format!("{}/repos/acme/app/actions/runs/100/logs", self.base),
+            "jobs_url": format!("{}/repos/acme/app/actions/runs/100/jobs", API_URL),
+            "logs_url": format!("{}/repos/acme/app/actions/runs/100/logs", API_URL),
             "repository": repo,
         }));
         for (id, name, concl, steps) in [
@@ -415,9 +429,9 @@ impl Shared {
                 })
                 .collect();
             db.jobs.push(json!({
-                "id": id, "run_id": 100, "run_url": format!("{}/repos/acme/app/actions/runs/100", self.base),
+                "id": id, "run_id": 100, "run_url": format!("{}/repos/acme/app/actions/runs/100", API_URL),
                 "node_id": format!("J_{id}"), "head_sha": PR1_SHA,
-                "url": format!("{}/repos/acme/app/actions/jobs/{id}", self.base),
+                "url": format!("{}/repos/acme/app/actions/jobs/{id}", API_URL),
                 "html_url": format!("https://github.com/acme/app/actions/runs/100/job/{id}"),
                 "status": "completed", "conclusion": concl, "started_at": T0, "completed_at": T1,
                 "name": name, "steps": steps, "check_run_url": "", "labels": ["ubuntu-latest"],
@@ -440,6 +454,19 @@ impl FakeGitHub {
     }
 
     pub fn try_start(token: &str) -> std::io::Result<FakeGitHub> {
+        Self::try_start_with_unix(token, None)
+    }
+
+    /// Like [`FakeGitHub::start`], also serving the same API on a Unix socket at `path` (so a real
+    /// gh can talk to it directly with `http_unix_socket`, as a baseline for the gateway).
+    pub fn start_with_unix(token: &str, path: &std::path::Path) -> FakeGitHub {
+        Self::try_start_with_unix(token, Some(path)).expect("start the fake GitHub API")
+    }
+
+    fn try_start_with_unix(
+        token: &str,
+        unix: Option<&std::path::Path>,
+    ) -> std::io::Result<FakeGitHub> {
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         std_listener.set_nonblocking(true)?;
         let port = std_listener.local_addr()?.port();
@@ -459,12 +486,25 @@ impl FakeGitHub {
             let _guard = rt.enter();
             tokio::net::TcpListener::from_std(std_listener)?
         };
+        let unix_listener = match unix {
+            Some(p) => {
+                let _guard = rt.enter();
+                Some(tokio::net::UnixListener::bind(p)?)
+            }
+            None => None,
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new().fallback(handle).with_state(shared.clone());
+        let unix_app = app.clone();
         let thread = std::thread::Builder::new()
             .name("fake-github".into())
             .spawn(move || {
                 rt.block_on(async move {
+                    if let Some(l) = unix_listener {
+                        tokio::spawn(async move {
+                            let _ = axum::serve(l, unix_app).await;
+                        });
+                    }
                     tokio::select! {
                         r = axum::serve(listener.tap_io(|tcp| { let _ = tcp.set_nodelay(true); }), app) => {
                             if let Err(e) = r { eprintln!("fake github: {e}"); }
@@ -533,6 +573,21 @@ impl FakeGitHub {
         let id = db.id();
         let r = self.shared.repo_json(owner, name, id);
         db.repos.push(r);
+    }
+
+    /// Add a check run on commit `sha` (`status`: queued/in_progress/completed; `conclusion` for
+    /// completed ones).
+    pub fn add_check_run(&self, sha: &str, name: &str, status: &str, conclusion: Option<&str>) {
+        let mut db = self.shared.db.lock().unwrap();
+        let id = db.id();
+        db.check_runs.push((
+            sha.to_owned(),
+            json!({
+                "id": id, "node_id": format!("CR_{id}"), "head_sha": sha, "name": name,
+                "status": status, "conclusion": conclusion, "started_at": T0, "completed_at": null,
+                "details_url": format!("https://github.com/acme/app/runs/{id}"),
+            }),
+        ));
     }
 
     /// Add an open pull request; returns its number.
@@ -681,7 +736,16 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         .await
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    let resp = if let Some(id) = path.strip_prefix("/_download/logs/") {
+    let resp = if let Some(id) = path.strip_prefix("/_download/runlogs/") {
+        let db = sh.db.lock().unwrap();
+        let zip = run_logs_zip(&db, id.parse().unwrap_or(0));
+        let mut r = Response::new(Body::from(zip));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/zip"),
+        );
+        r
+    } else if let Some(id) = path.strip_prefix("/_download/logs/") {
         // Like GitHub's storage URL: no token needed (or wanted).
         let db = sh.db.lock().unwrap();
         match id.parse::<u64>().ok().and_then(|id| db.logs.get(&id)) {
@@ -696,6 +760,20 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     } else {
         route(&sh, &method, &path, &query, &body, &accept, &headers)
     };
+    let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let (operation, variables) = if path == "/graphql" {
+        (
+            graphql::operation_name(&parsed),
+            parsed["variables"].clone(),
+        )
+    } else {
+        (None, Value::Null)
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     sh.requests.lock().unwrap().push(Recorded {
         method,
         path,
@@ -704,6 +782,9 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         accept,
         auth_ok,
         status: resp.status().as_u16(),
+        operation,
+        variables,
+        host,
     });
     resp
 }
@@ -745,32 +826,34 @@ fn route(
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segs.as_slice()) {
         ("GET", ["user"]) => json_response(200, &user(USER, user_id(USER))),
-        ("POST", ["graphql"]) => {
-            let q = input["query"].as_str().unwrap_or("");
-            let id = input
-                .pointer("/variables/id")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let (field, draft) = if q.contains("markPullRequestReadyForReview") {
-                ("markPullRequestReadyForReview", false)
-            } else if q.contains("convertPullRequestToDraft") {
-                ("convertPullRequestToDraft", true)
-            } else {
-                return json_response(200, &json!({"errors": [{"message": "unsupported query"}]}));
-            };
-            match db.pulls.iter_mut().find(|p| p["node_id"] == id) {
-                Some(p) => {
-                    p["draft"] = json!(draft);
-                    json_response(
-                        200,
-                        &json!({"data": {field: {"pullRequest": {"isDraft": draft}}}}),
-                    )
-                }
-                None => json_response(
-                    200,
-                    &json!({"data": null, "errors": [{"type": "NOT_FOUND", "message": format!("Could not resolve to a node with the global id of '{id}'")}]}),
-                ),
+        ("POST", ["graphql"]) => json_response(200, &graphql::answer(sh, &mut db, &input)),
+        ("GET", ["search", "issues"]) => {
+            let q = query_param(query, "q").unwrap_or_default();
+            let repos: Vec<String> = q
+                .split_whitespace()
+                .filter_map(|w| w.strip_prefix("repo:").map(str::to_owned))
+                .collect();
+            let words: Vec<String> = q
+                .split_whitespace()
+                .filter(|w| !w.contains(':'))
+                .map(str::to_lowercase)
+                .collect();
+            let mut items: Vec<Value> = Vec::new();
+            if !q.contains("type:issue") {
+                items.extend(db.pulls.iter().map(|p| sh.pull_as_issue(p)));
             }
+            if !q.contains("type:pr") {
+                items.extend(db.issues.iter().cloned());
+            }
+            items.retain(|i| repos.iter().any(|r| slug_of(i).eq_ignore_ascii_case(r)));
+            items.retain(|i| {
+                let t = i["title"].as_str().unwrap_or("").to_lowercase();
+                words.iter().all(|w| t.contains(w.as_str()))
+            });
+            json_response(
+                200,
+                &json!({"total_count": items.len(), "incomplete_results": false, "items": items}),
+            )
         }
         (_, ["repos", o, r, rest @ ..]) => {
             let slug = format!("{o}/{r}");
@@ -1175,6 +1258,18 @@ fn repo_route(
                 &json!({"total_count": total, "workflow_runs": paginate(items, query)}),
             )
         }
+        ("GET", ["actions", "workflows"]) => {
+            let w = workflow_json(API_URL, slug);
+            json_response(200, &json!({"total_count": 1, "workflows": [w]}))
+        }
+        ("GET", ["actions", "workflows", id]) => {
+            let w = workflow_json(API_URL, slug);
+            if *id == "9" || *id == "ci.yml" {
+                json_response(200, &w)
+            } else {
+                not_found()
+            }
+        }
         ("GET", ["actions", "runs", id]) => {
             match db.runs.iter().find(|r| {
                 r["id"].as_u64() == id.parse::<u64>().ok() && r["repository"]["full_name"] == slug
@@ -1182,6 +1277,9 @@ fn repo_route(
                 Some(r) => json_response(200, r),
                 None => not_found(),
             }
+        }
+        ("GET", ["actions", "runs", _, "artifacts"]) => {
+            json_response(200, &json!({"total_count": 0, "artifacts": []}))
         }
         ("GET", ["actions", "runs", id, "jobs"]) => {
             let items: Vec<Value> = db
@@ -1206,6 +1304,22 @@ fn repo_route(
                 None => not_found(),
             }
         }
+        ("GET", ["actions", "runs", id, "logs"]) => {
+            if !db
+                .runs
+                .iter()
+                .any(|r| r["id"].as_u64() == id.parse::<u64>().ok())
+            {
+                return not_found();
+            }
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::FOUND;
+            r.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_str(&format!("{}/_download/runlogs/{id}", sh.base)).unwrap(),
+            );
+            r
+        }
         ("GET", ["actions", "jobs", id, "logs"]) => {
             if !db.logs.contains_key(&id.parse::<u64>().unwrap_or(0)) {
                 return not_found();
@@ -1220,6 +1334,103 @@ fn repo_route(
         }
         _ => not_found(),
     }
+}
+
+/// CRC-32 (IEEE), bitwise: enough for the few small files of a fake log archive.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A zip archive with stored (uncompressed) entries, like the run-log archive GitHub serves.
+fn zip_stored(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in files {
+        let offset = out.len() as u32;
+        let crc = crc32(data);
+        let header = |sig: u32, central: bool, buf: &mut Vec<u8>| {
+            buf.extend_from_slice(&sig.to_le_bytes());
+            if central {
+                buf.extend_from_slice(&20u16.to_le_bytes()); // made by
+            }
+            buf.extend_from_slice(&20u16.to_le_bytes()); // needed
+            buf.extend_from_slice(&0u16.to_le_bytes()); // flags
+            buf.extend_from_slice(&0u16.to_le_bytes()); // stored
+            buf.extend_from_slice(&0u32.to_le_bytes()); // time+date
+            buf.extend_from_slice(&crc.to_le_bytes());
+            buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            buf.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            buf.extend_from_slice(&0u16.to_le_bytes()); // extra
+            if central {
+                buf.extend_from_slice(&0u16.to_le_bytes()); // comment
+                buf.extend_from_slice(&0u16.to_le_bytes()); // disk
+                buf.extend_from_slice(&0u16.to_le_bytes()); // internal attrs
+                buf.extend_from_slice(&0u32.to_le_bytes()); // external attrs
+                buf.extend_from_slice(&offset.to_le_bytes());
+            }
+            buf.extend_from_slice(name.as_bytes());
+        };
+        header(0x0403_4b50, false, &mut out);
+        out.extend_from_slice(data);
+        header(0x0201_4b50, true, &mut central);
+    }
+    let cd_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+/// The log archive of run `run`: one file per job step (`job/N_step.txt`), as GitHub lays it out.
+fn run_logs_zip(db: &Db, run: u64) -> Vec<u8> {
+    let mut files = Vec::new();
+    for j in db.jobs.iter().filter(|j| j["run_id"].as_u64() == Some(run)) {
+        let job = j["name"].as_str().unwrap_or("");
+        let log = j["id"]
+            .as_u64()
+            .and_then(|id| db.logs.get(&id))
+            .cloned()
+            .unwrap_or_default();
+        for st in j["steps"].as_array().cloned().unwrap_or_default() {
+            let n = st["number"].as_u64().unwrap_or(0);
+            let name = st["name"].as_str().unwrap_or("");
+            let text = if st["conclusion"] == "failure" {
+                log.clone()
+            } else {
+                format!("2024-01-01T00:00:00.0000000Z {name}\n")
+            };
+            files.push((format!("{job}/{n}_{name}.txt"), text.into_bytes()));
+        }
+    }
+    zip_stored(&files)
+}
+
+fn workflow_json(base: &str, slug: &str) -> Value {
+    json!({
+        "id": 9, "node_id": "W_9", "name": "CI", "path": ".github/workflows/ci.yml",
+        "state": "active", "created_at": T0, "updated_at": T0,
+        "url": format!("{base}/repos/{slug}/actions/workflows/9"),
+        "html_url": format!("https://github.com/{slug}/blob/main/.github/workflows/ci.yml"),
+        "badge_url": format!("https://github.com/{slug}/workflows/CI/badge.svg"),
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,4 @@
-//! libgit2 set-up and the credential callbacks the agent's cache fetches use (transport/cache.rs),
-//! plus the v2 gh front-end's workspace reader (`workspace`, goes with agent/src/gh).
-
-pub mod workspace;
+//! libgit2 set-up and the credential callbacks the agent's cache fetches use (transport/cache.rs).
 
 use crate::secret::Token;
 use std::path::Path;

@@ -20,9 +20,6 @@ use gitgate_policy::url::parse_remote_url;
 use gitgate_proto::Exit;
 use std::time::Duration;
 
-pub const NO_TOKEN: &str =
-    "gitgate: no GitHub token is loaded (set GITHUB_TOKEN or GITHUB_TOKEN_FILE in .env and restart)";
-
 /// The repository the agent talks to, built from the parsed and allowlisted host and repository.
 #[derive(Debug, Clone)]
 pub struct Upstream {
@@ -210,9 +207,7 @@ pub async fn run(state: &AgentState, req: &mut Request) -> Result<Exit, AgentErr
     let policy = state.policy();
     let up = upstream_for(&settings, &policy, &req.hello.url)?;
     req.audit.set_repo(&up.slug);
-    if !state.token.is_loaded() {
-        return Err(AgentError::failed(NO_TOKEN, 128));
-    }
+    crate::error::require_token(&state.token)?;
     let client = http::client(&settings).map_err(AgentError::Internal)?;
     match req.hello.service.as_str() {
         "git-upload-pack" => upload::run(state, req, &client, &up).await,

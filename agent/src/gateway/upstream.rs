@@ -1,0 +1,539 @@
+//! The gateway's side towards GitHub: one reqwest client (rustls, connect and idle timeouts,
+//! `TCP_NODELAY`, no proxies, no automatic redirects), the token added inside
+//! `Token::with_exposed`, redirects to GitHub-owned storage followed without the token, and the
+//! response streamed back through the token scanner with an allowlist of headers.
+
+use crate::config::Settings;
+use crate::state::AgentState;
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::{Response, StatusCode};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Redirect hops the agent follows for one read.
+const MAX_REDIRECTS: usize = 5;
+
+/// Request headers passed on from gh (everything else, `Authorization` first, is dropped;
+/// `Accept-Encoding` too, so the body arrives uncompressed and the scanner sees the real bytes).
+const REQUEST_HEADERS: &[&str] = &[
+    "accept",
+    "content-type",
+    "user-agent",
+    "if-none-match",
+    "if-modified-since",
+    "x-github-api-version",
+    "graphql-features",
+    "time-zone",
+    "x-github-next-global-id",
+];
+
+/// Response headers passed back to gh.
+const RESPONSE_HEADERS: &[&str] = &[
+    "content-type",
+    "link",
+    "etag",
+    "last-modified",
+    "cache-control",
+    "vary",
+    "date",
+    "retry-after",
+    "content-disposition",
+    "x-github-request-id",
+    "x-github-media-type",
+    "x-github-api-version-selected",
+    "x-oauth-scopes",
+    "x-accepted-oauth-scopes",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-ratelimit-used",
+    "x-ratelimit-resource",
+];
+
+/// `GITHUB_API_URL`, split: where to send requests and which `Host` gh may use.
+pub struct ApiBase {
+    /// `https://api.github.com` (scheme and authority).
+    origin: String,
+    /// `api.github.com` or `127.0.0.1:8080`.
+    pub host_port: String,
+    /// The path of the URL without a trailing `/` (`""`, or `/api/v3` for Enterprise).
+    prefix: String,
+    /// The origin is plain http (loopback, tests).
+    plain_http: bool,
+}
+
+impl ApiBase {
+    pub fn parse(url: &str) -> Option<ApiBase> {
+        let u = reqwest::Url::parse(url).ok()?;
+        let host = u.host_str()?.to_ascii_lowercase();
+        let host_port = match u.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        };
+        Some(ApiBase {
+            origin: format!("{}://{}", u.scheme(), host_port),
+            host_port,
+            prefix: u.path().trim_end_matches('/').to_owned(),
+            plain_http: u.scheme() == "http",
+        })
+    }
+
+    /// gh sends `Host: api.github.com` for github.com (also when the agent's API URL is a test
+    /// server), or the Enterprise host.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let host = host.strip_suffix(":443").unwrap_or(host);
+        host == "api.github.com" || host == self.host_port
+    }
+
+    /// The path as the policy sees it: Enterprise's `/api/v3` prefix removed, `/api/graphql` as
+    /// `/graphql`.
+    pub fn canonical_path(&self, raw: &str) -> String {
+        if raw == "/api/graphql" {
+            return "/graphql".into();
+        }
+        if let Some(rest) = raw.strip_prefix("/api/v3") {
+            if rest.is_empty() || rest.starts_with('/') {
+                return if rest.is_empty() {
+                    "/".into()
+                } else {
+                    rest.into()
+                };
+            }
+        }
+        raw.to_owned()
+    }
+
+    /// The upstream URL of a canonical path.
+    pub fn url(&self, path: &str, query: Option<&str>) -> String {
+        let base = if path == "/graphql" {
+            // Enterprise: https://host/api/v3 → https://host/api/graphql.
+            format!(
+                "{}{}",
+                self.origin,
+                self.prefix.strip_suffix("/v3").unwrap_or(&self.prefix)
+            )
+        } else {
+            format!("{}{}", self.origin, self.prefix)
+        };
+        let path = if path == "/" && !self.prefix.is_empty() {
+            ""
+        } else {
+            path
+        };
+        match query {
+            Some(q) => format!("{base}{path}?{q}"),
+            None => format!("{base}{path}"),
+        }
+    }
+}
+
+pub struct Upstream {
+    client: reqwest::Client,
+    allow_loopback: bool,
+}
+
+pub struct Outbound<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub body: Bytes,
+    pub follow_redirects: bool,
+}
+
+/// Is `host` GitHub's (or, for tests, loopback)? Redirect targets of logs, artifacts and archives.
+fn github_owned(host: &str, allow_loopback: bool) -> bool {
+    let h = host.to_ascii_lowercase();
+    let under = |d: &str| h == d || h.ends_with(&format!(".{d}"));
+    under("github.com")
+        || under("githubusercontent.com")
+        || under("ghcr.io")
+        || (h.starts_with("productionresultssa") && h.ends_with(".blob.core.windows.net"))
+        || (allow_loopback && (h == "127.0.0.1" || h == "localhost" || h == "[::1]"))
+}
+
+impl Upstream {
+    pub fn new(settings: &Settings) -> Result<Upstream, String> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
+            .read_timeout(Duration::from_secs(settings.io_timeout_secs))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .https_only(!settings.allow_http_loopback)
+            .build()
+            .map_err(|e| format!("cannot build the GitHub API client: {e}"))?;
+        Ok(Upstream {
+            client,
+            allow_loopback: settings.allow_http_loopback,
+        })
+    }
+
+    /// The token's `Authorization` value, built inside `with_exposed` and marked sensitive.
+    fn auth(state: &AgentState) -> Result<HeaderValue, String> {
+        let v = state
+            .token
+            .with_exposed(|t| {
+                let text = zeroize::Zeroizing::new(format!("token {t}"));
+                HeaderValue::from_str(&text).ok()
+            })
+            .flatten()
+            .ok_or_else(|| super::NO_TOKEN.to_owned())?;
+        let mut v = v;
+        v.set_sensitive(true);
+        Ok(v)
+    }
+
+    /// The agent's own GraphQL request (node resolution), with the token. Bounded response.
+    pub async fn graphql(
+        &self,
+        state: &AgentState,
+        api: &ApiBase,
+        body: String,
+    ) -> Result<serde_json::Value, String> {
+        let resp = self
+            .client
+            .post(api.url("/graphql", None))
+            .header(hyper::header::AUTHORIZATION, Self::auth(state)?)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::USER_AGENT, "gitgate-agent")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("gitgate: cannot reach the GitHub API: {}", error_text(&e)))?;
+        let mut resp = resp;
+        let mut buf = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| format!("gitgate: GitHub API read failed: {}", error_text(&e)))?
+        {
+            buf.extend_from_slice(&chunk);
+            if buf.len() > 4 * 1024 * 1024 {
+                return Err("gitgate: node lookup answer too large".into());
+            }
+        }
+        serde_json::from_slice(&buf).map_err(|_| "gitgate: node lookup answer is not JSON".into())
+    }
+
+    pub async fn forward(
+        &self,
+        state: &AgentState,
+        api: &ApiBase,
+        out: Outbound<'_>,
+    ) -> Result<Response<GatewayBody>, String> {
+        let method = reqwest::Method::from_bytes(out.method.as_bytes())
+            .map_err(|_| "gitgate: invalid method".to_owned())?;
+        let url = api.url(out.path, out.query);
+        let mut req = self
+            .client
+            .request(method.clone(), &url)
+            .header(hyper::header::AUTHORIZATION, Self::auth(state)?);
+        for name in REQUEST_HEADERS {
+            for v in out.headers.get_all(*name) {
+                req = req.header(*name, v.clone());
+            }
+        }
+        if !out.body.is_empty() || !matches!(out.method, "GET" | "HEAD") {
+            req = req.body(out.body.clone());
+        }
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| format!("gitgate: cannot reach the GitHub API: {}", error_text(&e)))?;
+        let mut hops = 0;
+        while resp.status().is_redirection() && resp.status() != StatusCode::NOT_MODIFIED {
+            let Some(loc) = resp
+                .headers()
+                .get(hyper::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+            else {
+                break;
+            };
+            let target = resp
+                .url()
+                .join(loc)
+                .map_err(|_| "gitgate: GitHub sent an invalid redirect".to_owned())?;
+            let host = target.host_str().unwrap_or("").to_owned();
+            let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
+            let scheme_ok = target.scheme() == "https"
+                || (target.scheme() == "http" && self.allow_loopback && api.plain_http && loopback);
+            if !out.follow_redirects || hops >= MAX_REDIRECTS {
+                return Err(format!(
+                    "gitgate: redirect for {} {} refused: only reads are followed, at most {MAX_REDIRECTS} hops",
+                    out.method,
+                    gitgate_policy::denial::quote(out.path)
+                ));
+            }
+            if !scheme_ok || !github_owned(&host, self.allow_loopback) {
+                return Err(format!(
+                    "gitgate: redirect to '{}' refused: not a GitHub-owned host",
+                    gitgate_policy::denial::quote(&host)
+                ));
+            }
+            hops += 1;
+            // Storage URLs are pre-signed: no token, and no client headers but Accept.
+            let mut next = self.client.get(target);
+            if let Some(a) = out.headers.get(hyper::header::ACCEPT) {
+                next = next.header(hyper::header::ACCEPT, a.clone());
+            }
+            resp = next.send().await.map_err(|e| {
+                format!(
+                    "gitgate: cannot download from GitHub storage: {}",
+                    error_text(&e)
+                )
+            })?;
+        }
+        if resp.status().is_redirection() && resp.status() != StatusCode::NOT_MODIFIED {
+            return Err("gitgate: GitHub sent a redirect without a location".into());
+        }
+        Ok(stream_back(state, resp))
+    }
+}
+
+/// reqwest's error as a kind and its causes, without the URL.
+fn error_text(e: &reqwest::Error) -> String {
+    let mut s = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut src = std::error::Error::source(e);
+    let mut n = 0;
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+        n += 1;
+        if n > 4 {
+            break;
+        }
+    }
+    s
+}
+
+fn stream_back(state: &AgentState, mut resp: reqwest::Response) -> Response<GatewayBody> {
+    let status = resp.status();
+    let mut headers = HeaderMap::new();
+    for name in RESPONSE_HEADERS {
+        for v in resp.headers().get_all(*name) {
+            if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
+                headers.append(n, v.clone());
+            }
+        }
+    }
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let mut scanner = state.redactor.scanner();
+    // However slowly the upstream drips, one response ends within the operation timeout.
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_secs(state.settings().op_timeout_secs);
+    tokio::spawn(async move {
+        loop {
+            let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
+                Ok(c) => c,
+                Err(_) => {
+                    let _ = tx
+                        .send(Err(std::io::Error::other(
+                            "gitgate: the GitHub response took longer than GITGATE_OP_TIMEOUT_SECS",
+                        )))
+                        .await;
+                    return;
+                }
+            };
+            match chunk {
+                Ok(Some(chunk)) => match scanner.push(&chunk) {
+                    Ok(safe) => {
+                        if !safe.is_empty() && tx.send(Ok(Bytes::from(safe))).await.is_err() {
+                            return; // gh went away: dropping `resp` closes the upstream side
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                        return;
+                    }
+                },
+                Ok(None) => break,
+                Err(_) => {
+                    let _ = tx
+                        .send(Err(std::io::Error::other("upstream read failed")))
+                        .await;
+                    return;
+                }
+            }
+        }
+        match scanner.finish() {
+            Ok(tail) => {
+                if !tail.is_empty() {
+                    let _ = tx.send(Ok(Bytes::from(tail))).await;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+            }
+        }
+    });
+    let mut out = Response::new(GatewayBody::stream(rx));
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    out
+}
+
+type OnEnd = Box<dyn FnOnce(u64) + Send>;
+
+/// The response body gh reads: a whole buffer (refusals) or the scanned upstream stream. Counts
+/// the bytes it delivers and reports them once, when it ends or is dropped (gh went away).
+pub struct GatewayBody {
+    inner: Inner,
+    bytes: u64,
+    on_end: Option<OnEnd>,
+}
+
+enum Inner {
+    Full(Option<Bytes>),
+    Stream(mpsc::Receiver<Result<Bytes, std::io::Error>>),
+}
+
+impl GatewayBody {
+    pub fn full(b: Bytes) -> GatewayBody {
+        GatewayBody {
+            inner: Inner::Full(Some(b)),
+            bytes: 0,
+            on_end: None,
+        }
+    }
+
+    fn stream(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> GatewayBody {
+        GatewayBody {
+            inner: Inner::Stream(rx),
+            bytes: 0,
+            on_end: None,
+        }
+    }
+
+    /// Call `f(bytes delivered)` once when the body is finished or dropped.
+    pub fn on_end(mut self, f: OnEnd) -> GatewayBody {
+        self.on_end = Some(f);
+        self
+    }
+
+    fn end(&mut self) {
+        if let Some(f) = self.on_end.take() {
+            f(self.bytes);
+        }
+    }
+}
+
+impl Drop for GatewayBody {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+impl Body for GatewayBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = &mut *self;
+        let next = match &mut this.inner {
+            Inner::Full(b) => Poll::Ready(b.take().map(Ok)),
+            Inner::Stream(rx) => rx.poll_recv(cx),
+        };
+        match next {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => {
+                this.end();
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Ok(b))) => {
+                this.bytes += b.len() as u64;
+                Poll::Ready(Some(Ok(Frame::data(b))))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.end();
+                Poll::Ready(Some(Err(e)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(&self.inner, Inner::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            Inner::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            Inner::Full(None) => SizeHint::with_exact(0),
+            Inner::Stream(_) => SizeHint::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_com_and_enterprise_urls() {
+        let gh = ApiBase::parse("https://api.github.com").unwrap();
+        assert!(gh.host_allowed("api.github.com"));
+        assert!(gh.host_allowed("api.github.com:443"));
+        assert!(!gh.host_allowed("uploads.github.com"));
+        assert!(!gh.host_allowed("github.com"));
+        assert_eq!(gh.canonical_path("/repos/a/b"), "/repos/a/b");
+        assert_eq!(gh.url("/graphql", None), "https://api.github.com/graphql");
+        assert_eq!(
+            gh.url("/repos/a/b/pulls", Some("state=open")),
+            "https://api.github.com/repos/a/b/pulls?state=open"
+        );
+        let ghe = ApiBase::parse("https://ghe.example.com/api/v3/").unwrap();
+        assert!(ghe.host_allowed("ghe.example.com"));
+        assert_eq!(ghe.canonical_path("/api/v3/repos/a/b"), "/repos/a/b");
+        assert_eq!(ghe.canonical_path("/api/graphql"), "/graphql");
+        assert_eq!(ghe.canonical_path("/api/v3x/repos"), "/api/v3x/repos");
+        assert_eq!(
+            ghe.url("/graphql", None),
+            "https://ghe.example.com/api/graphql"
+        );
+        assert_eq!(
+            ghe.url("/user", None),
+            "https://ghe.example.com/api/v3/user"
+        );
+        assert_eq!(ghe.url("/", None), "https://ghe.example.com/api/v3");
+        let test = ApiBase::parse("http://127.0.0.1:8080").unwrap();
+        assert!(test.host_allowed("api.github.com") && test.host_allowed("127.0.0.1:8080"));
+        assert!(!test.host_allowed("127.0.0.1:8081"));
+    }
+
+    #[test]
+    fn redirect_targets() {
+        for h in [
+            "github.com",
+            "codeload.github.com",
+            "objects.githubusercontent.com",
+            "productionresultssa0.blob.core.windows.net",
+        ] {
+            assert!(github_owned(h, false), "{h}");
+        }
+        for h in [
+            "evil.com",
+            "github.com.evil.com",
+            "notgithub.com",
+            "evil.blob.core.windows.net",
+            "127.0.0.1",
+        ] {
+            assert!(!github_owned(h, false), "{h}");
+        }
+        assert!(github_owned("127.0.0.1", true));
+    }
+}
