@@ -82,6 +82,7 @@ pub fn upstream_for(
             "not a repository URL gitgate understands; {USE_HTTPS}"
         ))
     })?;
+    gitgate_policy::url::check_plain_http(url, settings.allow_http_loopback).map_err(denied)?;
     if !policy.host_allowed(&r.host) {
         return Err(denied(format!(
             "host '{}' is not in ALLOWED_HOSTS (ALLOWED_HOSTS)",
@@ -95,9 +96,6 @@ pub fn upstream_for(
         )));
     }
     let http_ok = settings.allow_http_loopback && is_loopback(&r.host);
-    if scheme == "http" && !http_ok {
-        return Err(denied(format!("plain http is refused; {USE_HTTPS}")));
-    }
     let out_scheme = if http_ok { "http" } else { "https" };
     Ok(Upstream {
         base: format!("{out_scheme}://{}/{}/{}.git", r.host, r.owner, r.name),
@@ -271,10 +269,13 @@ mod tests {
                 "https://github.com/acme/app/extra",
                 "not a repository URL gitgate understands",
             ),
-            ("http://github.com/acme/app.git", "plain http is refused"),
+            (
+                "http://github.com/acme/app.git",
+                "uses plain http:// to 'github.com': use https://",
+            ),
             (
                 "http://127.0.0.1:8080/acme/app.git",
-                "plain http is refused",
+                "needs GITGATE_ALLOW_HTTP_LOOPBACK=true",
             ),
             ("file:///etc/passwd", "'file' remotes are not supported"),
             ("ext::sh -c evil", "ssh remotes (host:path)"),
