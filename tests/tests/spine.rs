@@ -67,17 +67,16 @@ fn unreachable_agent_exits_127_naming_the_socket() {
     let mut agent = Agent::builder().start();
     let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
     agent.stop();
-    for (tool, args) in [("agent-status", &[][..])] {
-        let r = agent.run(tool, &repo, args);
-        assert_eq!(r.code, 127, "{tool}: {r:?}");
-        assert_eq!(
-            r.stderr.trim_end(),
-            format!(
-                "gitgate: cannot reach the agent at {} (start it: ./run.sh; check: ./run.sh --status)",
-                agent.socket.display()
-            )
-        );
-    }
+    let (tool, args) = ("agent-status", &[][..]);
+    let r = agent.run(tool, &repo, args);
+    assert_eq!(r.code, 127, "{tool}: {r:?}");
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "gitgate: cannot reach the agent at {} (start it: ./run.sh; check: ./run.sh --status)",
+            agent.socket.display()
+        )
+    );
     // git: its transport helper says it the way git's own helpers fail, and git exits 128.
     let r = agent.run("git", &repo, &["ls-remote", "origin"]);
     assert_eq!(r.code, 128, "{r:?}");

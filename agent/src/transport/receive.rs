@@ -159,7 +159,7 @@ pub async fn run(
     let policy = state.policy();
     // Until the POST below, nothing that writes has been sent.
     req.audit.set_outcome(crate::session::Outcome::NotSent);
-    let auth = auth_header(&state.token).ok_or_else(|| AgentError::no_token())?;
+    let auth = auth_header(&state.token).ok_or_else(AgentError::no_token)?;
     let shown_url = req.hello.url.clone();
     let resp = client
         .get(format!("{}/info/refs?service=git-receive-pack", up.base))

@@ -23,7 +23,7 @@ pub async fn run(
     up: &Upstream,
 ) -> Result<Exit, AgentError> {
     let settings = state.settings();
-    let auth = auth_header(&state.token).ok_or_else(|| AgentError::no_token())?;
+    let auth = auth_header(&state.token).ok_or_else(AgentError::no_token)?;
     let shown_url = req.hello.url.clone();
     let resp = client
         .get(format!("{}/info/refs?service=git-upload-pack", up.base))
