@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run.sh: launcher for gitgate.
 #
-# Container mode (default): the agent (holds the token) and the AI container (Claude Code, the shim
-# as git/gh) run under docker compose, docker-compose or podman compose.
+# Container mode (default): the agent (holds the token), the AI container (Claude Code, the shim
+# as git/gh) and the egress proxy (Squid: the AI container's only way out, to ALLOWED_EGRESS) run
+# under docker compose, docker-compose or podman compose.
 # Native mode (--native): no containers; the agent runs in the background on this machine and
 # ./.gitgate/bin holds git/gh/agent-status symlinks to the shim.
 #
@@ -31,12 +32,17 @@ Container mode (docker compose, docker-compose or podman compose):
   ./run.sh --shell    start the agent and open a shell in the AI container
   ./run.sh --stop     stop and remove the containers (volumes with the mirrors are kept)
   ./run.sh --logs     follow the agent's logs
-  ./run.sh --status   container state, and agent-status run inside the AI container
+  ./run.sh --logs egress  follow the egress proxy's access log (one line per request, allowed or
+                      denied: TCP_TUNNEL/200 CONNECT api.anthropic.com:443, TCP_DENIED/403 ...)
+  ./run.sh --status   container state, the egress allowlist in effect, and agent-status run
+                      inside the AI container
   ./run.sh --reload   apply an edited .env to the running agent without a restart (SIGHUP; the
                       agent reads .env itself, mounted read-only). The policy and the other
                       settings reload; the token, GITGATE_* paths, GITGATE_MAX_CONNECTIONS, the
                       network timeouts and REQUIRE_MLOCK need a restart: ./run.sh --stop && ./run.sh
                       (./run.sh itself recreates the agent container when .env changed.)
+                      An edited ALLOWED_EGRESS is applied to the running proxy too.
+  ./run.sh --egress-config  print the Squid configuration rendered from ALLOWED_EGRESS, then exit
 
 Native mode (no container engine; the agent runs as you, in the background):
   ./run.sh --native           build (cargo), start the agent, print the export line to use the shim:
@@ -63,6 +69,8 @@ Settings: .env next to run.sh (start with: cp .env.example .env). Environment:
   GITGATE_NATIVE_DIR   native mode state dir (default: <dir of run.sh>/.gitgate)
   GITGATE_BIN_DIR      native mode: use gitgate-agent/gitgate-shim from this dir, do not build
   GITGATE_START_TIMEOUT seconds to wait for the native agent's socket (default: 10)
+  GITGATE_EGRESS_CONF  where run.sh writes the egress proxy's squid.conf
+                       (default: <dir of run.sh>/.gitgate/egress-<project>.squid.conf)
 EOF
 }
 
@@ -234,6 +242,90 @@ validate_settings() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Egress (container mode): the AI container is on an internal network only; its one way out is
+# the egress proxy, which allows HTTPS (CONNECT to port 443) and plain HTTP (port 80) to the names
+# in ALLOWED_EGRESS and nothing else. containers/egress/squid-conf.sh checks the list and renders
+# the proxy's squid.conf; run.sh writes it under .gitgate/ and compose mounts it read-only.
+
+EGRESS_SCRIPT=$ROOT/containers/egress/squid-conf.sh
+# What Claude Code itself needs (the API, its telemetry and error reporting). Keep it in step with
+# .env.example and README.md.
+DEFAULT_ALLOWED_EGRESS='["api.anthropic.com","statsig.anthropic.com","statsig.com","sentry.io"]'
+# Where the rendered squid.conf goes (GITGATE_EGRESS_CONF, environment only, overrides).
+EGRESS_CONF=$(abspath "${GITGATE_EGRESS_CONF:-$ROOT/.gitgate/egress-$PROJECT.squid.conf}")
+EGRESS_LIST=''
+
+EGRESS_MODE=''
+# egress_mode: set EGRESS_MODE to on or off (EGRESS in .env; default on), or die. (Not in $(...):
+# die must end run.sh.)
+egress_mode() {
+	local val
+	val=$(dotenv_get EGRESS || true)
+	case $(printf '%s' "$val" | tr '[:upper:]' '[:lower:]') in
+	'' | on | true | 1 | yes) EGRESS_MODE=on ;;
+	off | false | 0 | no) EGRESS_MODE=off ;;
+	*) die "EGRESS must be on or off (in $ENV_FILE); got: $val" ;;
+	esac
+}
+
+# egress_json: ALLOWED_EGRESS from .env, or the default when the line is absent.
+egress_json() {
+	dotenv_get ALLOWED_EGRESS || printf '%s' "$DEFAULT_ALLOWED_EGRESS"
+}
+
+# validate_egress: check ALLOWED_EGRESS (and EGRESS); EGRESS_LIST gets the normalised allowlist.
+validate_egress() {
+	local out
+	egress_mode
+	[ -r "$EGRESS_SCRIPT" ] || die "missing $EGRESS_SCRIPT (part of gitgate; restore it with git checkout)"
+	out=$(bash "$EGRESS_SCRIPT" --check "$(egress_json)" 2>&1) || die "$out (in $ENV_FILE)"
+	EGRESS_LIST=$out
+}
+
+# render_egress: write the proxy's squid.conf to $EGRESS_CONF (in place, so a running proxy's
+# bind mount sees the new content on SIGHUP).
+render_egress() {
+	local conf
+	conf=$(bash "$EGRESS_SCRIPT" "$(egress_json)") || die "could not render the egress configuration from ALLOWED_EGRESS (in $ENV_FILE)"
+	mkdir -p "${EGRESS_CONF%/*}"
+	printf '%s\n' "$conf" >"$EGRESS_CONF" || die "could not write $EGRESS_CONF"
+	chmod 0644 "$EGRESS_CONF"
+}
+
+# egress_in_effect: the allowlist of the rendered configuration (what the proxy was given).
+egress_in_effect() {
+	[ -f "$EGRESS_CONF" ] || return 1
+	sed -n 's/^acl allowed_egress dstdomain -n //p' "$EGRESS_CONF"
+}
+
+egress_off_warning() {
+	warn "EGRESS=off (in $ENV_FILE): the AI container has direct network access to everything, GitHub included; nothing limits where it can send your code. Remove EGRESS=off to restore the allowlist (ALLOWED_EGRESS)"
+}
+
+# egress_status: what --status says about egress (never fatal: agent-status still runs).
+egress_status() {
+	local list now
+	if [ "$EGRESS_MODE" = off ]; then
+		egress_off_warning
+		return 0
+	fi
+	if ! now=$(bash "$EGRESS_SCRIPT" --check "$(egress_json)" 2>&1); then
+		warn "$now (in $ENV_FILE); ./run.sh will refuse to start until it is fixed"
+		now='?'
+	fi
+	now=$(printf '%s' "$now" | tr '\n' ' ')
+	if list=$(egress_in_effect); then
+		[ -n "$list" ] || list='(nothing: ALLOWED_EGRESS is [])'
+		say "egress proxy: the AI container may reach only (HTTPS on 443, HTTP on 80): $list"
+		say "  (from $EGRESS_CONF; ./run.sh --logs egress shows each request)"
+		[ "$now" = "$list" ] || [ "$now" = '?' ] || { [ -z "$now" ] && [ "$list" = '(nothing: ALLOWED_EGRESS is [])' ]; } ||
+			warn "ALLOWED_EGRESS in $ENV_FILE differs from the list in effect; apply it: ./run.sh --reload"
+	else
+		say "egress proxy: not started yet; ALLOWED_EGRESS allows: ${now:-(nothing)}"
+	fi
+}
+
+# ---------------------------------------------------------------------------------------------
 # Container mode
 
 ENGINE_NAME=''
@@ -336,6 +428,11 @@ prepare_compose() {
 	case $ENGINE_NAME in
 	podman*) COMPOSE_FILES+=(-f "$ROOT/containers/compose.podman.yaml") ;;
 	esac
+	# EGRESS=off: the AI container joins the outside network and gets no proxy settings.
+	egress_mode
+	[ "$EGRESS_MODE" = on ] || COMPOSE_FILES+=(-f "$ROOT/containers/compose.egress-off.yaml")
+	GITGATE_EGRESS_HASH=$(egress_json | sha256_of) || GITGATE_EGRESS_HASH=unknown
+	export GITGATE_EGRESS_CONF="$EGRESS_CONF" GITGATE_EGRESS_HASH
 	# The agent reads .env itself (mounted at $AGENT_ENV_FILE); its digest, as a label, makes
 	# "up -d" recreate the agent container when .env (or the token file) changed.
 	GITGATE_ENV_HASH=$(settings_digest) || GITGATE_ENV_HASH=unknown
@@ -377,12 +474,19 @@ container_main() {
 	start | shell)
 		check_token
 		validate_settings dotenv_get
+		validate_egress
 		check_env_readable
 		# The agent's own validator, in its image, with the same environment (builds the image the
 		# first time): every setting, named in its message, before anything is left running.
 		compose run --rm --no-deps -T agent --env-file "$AGENT_ENV_FILE" --check ||
 			die "the agent refused the settings in $ENV_FILE (its message is above)"
-		compose up -d agent
+		render_egress
+		if [ "$EGRESS_MODE" = on ]; then
+			compose up -d agent egress
+		else
+			egress_off_warning
+			compose up -d agent
+		fi
 		if [ "$action" = start ]; then
 			exec_compose run --rm claude
 		else
@@ -391,18 +495,31 @@ container_main() {
 		;;
 	reload)
 		validate_settings dotenv_get
+		validate_egress
 		check_env_readable
 		compose run --rm --no-deps -T agent --env-file "$AGENT_ENV_FILE" --check ||
 			die "the agent refused the settings in $ENV_FILE (its message is above); the running agent keeps its configuration"
 		compose kill -s SIGHUP agent ||
 			die "could not signal the agent container (is it running? ./run.sh --status)"
 		say "sent SIGHUP: the agent re-read $ENV_FILE; its log line says what changed and what needs a restart (./run.sh --logs; restart: ./run.sh --stop && ./run.sh)"
+		if [ "$EGRESS_MODE" = on ]; then
+			# Squid re-reads its (bind-mounted, rewritten in place) configuration on SIGHUP.
+			render_egress
+			if compose kill -s SIGHUP egress; then
+				say "sent SIGHUP to the egress proxy: it now allows $(printf '%s' "$EGRESS_LIST" | tr '\n' ' ')"
+			else
+				warn "could not signal the egress proxy (is it running? ./run.sh --status); the new ALLOWED_EGRESS applies at the next ./run.sh"
+			fi
+		else
+			egress_off_warning
+		fi
 		;;
 	build) exec_compose build ;;
 	stop) exec_compose down ;;
-	logs) exec_compose logs -f agent ;;
+	logs) exec_compose logs -f "$LOGS_OF" ;;
 	status)
 		compose ps || true
+		egress_status
 		rc=0
 		compose run --rm --no-deps -T claude agent-status || rc=$?
 		exit "$rc"
@@ -740,6 +857,8 @@ native_main() {
 		say "built: $AGENT_BIN $SHIM_BIN"
 		;;
 	logs)
+		[ "$LOGS_OF" = agent ] ||
+			die "native mode has no egress proxy (and no network boundary: the AI reaches whatever this machine reaches); --logs egress is for container mode"
 		[ -f "$LOG_FILE" ] || die "no log at $LOG_FILE (start the agent: ./run.sh --native)"
 		exec tail -n 100 -f "$LOG_FILE"
 		;;
@@ -751,13 +870,24 @@ native_main() {
 
 MODE=container
 ACTION=''
+LOGS_OF=agent
 set_action() {
-	[ -z "$ACTION" ] || die "give only one of --build, --stop, --shell, --logs, --status, --reload, --restart (got --$ACTION and $2)"
+	[ -z "$ACTION" ] || die "give only one of --build, --stop, --shell, --logs, --status, --reload, --restart, --egress-config (got --$ACTION and $2)"
 	ACTION=$1
 }
+prev=''
 for arg in "$@"; do
+	case $prev$arg in
+	--logsagent | --logsegress)
+		LOGS_OF=$arg
+		prev=''
+		continue
+		;;
+	esac
+	prev=$arg
 	case $arg in
 	--native) MODE=native ;;
+	--egress-config) set_action egress-config "$arg" ;;
 	--build) set_action build "$arg" ;;
 	--stop) set_action stop "$arg" ;;
 	--shell) set_action shell "$arg" ;;
@@ -774,7 +904,12 @@ for arg in "$@"; do
 done
 ACTION=${ACTION:-start}
 
-if [ "$MODE" = native ]; then
+if [ "$ACTION" = egress-config ]; then
+	# No engine needed: the check and the rendering are run.sh's own.
+	[ "$MODE" = container ] || die "native mode has no egress proxy (and no network boundary); --egress-config is for container mode"
+	validate_egress
+	exec bash "$EGRESS_SCRIPT" "$(egress_json)"
+elif [ "$MODE" = native ]; then
 	native_main "$ACTION"
 elif [ "$ACTION" = restart ]; then
 	die "--restart is for native mode (./run.sh --native --restart); containers: ./run.sh --stop && ./run.sh"

@@ -72,6 +72,12 @@ pub struct Settings {
     pub audit_keep: usize,
     /// git push: largest pack (bytes) the agent accepts and spools (GITGATE_MAX_PUSH_BYTES).
     pub max_push_bytes: u64,
+    /// GitHub App mode (instead of a personal token): the App's id.
+    pub github_app_id: Option<u64>,
+    /// GitHub App mode: the App's private key (PEM). Read once at start into locked memory.
+    pub github_app_private_key_file: Option<PathBuf>,
+    /// GitHub App mode: the installation; `None` = discovered from the first allowed repository.
+    pub github_app_installation_id: Option<u64>,
 }
 
 impl Default for Settings {
@@ -106,6 +112,9 @@ impl Default for Settings {
             io_timeout_secs: 60,
             audit_keep: 5,
             max_push_bytes: 2 * 1024 * 1024 * 1024,
+            github_app_id: None,
+            github_app_private_key_file: None,
+            github_app_installation_id: None,
         }
     }
 }
@@ -170,6 +179,17 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("GITGATE_IO_TIMEOUT_SECS", "io_timeout_secs", Kind::Int),
     ("AUDIT_KEEP", "audit_keep", Kind::Int),
     ("GITGATE_MAX_PUSH_BYTES", "max_push_bytes", Kind::Int),
+    ("GITHUB_APP_ID", "github_app_id", Kind::Int),
+    (
+        "GITHUB_APP_PRIVATE_KEY_FILE",
+        "github_app_private_key_file",
+        Kind::Str,
+    ),
+    (
+        "GITHUB_APP_INSTALLATION_ID",
+        "github_app_installation_id",
+        Kind::Int,
+    ),
 ];
 
 /// The environment name of a TOML key, for error messages.
@@ -192,6 +212,9 @@ const OTHER_ENV_FILE_KEYS: &[&str] = &[
     "CONTAINER_ENGINE",
     "GITGATE_REAL_GIT",
     "GITGATE_MIRROR_DIR",
+    // The egress proxy's allowlist and switch (run.sh and the egress container, never the agent).
+    "ALLOWED_EGRESS",
+    "EGRESS",
 ];
 
 /// `GITGATE_*` names of the process environment that belong to run.sh, the shim or the tests.
@@ -203,6 +226,8 @@ const ENV_ONLY_KEYS: &[&str] = &[
     "GITGATE_BIN_DIR",
     "GITGATE_START_TIMEOUT",
     "GITGATE_ENV_HASH",
+    "GITGATE_EGRESS_CONF",
+    "GITGATE_EGRESS_HASH",
     "GITGATE_MODE",
     "GITGATE_SHIM",
     "GITGATE_CONTAINER_TEST",
@@ -496,6 +521,10 @@ pub fn keep_restart_only(old: &Settings, new: &mut Settings) -> Vec<&'static str
         // libgit2's connect and idle timeouts are process-wide options set once at start.
         connect_timeout_secs => "GITGATE_CONNECT_TIMEOUT_SECS",
         io_timeout_secs => "GITGATE_IO_TIMEOUT_SECS",
+        // The App and its key are loaded once at start (app_token.rs).
+        github_app_id => "GITHUB_APP_ID",
+        github_app_private_key_file => "GITHUB_APP_PRIVATE_KEY_FILE",
+        github_app_installation_id => "GITHUB_APP_INSTALLATION_ID",
     );
     differ
 }
@@ -621,7 +650,32 @@ impl Settings {
                 return Err(invalid(name, "must be greater than 0"));
             }
         }
+        self.validate_app()?;
         Ok(())
+    }
+
+    /// GitHub App mode: the id and the key file come together; an installation id needs an App.
+    fn validate_app(&self) -> Result<(), ConfigError> {
+        match (&self.github_app_id, &self.github_app_private_key_file) {
+            (Some(_), None) => Err(invalid(
+                "GITHUB_APP_PRIVATE_KEY_FILE",
+                "GITHUB_APP_ID is set: also set GITHUB_APP_PRIVATE_KEY_FILE to the App's private key (.pem)",
+            )),
+            (None, Some(_)) => Err(invalid(
+                "GITHUB_APP_ID",
+                "GITHUB_APP_PRIVATE_KEY_FILE is set: also set GITHUB_APP_ID to the App's id",
+            )),
+            (Some(0), _) => Err(invalid("GITHUB_APP_ID", "must be greater than 0")),
+            (Some(_), Some(p)) if !p.is_absolute() => Err(invalid(
+                "GITHUB_APP_PRIVATE_KEY_FILE",
+                format!("'{}' must be an absolute path", p.display()),
+            )),
+            (None, None) if self.github_app_installation_id.is_some() => Err(invalid(
+                "GITHUB_APP_INSTALLATION_ID",
+                "needs GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY_FILE",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

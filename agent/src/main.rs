@@ -1,5 +1,6 @@
 //! gitgate-agent: wiring only. See DESIGN.md §4–§8 and the modules for the substance.
 
+mod app_token;
 mod audit;
 mod cli;
 mod config;
@@ -80,6 +81,20 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    // GitHub App mode (app_token.rs): exactly one of a personal token or an App.
+    let app = match &settings.github_app_private_key_file {
+        None => None,
+        Some(_) if token.is_loaded() => {
+            return fail("GITHUB_TOKEN (or GITHUB_TOKEN_FILE) and GITHUB_APP_ID are both set: configure either a personal token or a GitHub App, not both")
+        }
+        Some(path) => match secret::AppKey::load_file(path)
+            .map_err(|e| e.to_string())
+            .and_then(|key| app_token::AppTokens::new(&settings, key))
+        {
+            Ok(a) => Some(a),
+            Err(e) => return fail(e),
+        },
+    };
     let mut warnings = Vec::new();
     if let Err(e) = hardening {
         warnings.push(format!("process hardening incomplete: {e}"));
@@ -90,7 +105,7 @@ fn main() -> ExitCode {
         }
         warnings.push("mlock failed: the token may be swapped to disk (grant IPC_LOCK or raise RLIMIT_MEMLOCK; REQUIRE_MLOCK=true makes this fatal)".into());
     }
-    if !token.is_loaded() {
+    if !token.is_loaded() && app.is_none() {
         warnings
             .push("no token loaded: push, fetch, clone and gh are refused until GITHUB_TOKEN or GITHUB_TOKEN_FILE is set in .env and the agent restarted".into());
     }
@@ -138,6 +153,9 @@ fn main() -> ExitCode {
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
     let state = Arc::new(state::AgentState::new(settings, policy, token, warnings));
+    if let Some(a) = app {
+        let _ = state.app.set(a);
+    }
     let code = runtime.block_on(run(state, cli, notes));
     // Blocking work still stuck after the grace period (a hung upstream) must not keep the
     // process alive: leave it behind.
@@ -163,6 +181,13 @@ fn raise_fd_limit() {
 
 async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -> ExitCode {
     use tokio::signal::unix::{signal, SignalKind};
+    // GitHub App mode: mint before serving (bounded by the network timeouts). A failure is logged
+    // and shown by agent-status; the schedule below keeps retrying.
+    if let Some(app) = state.app.get() {
+        if let Err(e) = app.refresh(&state).await {
+            log::warn(&state, &format!("GitHub App token not minted: {e}"));
+        }
+    }
     let settings = state.settings();
     let listener = match server::bind(&settings.socket) {
         Ok(l) => l,
@@ -187,6 +212,14 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
             std::process::id()
         ),
     );
+    // GitHub App mode: mint before serving (a failure is logged and shown by agent-status; the
+    // schedule keeps retrying), then refresh on schedule until shutdown.
+    let app_stop = tokio_util::sync::CancellationToken::new();
+    let app_task = state
+        .app
+        .get()
+        .cloned()
+        .map(|app| tokio::spawn(app.run(state.clone(), app_stop.clone())));
     let shutdown = server::Shutdown::default();
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -219,6 +252,13 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
     }
     stop(&state, &shutdown, server).await;
     let _ = gateway.await;
+    app_stop.cancel();
+    if let Some(t) = app_task {
+        let _ = t.await;
+    }
+    if let Some(app) = state.app.get() {
+        app.revoke_current(&state).await;
+    }
     let _ = std::fs::remove_file(&settings.socket);
     let _ = std::fs::remove_file(&api_socket);
     log::info(&state, "stopped");
@@ -305,6 +345,14 @@ fn reload(state: &state::AgentState, cli: &cli::Cli) {
             }
             let changed = config::changed_settings(&old, &new);
             state.replace_policy(new, policy);
+            // GitHub App mode: the token is restricted to ALLOWED_REPOS, so mint one for the new list.
+            if let Some(app) = state
+                .app
+                .get()
+                .filter(|_| changed.contains(&"ALLOWED_REPOS"))
+            {
+                app.request_refresh();
+            }
             let mut line = String::from("configuration reloaded (SIGHUP): ");
             if changed.is_empty() {
                 line.push_str("no setting changed");

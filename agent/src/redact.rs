@@ -29,20 +29,19 @@ impl Redactor {
     /// Patterns derived from the token. Built on demand so no long-lived copy exists outside the
     /// locked buffer; zeroized when the `Patterns` is dropped.
     fn patterns(&self) -> Patterns {
-        let list = self
-            .token
-            .with_exposed(|t| {
-                let b64 = base64::engine::general_purpose::STANDARD;
-                vec![
-                    t.as_bytes().to_vec(),
-                    b64.encode(t).into_bytes(),
-                    b64.encode(format!("{BASIC_USER}:{t}")).into_bytes(),
-                    base64::engine::general_purpose::STANDARD_NO_PAD
-                        .encode(format!("{BASIC_USER}:{t}"))
-                        .into_bytes(),
-                ]
-            })
-            .unwrap_or_default();
+        // The current token and (GitHub App mode) replaced ones not yet revoked.
+        let mut list = Vec::new();
+        self.token.with_each_exposed(|t| {
+            let b64 = base64::engine::general_purpose::STANDARD;
+            list.extend([
+                t.as_bytes().to_vec(),
+                b64.encode(t).into_bytes(),
+                b64.encode(format!("{BASIC_USER}:{t}")).into_bytes(),
+                base64::engine::general_purpose::STANDARD_NO_PAD
+                    .encode(format!("{BASIC_USER}:{t}"))
+                    .into_bytes(),
+            ]);
+        });
         Patterns(list)
     }
 

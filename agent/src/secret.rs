@@ -17,10 +17,17 @@
 //!   `Authorization` header of each request while it is in flight.
 //! - The kernel keeps the original value in the initial environment page only until we overwrite it.
 //!
-//! A future GitHub App installation token would refresh into the same buffer behind the same API.
+//! GitHub App installation tokens (`app_token.rs`) rotate behind the same API: each new token is
+//! copied into a fresh locked buffer and swapped in atomically ([`Token::replace`]). A request that
+//! already borrowed the old buffer keeps its `Arc` to it until its closure returns; the old buffer
+//! is zeroized and unlocked when the last borrower is done. The App's private key ([`AppKey`]) is
+//! held the same way (its DER bytes in a locked buffer, lent only to closures); the signing
+//! library's parsed key (ring's `RsaKeyPair`) exists only inside that closure.
 
 use secrecy::{ExposeSecret, SecretBox};
 use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use zeroize::Zeroize;
 
 /// Largest token accepted (GitHub tokens are well under 300 bytes).
@@ -52,12 +59,25 @@ pub enum SecretError {
     Invalid(&'static str),
     #[error("REQUIRE_MLOCK=true but the token memory could not be locked (grant CAP_IPC_LOCK or raise RLIMIT_MEMLOCK)")]
     MlockRequired,
+    #[error("GITHUB_APP_PRIVATE_KEY_FILE: cannot read '{path}': {source}")]
+    KeyFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("GITHUB_APP_PRIVATE_KEY_FILE: '{path}' is not an RSA private key in PEM form ({problem}); use the .pem file downloaded from the GitHub App's settings")]
+    KeyFormat { path: String, problem: String },
 }
+
+/// Largest App private key file accepted (a 4096-bit RSA key in PEM is about 3.3 KB).
+const KEY_FILE_MAX: u64 = 64 * 1024;
+/// Locked capacity for the App key's DER bytes (4096-bit PKCS#8 DER is under 2.5 KB).
+const KEY_CAPACITY: usize = 16 * 1024;
 
 /// A fixed, page-aligned, locked buffer. Never reallocated, so no stray copies are left behind.
 struct LockedBytes {
     ptr: *mut u8,
     len: usize,
+    cap: usize,
     locked: bool,
 }
 
@@ -66,39 +86,51 @@ unsafe impl Send for LockedBytes {}
 unsafe impl Sync for LockedBytes {}
 
 impl LockedBytes {
-    fn layout() -> Layout {
-        // CAPACITY is a power of two and a multiple of the page size on every Linux target we build for.
-        Layout::from_size_align(CAPACITY, CAPACITY).expect("static layout")
+    fn layout(cap: usize) -> Layout {
+        // cap is CAPACITY or KEY_CAPACITY: powers of two and multiples of the page size on every
+        // Linux target we build for.
+        Layout::from_size_align(cap, CAPACITY).expect("static layout")
     }
 
     fn new(value: &[u8]) -> LockedBytes {
+        Self::with_capacity(value, CAPACITY)
+    }
+
+    /// `value.len() < cap` (checked by the caller), leaving room for a NUL.
+    fn with_capacity(value: &[u8], cap: usize) -> LockedBytes {
         // SAFETY: non-zero size layout; checked for null below.
-        let ptr = unsafe { alloc_zeroed(Self::layout()) };
+        let ptr = unsafe { alloc_zeroed(Self::layout(cap)) };
         if ptr.is_null() {
-            std::alloc::handle_alloc_error(Self::layout());
+            std::alloc::handle_alloc_error(Self::layout(cap));
         }
-        // SAFETY: ptr is valid for CAPACITY bytes; mlock also applies MADV_DONTDUMP.
-        let locked = unsafe { memsec::mlock(ptr, CAPACITY) };
-        // SAFETY: value.len() < CAPACITY (checked by the caller), leaving room for the NUL.
-        unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), ptr, value.len()) };
+        // SAFETY: ptr is valid for cap bytes; mlock also applies MADV_DONTDUMP.
+        let locked = unsafe { memsec::mlock(ptr, cap) };
+        let len = value.len().min(cap - 1);
+        // SAFETY: len < cap, leaving room for the NUL.
+        unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), ptr, len) };
         LockedBytes {
             ptr,
-            len: value.len(),
+            len,
+            cap,
             locked,
         }
     }
 
+    fn as_bytes(&self) -> &[u8] {
+        // SAFETY: ptr holds `len` initialised bytes.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
     fn as_str(&self) -> &str {
-        // SAFETY: ptr holds `len` initialised bytes, validated as ASCII at construction.
-        let bytes = unsafe { std::slice::from_raw_parts(self.ptr, self.len) };
-        std::str::from_utf8(bytes).unwrap_or("")
+        // Validated as ASCII at construction.
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
     }
 }
 
 impl Zeroize for LockedBytes {
     fn zeroize(&mut self) {
-        // SAFETY: ptr is valid for CAPACITY bytes.
-        unsafe { memsec::memzero(self.ptr, CAPACITY) };
+        // SAFETY: ptr is valid for cap bytes.
+        unsafe { memsec::memzero(self.ptr, self.cap) };
         self.len = 0;
     }
 }
@@ -109,42 +141,153 @@ impl Drop for LockedBytes {
         // SAFETY: ptr came from alloc_zeroed with this layout; munlock zeroes again before unlocking.
         unsafe {
             if self.locked {
-                memsec::munlock(self.ptr, CAPACITY);
+                memsec::munlock(self.ptr, self.cap);
             }
-            dealloc(self.ptr, Self::layout());
+            dealloc(self.ptr, Self::layout(self.cap));
         }
     }
 }
 
-/// The GitHub token, or its absence. Cheap to share behind an `Arc`.
+type Locked = Arc<SecretBox<LockedBytes>>;
+
+/// One token value and its generation (counts replacements, for the retry-once-after-401 rule).
+#[derive(Clone)]
+struct Current {
+    secret: Locked,
+    generation: u64,
+}
+
+/// The GitHub token, or its absence. Cheap to share behind an `Arc`. Rotatable: see the module docs.
 pub struct Token {
-    secret: Option<SecretBox<LockedBytes>>,
+    current: RwLock<Option<Current>>,
+    generation: AtomicU64,
+    /// Tokens replaced but still alive (held until revoked upstream, or by a request in flight):
+    /// the redactor and the stream scanner look for them too.
+    retired: std::sync::Mutex<Vec<std::sync::Weak<SecretBox<LockedBytes>>>>,
+}
+
+/// A token taken out of service by [`Token::replace`] or [`Token::clear`], kept only to revoke it
+/// upstream. Zeroized when dropped (and when the last in-flight borrower is done).
+pub struct RetiredToken(Locked);
+
+impl RetiredToken {
+    pub fn with_exposed<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(self.0.expose_secret().as_str())
+    }
+}
+
+fn check_value(value: &str, source: &'static str) -> Result<(), SecretError> {
+    if value.is_empty() {
+        Err(SecretError::Empty(source))
+    } else if value.len() >= CAPACITY {
+        Err(SecretError::TooLong(source))
+    } else if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        Err(SecretError::Invalid(source))
+    } else {
+        Ok(())
+    }
 }
 
 impl Token {
     /// No token loaded: every operation that needs one fails with a clear error.
     pub fn none() -> Token {
-        Token { secret: None }
+        Token {
+            current: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            retired: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn loaded(&self) -> Option<Current> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Install a new value (a freshly minted App installation token; consumed and zeroized) in a
+    /// fresh locked buffer, swapped in atomically. Returns the previous token, if any, for
+    /// revocation. Requests that already borrowed the previous one finish with it.
+    pub fn replace(
+        &self,
+        mut value: String,
+        source: &'static str,
+    ) -> Result<Option<RetiredToken>, SecretError> {
+        let checked = check_value(&value, source);
+        let fresh = checked
+            .map(|()| Arc::new(SecretBox::new(Box::new(LockedBytes::new(value.as_bytes())))));
+        value.zeroize();
+        let fresh = fresh?;
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let mut slot = self.current.write().unwrap_or_else(|e| e.into_inner());
+        let old = slot.replace(Current {
+            secret: fresh,
+            generation,
+        });
+        drop(slot);
+        Ok(old.map(|c| self.retire(c.secret)))
+    }
+
+    /// Take the token out of service (an App token that expired without a replacement).
+    pub fn clear(&self) -> Option<RetiredToken> {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let old = self
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        old.map(|c| self.retire(c.secret))
+    }
+
+    fn retire(&self, secret: Locked) -> RetiredToken {
+        let mut list = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(&secret));
+        RetiredToken(secret)
+    }
+
+    /// Lend the current token and every replaced one still alive (not yet revoked) to `f`, one at
+    /// a time: for the redactor's patterns only.
+    pub fn with_each_exposed(&self, mut f: impl FnMut(&str)) {
+        if let Some(c) = self.loaded() {
+            f(c.secret.expose_secret().as_str());
+        }
+        let alive: Vec<Locked> = {
+            let mut list = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+            list.retain(|w| w.strong_count() > 0);
+            list.iter().filter_map(std::sync::Weak::upgrade).collect()
+        };
+        for s in &alive {
+            f(s.expose_secret().as_str());
+        }
+    }
+
+    /// How many times the token was replaced or cleared (0 for a personal token).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Build from a value (consumed and zeroized). `source` names the setting for errors.
     pub fn from_value(mut value: String, source: &'static str) -> Result<Token, SecretError> {
         let trimmed_len = value.trim_end_matches(['\n', '\r']).len();
         value.truncate(trimmed_len);
-        let check = if value.is_empty() {
-            Err(SecretError::Empty(source))
-        } else if value.len() >= CAPACITY {
-            Err(SecretError::TooLong(source))
-        } else if !value.bytes().all(|b| b.is_ascii_graphic()) {
-            Err(SecretError::Invalid(source))
-        } else {
-            Ok(())
-        };
-        let result = check.map(|()| Token {
-            secret: Some(SecretBox::new(Box::new(LockedBytes::new(value.as_bytes())))),
-        });
-        value.zeroize();
-        result
+        if let Err(e) = check_value(&value, source) {
+            value.zeroize();
+            return Err(e);
+        }
+        let token = Token::none();
+        token.replace(value, source)?;
+        // A personal token starts at generation 0.
+        token.generation.store(0, Ordering::Release);
+        if let Some(c) = token
+            .current
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            c.generation = 0;
+        }
+        Ok(token)
     }
 
     /// Load from the environment (`GITHUB_TOKEN`, else `GITHUB_TOKEN_FILE`), falling back to the
@@ -183,13 +326,13 @@ impl Token {
     }
 
     pub fn is_loaded(&self) -> bool {
-        self.secret.is_some()
+        self.loaded().is_some()
     }
 
     pub fn mlock_state(&self) -> MlockState {
-        match &self.secret {
+        match self.loaded() {
             None => MlockState::NotNeeded,
-            Some(s) if s.expose_secret().locked => MlockState::Locked,
+            Some(c) if c.secret.expose_secret().locked => MlockState::Locked,
             Some(_) => MlockState::Failed,
         }
     }
@@ -197,14 +340,23 @@ impl Token {
     /// Lend the token to `f`. Returns `None` when no token is loaded.
     /// Keep the closure short and never store, log or format the value.
     pub fn with_exposed<R>(&self, f: impl FnOnce(&str) -> R) -> Option<R> {
-        self.secret.as_ref().map(|s| f(s.expose_secret().as_str()))
+        self.with_exposed_versioned(|t, _| f(t))
+    }
+
+    /// Like [`Token::with_exposed`], also telling which generation was lent (so a request that got
+    /// a 401 can tell whether the token was already replaced since: see `app_token.rs`).
+    pub fn with_exposed_versioned<R>(&self, f: impl FnOnce(&str, u64) -> R) -> Option<R> {
+        // The Arc keeps this buffer alive even if a rotation swaps it out meanwhile.
+        self.loaded()
+            .map(|c| f(c.secret.expose_secret().as_str(), c.generation))
     }
 
     /// A libgit2 plaintext credential built straight from the locked buffer (NUL-terminated in
     /// place), avoiding git2's intermediate `CString` copy of the password.
     pub fn git_credential(&self) -> Option<Result<git2::Cred, git2::Error>> {
-        let secret = self.secret.as_ref()?;
-        let bytes = secret.expose_secret();
+        // Held until libgit2 has copied the string (below), even across a rotation.
+        let current = self.loaded()?;
+        let bytes = current.secret.expose_secret();
         let user = c"x-access-token";
         let mut out: *mut libgit2_sys::git_cred = std::ptr::null_mut();
         // The raw call does not go through git2, which initialises libgit2 lazily: do it here.
@@ -226,6 +378,90 @@ impl Token {
         Some(Ok(unsafe {
             std::mem::transmute::<*mut libgit2_sys::git_cred, git2::Cred>(out)
         }))
+    }
+}
+
+/// Which DER structure the App key is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyForm {
+    /// `-----BEGIN RSA PRIVATE KEY-----` (what GitHub hands out).
+    Pkcs1,
+    /// `-----BEGIN PRIVATE KEY-----`.
+    Pkcs8,
+}
+
+/// The GitHub App's private key: its DER bytes in a locked, zeroized buffer, lent only to closures.
+/// The PEM text read from the file is zeroized once decoded.
+pub struct AppKey {
+    der: SecretBox<LockedBytes>,
+    form: KeyForm,
+}
+
+impl AppKey {
+    /// Read and decode `GITHUB_APP_PRIVATE_KEY_FILE`. Errors name the file, never its contents.
+    pub fn load_file(path: &std::path::Path) -> Result<AppKey, SecretError> {
+        use std::io::Read;
+        let shown = path.display().to_string();
+        let mut text = zeroize::Zeroizing::new(Vec::new());
+        std::fs::File::open(path)
+            .and_then(|f| f.take(KEY_FILE_MAX).read_to_end(&mut text))
+            .map_err(|source| SecretError::KeyFile {
+                path: shown.clone(),
+                source,
+            })?;
+        let bad = |problem: &str| SecretError::KeyFormat {
+            path: shown.clone(),
+            problem: problem.to_owned(),
+        };
+        let text_str = std::str::from_utf8(&text).map_err(|_| bad("not text"))?;
+        let (form, label) = if text_str.contains("-----BEGIN RSA PRIVATE KEY-----") {
+            (KeyForm::Pkcs1, "RSA PRIVATE KEY")
+        } else if text_str.contains("-----BEGIN PRIVATE KEY-----") {
+            (KeyForm::Pkcs8, "PRIVATE KEY")
+        } else {
+            return Err(bad("no '-----BEGIN RSA PRIVATE KEY-----' line"));
+        };
+        let begin = format!("-----BEGIN {label}-----");
+        let end = format!("-----END {label}-----");
+        let start = text_str.find(&begin).map(|i| i + begin.len()).unwrap_or(0);
+        let stop = text_str[start..]
+            .find(&end)
+            .map(|i| start + i)
+            .ok_or_else(|| bad("no END line"))?;
+        let mut b64 = zeroize::Zeroizing::new(String::with_capacity(stop - start));
+        b64.extend(
+            text_str[start..stop]
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace()),
+        );
+        let mut der = zeroize::Zeroizing::new(Vec::new());
+        base64::Engine::decode_vec(
+            &base64::engine::general_purpose::STANDARD,
+            b64.as_bytes(),
+            &mut der,
+        )
+        .map_err(|_| bad("invalid base64"))?;
+        if der.is_empty() || der.len() >= KEY_CAPACITY {
+            return Err(bad("unexpected size"));
+        }
+        let key = AppKey {
+            der: SecretBox::new(Box::new(LockedBytes::with_capacity(&der, KEY_CAPACITY))),
+            form,
+        };
+        Ok(key)
+    }
+
+    /// Lend the key's DER bytes to `f`. Keep the closure short; never store, log or format them.
+    pub fn with_exposed<R>(&self, f: impl FnOnce(&[u8], KeyForm) -> R) -> R {
+        f(self.der.expose_secret().as_bytes(), self.form)
+    }
+
+    pub fn mlock_state(&self) -> MlockState {
+        if self.der.expose_secret().locked {
+            MlockState::Locked
+        } else {
+            MlockState::Failed
+        }
     }
 }
 
@@ -316,6 +552,69 @@ mod tests {
         assert!(t.is_loaded());
         assert_eq!(t.with_exposed(|s| s.to_owned()).unwrap(), "ghp_abc123");
         assert!(Token::none().with_exposed(|_| ()).is_none());
+    }
+
+    #[test]
+    fn rotation_swaps_buffers_and_borrowers_keep_theirs() {
+        let t = Token::from_value("ghs_first".into(), "app").unwrap();
+        assert_eq!(t.generation(), 0);
+        let seen = t.with_exposed_versioned(|s, g| {
+            // A rotation while this request holds the old token.
+            let old = t.replace("ghs_second".into(), "app").unwrap().unwrap();
+            old.with_exposed(|o| assert_eq!(o, "ghs_first"));
+            (s.to_owned(), g)
+        });
+        assert_eq!(seen.unwrap(), ("ghs_first".to_owned(), 0));
+        assert_eq!(
+            t.with_exposed_versioned(|s, g| (s.to_owned(), g)).unwrap(),
+            ("ghs_second".to_owned(), 1)
+        );
+        assert!(t.replace("bad value".into(), "app").is_err());
+        assert_eq!(t.with_exposed(|s| s.to_owned()).unwrap(), "ghs_second");
+        let mut seen = Vec::new();
+        t.with_each_exposed(|s| seen.push(s.to_owned()));
+        assert_eq!(
+            seen,
+            ["ghs_second"],
+            "the first one was dropped: no longer lent"
+        );
+        let retired = t.clear().unwrap();
+        assert!(!t.is_loaded());
+        let mut seen = Vec::new();
+        t.with_each_exposed(|s| seen.push(s.to_owned()));
+        assert_eq!(
+            seen,
+            ["ghs_second"],
+            "retired but not yet revoked: still redacted"
+        );
+        drop(retired);
+        t.with_each_exposed(|_| panic!("nothing alive"));
+        assert_eq!(t.generation(), 2);
+    }
+
+    #[test]
+    fn app_key_errors_never_show_the_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k.pem");
+        std::fs::write(&p, "secretstuff-not-a-key").unwrap();
+        let e = AppKey::load_file(&p).err().unwrap().to_string();
+        assert!(e.starts_with("GITHUB_APP_PRIVATE_KEY_FILE"), "{e}");
+        assert!(!e.contains("secretstuff"), "{e}");
+        let e = AppKey::load_file(&dir.path().join("missing"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("cannot read"), "{e}");
+        std::fs::write(
+            &p,
+            "-----BEGIN RSA PRIVATE KEY-----\nAAECAw==\n-----END RSA PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let k = AppKey::load_file(&p).unwrap();
+        k.with_exposed(|der, form| {
+            assert_eq!(der, &[0, 1, 2, 3]);
+            assert_eq!(form, KeyForm::Pkcs1);
+        });
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct AgentState {
     pub pending: PendingConnections,
     pub connections: Arc<tokio::sync::Semaphore>,
     pub warnings: Vec<String>,
+    /// GitHub App mode: mints and refreshes the token (set once at start; see app_token.rs).
+    pub app: std::sync::OnceLock<Arc<crate::app_token::AppTokens>>,
 }
 
 impl AgentState {
@@ -73,6 +75,7 @@ impl AgentState {
             pending: PendingConnections::default(),
             connections: Arc::new(tokio::sync::Semaphore::new(max)),
             warnings,
+            app: std::sync::OnceLock::new(),
         }
     }
 

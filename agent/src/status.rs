@@ -47,15 +47,21 @@ pub fn render(state: &AgentState, state_dir_bytes: u64) -> String {
         s.state_dir.display(),
         crate::housekeeping::human_bytes(state_dir_bytes)
     );
-    let _ = writeln!(
-        t,
-        "token:             {}",
-        if state.token.is_loaded() {
-            "loaded"
-        } else {
-            "not loaded (set GITHUB_TOKEN for the agent)"
+    match state.app.get() {
+        // GitHub App mode: kind, installation, repositories, permissions, expiry (app_token.rs).
+        Some(app) => t.push_str(&app.status_lines()),
+        None => {
+            let _ = writeln!(
+                t,
+                "token:             {}",
+                if state.token.is_loaded() {
+                    "loaded (personal token)"
+                } else {
+                    "not loaded (set GITHUB_TOKEN for the agent)"
+                }
+            );
         }
-    );
+    }
     let _ = writeln!(
         t,
         "memory lock:       {}",

@@ -8,6 +8,7 @@
 //! Benchmarks, not tests: every figure is printed next to its target with MET / NOT MET; nothing
 //! here fails because of a timing.
 
+mod app;
 mod denied;
 mod gh;
 mod idle;
@@ -49,6 +50,10 @@ pub const FIGURES: &[(&str, &str)] = &[
         "idle",
         "8. a request while thousands of idle connections are open",
     ),
+    (
+        "app",
+        "9. GitHub App token rotation: p99 of gh-like round trips around a rotation vs steady state",
+    ),
 ];
 
 #[derive(Clone, Debug)]
@@ -71,6 +76,8 @@ pub struct Config {
     pub disconnect_push_mb: usize,
     pub idle_connections: usize,
     pub idle_iters: usize,
+    /// Figure 9: seconds of load across App token rotations.
+    pub app_secs: usize,
 }
 
 impl Config {
@@ -94,6 +101,7 @@ impl Config {
             disconnect_push_mb: 8,
             idle_connections: 3000,
             idle_iters: 500,
+            app_secs: 30,
         }
     }
     fn quick() -> Config {
@@ -116,6 +124,7 @@ impl Config {
             disconnect_push_mb: 2,
             idle_connections: 3000,
             idle_iters: 50,
+            app_secs: 8,
         }
     }
 }
@@ -135,7 +144,8 @@ fn usage() -> String {
          settings (override the defaults of the full or --quick run):\n\
          --files --iters-local --iters-version --iters-denied-shim --iters-denied-raw --big-mb\n\
          --transfer-runs --noop-iters --gh-iters --gh-total --load-clients --load-requests\n\
-         --load-repos --disconnect-clients --disconnect-push-mb --idle-connections --idle-iters\n",
+         --load-repos --disconnect-clients --disconnect-push-mb --idle-connections --idle-iters\n\
+         --app-secs\n",
     );
     s
 }
@@ -188,6 +198,7 @@ fn main() {
             "--disconnect-push-mb" => num(&mut cfg.disconnect_push_mb),
             "--idle-connections" => num(&mut cfg.idle_connections),
             "--idle-iters" => num(&mut cfg.idle_iters),
+            "--app-secs" => num(&mut cfg.app_secs),
             "transfer" => {
                 figs.push("push".into());
                 figs.push("fetch".into());
@@ -239,6 +250,9 @@ fn main() {
     }
     if want("idle") {
         emit(idle::idle_flood(&cfg));
+    }
+    if want("app") {
+        emit(app::app_rotation(&cfg));
     }
 
     if let Some(path) = write {

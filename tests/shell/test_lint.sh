@@ -7,7 +7,7 @@
 cd "$REPO" || exit 1
 
 if command -v shellcheck >/dev/null 2>&1; then
-	files=(run.sh hooks/pre-push scripts/*.sh tests/shell/*.sh)
+	files=(run.sh hooks/pre-push scripts/*.sh tests/shell/*.sh containers/egress/*.sh)
 	if out=$(shellcheck "${files[@]}" 2>&1); then
 		pass "shellcheck clean: ${files[*]}"
 	else
@@ -83,7 +83,7 @@ compose_config() {
 	local args=() f
 	for f in "$@"; do args+=(-f "$f"); done
 	CONFIG=$(env GITGATE_ENV_FILE="$TMP_ROOT/.env" PUID=1234 PGID=2345 WORKSPACE_DIR="$TMP_ROOT/ws" \
-		GITHUB_TOKEN_FILE="$TMP_ROOT/token" \
+		GITHUB_TOKEN_FILE="$TMP_ROOT/token" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" \
 		"${cmd[@]}" "${args[@]}" -p gitgate --env-file "$TMP_ROOT/.env" config 2>&1)
 }
 
@@ -128,6 +128,66 @@ check_compose() {
 		fi
 	else
 		fail "$label config: with the override files" "$CONFIG"
+	fi
+	check_compose_egress "$@"
+}
+
+# The egress wiring: claude on the internal network only, with the proxy variables; the proxy on
+# both networks, locked down, with the rendered squid.conf read-only; the agent outside only.
+# section NAME: one service's block of the last config output.
+section() { printf '%s\n' "$CONFIG" | sed -n "/^  $1:/,/^  [a-z]/p" | sed '$d'; }
+check_compose_egress() {
+	local label=$1 agent claude egress nets
+	compose_config "$@" -- containers/compose.yaml || {
+		fail "$label egress: config" "$CONFIG"
+		return
+	}
+	agent=$(section agent) claude=$(section claude) egress=$(section egress)
+	nets=$(printf '%s\n' "$CONFIG" | sed -n '/^networks:/,/^[a-z]/p')
+	if printf '%s\n' "$nets" | grep -A1 '^  internal:' | grep -q 'internal: true' &&
+		contains "$claude" $'networks:\n      internal:' && ! contains "$claude" "outside" &&
+		contains "$agent" $'networks:\n      outside:' && ! contains "$agent" "internal:" &&
+		contains "$egress" "internal:" && contains "$egress" "outside:"; then
+		pass "$label egress: claude on the internal network only (internal: true), agent outside only, proxy on both"
+	else
+		fail "$label egress: networks" "$CONFIG"
+	fi
+	if contains "$claude" "HTTPS_PROXY: http://egress:3128" && contains "$claude" "HTTP_PROXY: http://egress:3128" &&
+		contains "$claude" "https_proxy: http://egress:3128" && contains "$claude" "http_proxy: http://egress:3128" &&
+		contains "$claude" "NO_PROXY: localhost,127.0.0.1,::1" && contains "$claude" "no_proxy: localhost"; then
+		pass "$label egress: the AI container's HTTPS_PROXY/HTTP_PROXY/NO_PROXY (both cases) point at the proxy"
+	else
+		fail "$label egress: proxy variables" "$claude"
+	fi
+	if contains "$egress" "read_only: true" && contains "$egress" $'cap_drop:\n    - ALL' &&
+		! contains "$egress" "cap_add" && contains "$egress" "no-new-privileges:true" &&
+		contains "$egress" "user: '13:13'" && contains "$egress" "- /run/squid:" &&
+		contains "$egress" "source: $TMP_ROOT/egress.squid.conf" && contains "$egress" "target: /etc/squid/squid.conf" &&
+		printf '%s\n' "$egress" | grep -B2 'target: /etc/squid/squid.conf' | grep -q 'read_only: true' &&
+		contains "$egress" "dockerfile: containers/Containerfile.egress" && ! contains "$egress" "socket:"; then
+		pass "$label egress: proxy non-root, read-only root FS with tmpfs, cap_drop ALL, no-new-privileges, squid.conf read-only, no socket"
+	else
+		fail "$label egress: proxy hardening" "$egress"
+	fi
+	if compose_config "$@" -- containers/compose.yaml containers/compose.egress-off.yaml; then
+		claude=$(section claude)
+		if contains "$claude" "outside" && contains "$claude" "HTTPS_PROXY: ''" && contains "$claude" "https_proxy: ''"; then
+			pass "$label egress: compose.egress-off.yaml puts claude outside with no proxy variables"
+		else
+			fail "$label egress: EGRESS=off override" "$claude"
+		fi
+	else
+		fail "$label egress: config with compose.egress-off.yaml" "$CONFIG"
+	fi
+	# Without the rendered configuration compose refuses, naming it (never an empty bind source).
+	local out
+	if out=$(env GITGATE_ENV_FILE="$TMP_ROOT/.env" WORKSPACE_DIR="$TMP_ROOT/ws" "$@" -f containers/compose.yaml \
+		-p gitgate --env-file "$TMP_ROOT/.env" config 2>&1); then
+		fail "$label egress: config without GITGATE_EGRESS_CONF must fail" "$out"
+	elif contains "$out" "GITGATE_EGRESS_CONF"; then
+		pass "$label egress: config without GITGATE_EGRESS_CONF fails, naming it"
+	else
+		fail "$label egress: config without GITGATE_EGRESS_CONF: message" "$out"
 	fi
 }
 

@@ -32,11 +32,11 @@ check_engine() {
 	check="$base run --rm --no-deps -T agent --env-file /etc/gitgate/gitgate.env --check"
 	for cmd in start --build --stop --shell --logs --status --reload; do
 		case $cmd in
-		--reload) expected="$check"$'\n'"$base kill -s SIGHUP agent" ;;
-		start) expected="$check"$'\n'"$base up -d agent"$'\n'"$base run --rm claude" ;;
+		--reload) expected="$check"$'\n'"$base kill -s SIGHUP agent"$'\n'"$base kill -s SIGHUP egress" ;;
+		start) expected="$check"$'\n'"$base up -d agent egress"$'\n'"$base run --rm claude" ;;
 		--build) expected="$base build" ;;
 		--stop) expected="$base down" ;;
-		--shell) expected="$check"$'\n'"$base up -d agent"$'\n'"$base run --rm claude bash" ;;
+		--shell) expected="$check"$'\n'"$base up -d agent egress"$'\n'"$base run --rm claude bash" ;;
 		--logs) expected="$base logs -f agent" ;;
 		--status) expected="$base ps"$'\n'"$base run --rm --no-deps -T claude agent-status" ;;
 		esac
@@ -44,7 +44,7 @@ check_engine() {
 		rm -f "$STUB_LOG" "$STUB_ENV_LOG"
 		args=()
 		[ "$cmd" = start ] || args=("$cmd")
-		run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
+		run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
 			STUB_ENV_LOG="$STUB_ENV_LOG" GITGATE_ENV_FILE="$ENVF" "$@" \
 			"$RUN_SH" "${args[@]}"
 		got=$(engine_calls)
@@ -87,7 +87,7 @@ cp "$ENVF" "$TMP_ROOT/env/.env.engine"
 echo "CONTAINER_ENGINE=docker-compose" >>"$TMP_ROOT/env/.env.engine"
 export STUB_LOG=$TMP_ROOT/stub.log
 rm -f "$STUB_LOG"
-run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
 	GITGATE_ENV_FILE="$TMP_ROOT/env/.env.engine" "$RUN_SH" --stop
 if [ "$RC" = 0 ] && [ "$(engine_calls)" = "docker-compose -f $COMPOSE -p gitgate --env-file $TMP_ROOT/env/.env.engine down" ]; then
 	pass "CONTAINER_ENGINE from .env"
@@ -97,7 +97,7 @@ fi
 
 # GITGATE_PROJECT renames the compose project.
 rm -f "$STUB_LOG"
-run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
 	GITGATE_ENV_FILE="$ENVF" GITGATE_PROJECT=other "$RUN_SH" --stop
 if [ "$RC" = 0 ] && [ "$(engine_calls)" = "docker compose -f $COMPOSE -p other --env-file $ENVF down" ]; then
 	pass "GITGATE_PROJECT sets the project name"
@@ -115,10 +115,10 @@ PGID=2345
 ENV
 export STUB_ENV_LOG=$TMP_ROOT/stub-env.log
 rm -f "$STUB_LOG" "$STUB_ENV_LOG"
-run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_ENV_LOG="$STUB_ENV_LOG" \
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_ENV_LOG="$STUB_ENV_LOG" \
 	GITGATE_ENV_FILE="$TMP_ROOT/env/.env.tokfile" "$RUN_SH"
 b="docker compose -f $COMPOSE -f $REPO/containers/compose.token-file.yaml -p gitgate --env-file $TMP_ROOT/env/.env.tokfile"
-if [ "$RC" = 0 ] && [ "$(engine_calls)" = "$b run --rm --no-deps -T agent --env-file /etc/gitgate/gitgate.env --check"$'\n'"$b up -d agent"$'\n'"$b run --rm claude" ] &&
+if [ "$RC" = 0 ] && [ "$(engine_calls)" = "$b run --rm --no-deps -T agent --env-file /etc/gitgate/gitgate.env --check"$'\n'"$b up -d agent egress"$'\n'"$b run --rm claude" ] &&
 	contains "$(tail -n 1 "$STUB_ENV_LOG")" "GITHUB_TOKEN_FILE=$TMP_ROOT/env/token"; then
 	pass "GITHUB_TOKEN_FILE: token-file override, absolute path exported"
 else
@@ -130,7 +130,7 @@ fi
 export STUB_HASH_LOG=$TMP_ROOT/stub-hash.log
 hash_of_run() {
 	rm -f "$STUB_HASH_LOG"
-	run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_HASH_LOG="$STUB_HASH_LOG" \
+	run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_HASH_LOG="$STUB_HASH_LOG" \
 		GITGATE_ENV_FILE="$1" "$RUN_SH" --build
 	tail -n 1 "$STUB_HASH_LOG" 2>/dev/null
 }
@@ -152,7 +152,7 @@ fi
 
 # --reload: the agent's --check refusing the new settings: no signal, the old configuration stays.
 rm -f "$STUB_LOG"
-run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_CHECK_FAIL=1 \
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_CHECK_FAIL=1 \
 	GITGATE_ENV_FILE="$ENVF" "$RUN_SH" --reload
 if [ "$RC" != 0 ] && contains "$ERR" "running agent keeps its configuration" && ! contains "$(engine_calls)" " kill "; then
 	pass "--reload with settings the agent refuses: nothing signalled"
@@ -161,14 +161,14 @@ else
 fi
 # --reload says what it did.
 rm -f "$STUB_LOG"
-run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" GITGATE_ENV_FILE="$ENVF" "$RUN_SH" --reload
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" GITGATE_ENV_FILE="$ENVF" "$RUN_SH" --reload
 if [ "$RC" = 0 ] && contains "$ERR" "sent SIGHUP: the agent re-read $ENVF" && contains "$ERR" "./run.sh --stop && ./run.sh"; then
 	pass "--reload: SIGHUP sent, says where to see the result and how to restart"
 else
 	fail "--reload message" "exit $RC; stderr: $ERR"
 fi
 # --restart is native-only.
-run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" GITGATE_ENV_FILE="$ENVF" "$RUN_SH" --restart
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" GITGATE_ENV_FILE="$ENVF" "$RUN_SH" --restart
 if [ "$RC" != 0 ] && contains "$ERR" "./run.sh --native --restart" && contains "$ERR" "./run.sh --stop && ./run.sh"; then
 	pass "--restart without --native: points to both ways"
 else
@@ -178,7 +178,7 @@ fi
 # The agent reads .env in its container as uid 10001: a file it cannot read gets a warning with the fix.
 cp "$ENVF" "$TMP_ROOT/env/.env.private"
 chmod 0600 "$TMP_ROOT/env/.env.private"
-run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
 	GITGATE_ENV_FILE="$TMP_ROOT/env/.env.private" "$RUN_SH"
 if [ "$RC" = 0 ] && contains "$ERR" "not readable by the agent's uid 10001" && contains "$ERR" "sudo chgrp 10001"; then
 	pass ".env unreadable by uid 10001: a warning naming the fix"
@@ -186,7 +186,7 @@ else
 	fail ".env unreadable by uid 10001" "exit $RC; stderr: $ERR"
 fi
 chmod 0644 "$TMP_ROOT/env/.env.private"
-run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
 	GITGATE_ENV_FILE="$TMP_ROOT/env/.env.private" "$RUN_SH"
 if [ "$RC" = 0 ] && ! contains "$ERR" "not readable"; then
 	pass ".env readable by others: no warning"
@@ -197,7 +197,7 @@ fi
 # Defaults: no PUID/PGID/WORKSPACE_DIR in .env -> id -u / id -g and the repository.
 printf 'GITHUB_TOKEN=x\n' >"$TMP_ROOT/env/.env.min"
 rm -f "$STUB_LOG" "$STUB_ENV_LOG"
-run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_ENV_LOG="$STUB_ENV_LOG" \
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_ENV_LOG="$STUB_ENV_LOG" \
 	GITGATE_ENV_FILE="$TMP_ROOT/env/.env.min" "$RUN_SH" --build
 expected="PUID=$(id -u) PGID=$(id -g) WORKSPACE_DIR=$REPO GITGATE_ENV_FILE=$TMP_ROOT/env/.env.min"
 if [ "$RC" = 0 ] && contains "$(tail -n 1 "$STUB_ENV_LOG")" "$expected"; then
@@ -209,7 +209,7 @@ fi
 # Relative WORKSPACE_DIR is relative to the repository (as compose's default "..").
 printf 'GITHUB_TOKEN=x\nWORKSPACE_DIR=containers\n' >"$TMP_ROOT/env/.env.rel"
 rm -f "$STUB_LOG" "$STUB_ENV_LOG"
-run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_ENV_LOG="$STUB_ENV_LOG" \
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" STUB_ENV_LOG="$STUB_ENV_LOG" \
 	GITGATE_ENV_FILE="$TMP_ROOT/env/.env.rel" "$RUN_SH" --build
 if [ "$RC" = 0 ] && contains "$(tail -n 1 "$STUB_ENV_LOG")" "WORKSPACE_DIR=$REPO/containers "; then
 	pass "relative WORKSPACE_DIR resolved against the repository"
@@ -220,7 +220,7 @@ fi
 # Run from another directory, through a relative path to run.sh.
 rm -f "$STUB_LOG"
 # shellcheck disable=SC2016 # expanded by the inner bash
-run_capture env -i HOME="$TMP_ROOT" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$stubdir:$SYSBIN" STUB_LOG="$STUB_LOG" \
 	GITGATE_ENV_FILE="$ENVF" bash -c 'cd "$1/containers" && ../run.sh --stop' sh "$REPO"
 if [ "$RC" = 0 ] && [ "$(engine_calls)" = "docker compose -f $COMPOSE -p gitgate --env-file $ENVF down" ]; then
 	pass "works from another directory (compose file path is absolute)"

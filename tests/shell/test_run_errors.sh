@@ -31,7 +31,7 @@ run_sh() {
 	done
 	shift
 	rm -f "$STUB_LOG"
-	run_capture env -i HOME="$TMP_ROOT" PATH="$STUBS:$SYSBIN" STUB_LOG="$STUB_LOG" \
+	run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$STUBS:$SYSBIN" STUB_LOG="$STUB_LOG" \
 		GITGATE_ENV_FILE="$ENVF" "${vars[@]}" "$RUN_SH" "$@"
 }
 
@@ -63,13 +63,13 @@ expect_started() {
 # --- No engine ---------------------------------------------------------------------------------
 write_env
 rm -f "$STUB_LOG"
-run_capture env -i HOME="$TMP_ROOT" PATH="$SYSBIN" GITGATE_ENV_FILE="$ENVF" "$RUN_SH"
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$SYSBIN" GITGATE_ENV_FILE="$ENVF" "$RUN_SH"
 expect_error "no engine on PATH" "no container engine found" "docker compose" "docker-compose" \
 	"podman compose" "podman-compose" "./run.sh --native"
-run_capture env -i HOME="$TMP_ROOT" PATH="$SYSBIN" GITGATE_ENV_FILE="$ENVF" "$RUN_SH" --stop
+run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$SYSBIN" GITGATE_ENV_FILE="$ENVF" "$RUN_SH" --stop
 expect_error "no engine on PATH (--stop)" "no container engine found"
 for eng in docker docker-compose podman; do
-	run_capture env -i HOME="$TMP_ROOT" PATH="$SYSBIN" GITGATE_ENV_FILE="$ENVF" CONTAINER_ENGINE=$eng "$RUN_SH"
+	run_capture env -i HOME="$TMP_ROOT" GITGATE_EGRESS_CONF="$TMP_ROOT/egress.squid.conf" PATH="$SYSBIN" GITGATE_ENV_FILE="$ENVF" CONTAINER_ENGINE=$eng "$RUN_SH"
 	expect_error "CONTAINER_ENGINE=$eng not installed" "CONTAINER_ENGINE=$eng"
 done
 run_sh CONTAINER_ENGINE=docker STUB_DOCKER_NO_PLUGIN=1 --

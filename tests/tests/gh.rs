@@ -645,7 +645,7 @@ fn graphql_writes_on_other_repositories_and_refs() {
     let r = e.gh(&["api", "graphql", "-f", &q]);
     assert_ne!(r.code, 0);
     assert!(
-        r.stderr.contains(&format!("gitgate: addComment.input.subjectId refused: repository 'other/x' is not in ALLOWED_REPOS (ALLOWED_REPOS)")),
+        r.stderr.contains("gitgate: addComment.input.subjectId refused: repository 'other/x' is not in ALLOWED_REPOS (ALLOWED_REPOS)"),
         "{}",
         r.stderr
     );
@@ -930,6 +930,9 @@ fn differential_reads_match_gh_without_gitgate() {
         &["pr", "status"],
         &["issue", "list"],
         &["issue", "view", "2"],
+        &["issue", "view", "2", "--comments"],
+        &["pr", "list", "--author", "@me"],
+        &["pr", "view", "1", "--comments"],
         &["run", "list"],
         &["run", "view", "100"],
         &["workflow", "list"],
@@ -1074,5 +1077,68 @@ fn run_logs_come_through_the_agent_followed_redirect() {
     assert!(
         dl.iter().all(|q| !q.auth_ok),
         "storage downloads carry no token"
+    );
+}
+
+#[test]
+fn comments_and_author_search() {
+    let e = env();
+    let r = e.gh(&["issue", "view", "2", "--comments"]);
+    r.assert_code(0);
+    assert!(r.stdout.starts_with("author:\tbob\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("Me too."), "{}", r.stdout);
+    let r = e.gh(&["pr", "list", "--author", "@me"]);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "3\tWIP draft\tclaude/draft\tDRAFT\t2024-01-01 00:00:00 +0000 UTC\n\
+         1\tAdd feature\tclaude/feature\tOPEN\t2024-01-01 00:00:00 +0000 UTC\n"
+    );
+    let reqs = e.requests();
+    assert_eq!(
+        summary(&reqs),
+        [
+            "POST /graphql IssueByNumber",
+            "POST /graphql GitgateNodes",
+            "POST /graphql CommentsForIssue",
+            "POST /graphql PullRequestSearch"
+        ]
+    );
+    let q = reqs[3].variables["q"].as_str().unwrap();
+    assert!(
+        q.contains("repo:acme/app") && q.contains("author:@me"),
+        "{q}"
+    );
+}
+
+#[test]
+fn github_errors_and_rate_limit_headers_pass_through() {
+    let e = env();
+    e.fake.set_rate_limited(Some(4_102_444_800));
+    let r = e.gh(&["api", "-i", "user"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.starts_with("HTTP/1.1 403 Forbidden"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("X-Ratelimit-Remaining: 0"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("X-Ratelimit-Reset: 4102444800"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("API rate limit exceeded"), "{}", r.stderr);
+    e.fake.set_rate_limited(None);
+    let r = e.gh(&["api", "repos/acme/app/pulls/999"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("gh: Not Found (HTTP 404)"),
+        "{}",
+        r.stderr
     );
 }

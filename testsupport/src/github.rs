@@ -1,8 +1,10 @@
-//! A fake GitHub REST API for tests and benchmarks: an axum app on `127.0.0.1` (ephemeral port) in
-//! its own thread and tokio runtime (like [`crate::githttp`]), serving GitHub's real JSON shapes
-//! from an in-memory model: repositories, pull requests, issues, comments, labels, reviewers,
-//! check runs and commit statuses, Actions runs/jobs/logs, the authenticated user, and the two
-//! GraphQL mutations `gh pr ready` needs.
+//! A fake GitHub API (REST and GraphQL) for tests and benchmarks: an axum app on `127.0.0.1`
+//! (ephemeral port; optionally also on a Unix socket, for gh talking to it directly) in its own
+//! thread and tokio runtime (like [`crate::githttp`]), serving GitHub's real JSON shapes from an
+//! in-memory model: repositories, pull requests, issues, comments, labels, reviewers, check runs
+//! and commit statuses, Actions runs/jobs/logs (job logs and the run-log zip behind a redirect),
+//! workflows, issue search, the authenticated user, and the GraphQL operations Debian's gh 2.23
+//! sends (see `github_graphql.rs`; answers are shaped like the query, as gh's decoder requires).
 //!
 //! Every request must carry `Authorization: Bearer <token>` (or `token <token>`); otherwise `401`.
 //! Every request is recorded ([`FakeGitHub::requests`]): method, path, query, body, whether the
@@ -22,6 +24,9 @@
 
 #[path = "github_graphql.rs"]
 mod graphql;
+// GitHub App endpoints (issue 12): off unless `FakeGitHub::enable_app` is called.
+#[path = "github_app.rs"]
+pub mod app;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -113,6 +118,7 @@ struct Shared {
     base: String,
     db: Mutex<Db>,
     requests: Mutex<Vec<Recorded>>,
+    app: Mutex<Option<app::FakeApp>>,
 }
 
 /// The fake GitHub API server (see the module docs). Stops on drop.
@@ -475,6 +481,7 @@ impl FakeGitHub {
             base: format!("http://127.0.0.1:{port}"),
             db: Mutex::new(Db::default()),
             requests: Mutex::new(Vec::new()),
+            app: Mutex::new(None),
         });
         shared.seed();
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -736,7 +743,16 @@ async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         .await
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    let resp = if let Some(id) = path.strip_prefix("/_download/runlogs/") {
+    // App mode: the App endpoints, and only live installation tokens are accepted (github_app.rs).
+    let app_resp = app::route(&sh, &method, &path, &query, &auth, &body);
+    let auth_ok = match &app_resp {
+        Some(_) => true,
+        None if path.starts_with("/_download/") => auth_ok,
+        None => app::authorize(&sh, &method, &path, &auth).unwrap_or(auth_ok),
+    };
+    let resp = if let Some(r) = app_resp {
+        r
+    } else if let Some(id) = path.strip_prefix("/_download/runlogs/") {
         let db = sh.db.lock().unwrap();
         let zip = run_logs_zip(&db, id.parse().unwrap_or(0));
         let mut r = Response::new(Body::from(zip));

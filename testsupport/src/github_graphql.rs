@@ -352,6 +352,35 @@ fn superset(sh: &Shared, db: &mut Db, body: &Value) -> Value {
                 ),
             }
         }
+        "CommentsForIssue" | "CommentsForPullRequest" => {
+            let id = vars["id"].as_str().unwrap_or("");
+            data(json!({"node": node_by_id(db, id)}))
+        }
+        "PullRequestSearch" => {
+            let q = vars["q"].as_str().unwrap_or("");
+            let words: Vec<&str> = q.split_whitespace().collect();
+            let repos: Vec<&str> = words
+                .iter()
+                .filter_map(|w| w.strip_prefix("repo:"))
+                .collect();
+            let author = words
+                .iter()
+                .find_map(|w| w.strip_prefix("author:"))
+                .map(|a| if a == "@me" { USER } else { a });
+            let open_only = words.contains(&"state:open") || words.contains(&"is:open");
+            let mut nodes: Vec<Value> = db
+                .pulls
+                .iter()
+                .filter(|p| repos.iter().any(|r| slug_of(p).eq_ignore_ascii_case(r)))
+                .filter(|p| author.is_none_or(|a| p["user"]["login"] == a))
+                .filter(|p| !open_only || p["state"] == "open")
+                .map(|p| pull(db, p))
+                .collect();
+            nodes.reverse();
+            let mut conn = connection(nodes);
+            conn["issueCount"] = conn["totalCount"].clone();
+            data(json!({"search": conn}))
+        }
         "PullRequestProjectItems" => {
             data(json!({"repository": {"pullRequest": {"projectItems": connection(vec![])}}}))
         }

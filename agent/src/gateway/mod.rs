@@ -340,7 +340,12 @@ async fn decide_and_forward(
         }
     };
     if !gw.state.token.is_loaded() {
-        return Err((StatusCode::FORBIDDEN, NO_TOKEN.into()));
+        // GitHub App mode: say why no installation token is loaded (app_token.rs).
+        let msg = match gw.state.app.get() {
+            Some(app) => app.no_token_reason(),
+            None => NO_TOKEN.into(),
+        };
+        return Err((StatusCode::FORBIDDEN, msg));
     }
     // The policy: pure, but a GraphQL parse is CPU work, so off the async workers.
     let decision = {

@@ -175,18 +175,33 @@ impl Upstream {
     }
 
     /// The token's `Authorization` value, built inside `with_exposed` and marked sensitive.
-    fn auth(state: &AgentState) -> Result<HeaderValue, String> {
-        let v = state
+    /// Also returns the token's generation (GitHub App mode: see [`Upstream::retry_401`]).
+    fn auth(state: &AgentState) -> Result<(HeaderValue, u64), String> {
+        let (v, generation) = state
             .token
-            .with_exposed(|t| {
+            .with_exposed_versioned(|t, g| {
                 let text = zeroize::Zeroizing::new(format!("token {t}"));
-                HeaderValue::from_str(&text).ok()
+                HeaderValue::from_str(&text).ok().map(|v| (v, g))
             })
             .flatten()
-            .ok_or_else(|| super::NO_TOKEN.to_owned())?;
+            .ok_or_else(|| match state.app.get() {
+                Some(app) => app.no_token_reason(),
+                None => super::NO_TOKEN.to_owned(),
+            })?;
         let mut v = v;
         v.set_sensitive(true);
-        Ok(v)
+        Ok((v, generation))
+    }
+
+    /// GitHub App mode: a 401 to a token that was rotated meanwhile (or revoked early) gets one
+    /// refresh and one retry. Every gateway request body is buffered, so it can be replayed.
+    async fn retry_401(state: &AgentState, status: StatusCode, generation: u64) -> bool {
+        match state.app.get() {
+            Some(app) if status == StatusCode::UNAUTHORIZED => {
+                app.clone().retry_after_401(state, generation).await
+            }
+            _ => false,
+        }
     }
 
     /// The agent's own GraphQL request (node resolution), with the token. Bounded response.
@@ -196,17 +211,24 @@ impl Upstream {
         api: &ApiBase,
         body: String,
     ) -> Result<serde_json::Value, String> {
-        let resp = self
-            .client
-            .post(api.url("/graphql", None))
-            .header(hyper::header::AUTHORIZATION, Self::auth(state)?)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(hyper::header::USER_AGENT, "gitgate-agent")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| format!("gitgate: cannot reach the GitHub API: {}", error_text(&e)))?;
-        let mut resp = resp;
+        let mut attempt = 0;
+        let mut resp = loop {
+            let (auth, generation) = Self::auth(state)?;
+            let resp = self
+                .client
+                .post(api.url("/graphql", None))
+                .header(hyper::header::AUTHORIZATION, auth)
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .header(hyper::header::USER_AGENT, "gitgate-agent")
+                .body(body.clone())
+                .send()
+                .await
+                .map_err(|e| format!("gitgate: cannot reach the GitHub API: {}", error_text(&e)))?;
+            attempt += 1;
+            if attempt > 1 || !Self::retry_401(state, resp.status(), generation).await {
+                break resp;
+            }
+        };
         let mut buf = Vec::new();
         while let Some(chunk) = resp
             .chunk()
@@ -230,22 +252,30 @@ impl Upstream {
         let method = reqwest::Method::from_bytes(out.method.as_bytes())
             .map_err(|_| "gitgate: invalid method".to_owned())?;
         let url = api.url(out.path, out.query);
-        let mut req = self
-            .client
-            .request(method.clone(), &url)
-            .header(hyper::header::AUTHORIZATION, Self::auth(state)?);
-        for name in REQUEST_HEADERS {
-            for v in out.headers.get_all(*name) {
-                req = req.header(*name, v.clone());
+        let mut attempt = 0;
+        let mut resp = loop {
+            let (auth, generation) = Self::auth(state)?;
+            let mut req = self
+                .client
+                .request(method.clone(), &url)
+                .header(hyper::header::AUTHORIZATION, auth);
+            for name in REQUEST_HEADERS {
+                for v in out.headers.get_all(*name) {
+                    req = req.header(*name, v.clone());
+                }
             }
-        }
-        if !out.body.is_empty() || !matches!(out.method, "GET" | "HEAD") {
-            req = req.body(out.body.clone());
-        }
-        let mut resp = req
-            .send()
-            .await
-            .map_err(|e| format!("gitgate: cannot reach the GitHub API: {}", error_text(&e)))?;
+            if !out.body.is_empty() || !matches!(out.method, "GET" | "HEAD") {
+                req = req.body(out.body.clone());
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| format!("gitgate: cannot reach the GitHub API: {}", error_text(&e)))?;
+            attempt += 1;
+            if attempt > 1 || !Self::retry_401(state, resp.status(), generation).await {
+                break resp;
+            }
+        };
         let mut hops = 0;
         while resp.status().is_redirection() && resp.status() != StatusCode::NOT_MODIFIED {
             let Some(loc) = resp

@@ -1,0 +1,490 @@
+//! End-to-end tests of GitHub App installation tokens (issue 12): the agent signs its JWT with a
+//! key pair made at test time, the fake GitHub verifies it against the public key, mints
+//! restricted tokens (with a short lifetime where the test says so), and records which token each
+//! request used. The real gh goes through the agent's API socket; the load test uses raw HTTP
+//! clients on that socket.
+
+use gitgate_e2e::*;
+use gitgate_testsupport::github::app::test_keys;
+use gitgate_testsupport::github::FakeGitHub;
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const APP_ID: u64 = 4711;
+const INSTALLATION: u64 = 99;
+
+struct Env {
+    fake: FakeGitHub,
+    agent: Agent,
+    repo: PathBuf,
+    _keys: tempfile::TempDir,
+}
+
+fn fake(lifetime: Option<Duration>) -> FakeGitHub {
+    // The fake's static token is never given to the agent: only minted tokens work.
+    let fake = FakeGitHub::start(&random_token());
+    fake.add_repo("acme", "lib");
+    fake.enable_app(
+        APP_ID,
+        INSTALLATION,
+        "acme",
+        &test_keys()[0].public,
+        &["app", "lib", "other"],
+    );
+    if let Some(l) = lifetime {
+        fake.set_app_token_lifetime(l);
+    }
+    fake
+}
+
+fn key_file(dir: &Path, which: usize) -> PathBuf {
+    let p = dir.join(format!("app-key-{which}.pem"));
+    std::fs::write(&p, &test_keys()[which].private_pem).unwrap();
+    p
+}
+
+fn builder(fake: &FakeGitHub, key: &Path, repos: &str) -> AgentBuilder {
+    Agent::builder()
+        .env("GITHUB_API_URL", &fake.url())
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+        .env("ALLOWED_REPOS", repos)
+        .env("GITHUB_APP_ID", &APP_ID.to_string())
+        .env("GITHUB_APP_PRIVATE_KEY_FILE", &key.display().to_string())
+}
+
+fn env_with(fake: FakeGitHub, key: usize, repos: &str, extra: &[(&str, &str)]) -> Env {
+    let keys = tempfile::tempdir().unwrap();
+    let mut b = builder(&fake, &key_file(keys.path(), key), repos);
+    for (k, v) in extra {
+        b = b.env(k, v);
+    }
+    let agent = b.start();
+    let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
+    Env {
+        fake,
+        agent,
+        repo,
+        _keys: keys,
+    }
+}
+
+impl Env {
+    fn gh(&self, args: &[&str]) -> Run {
+        let out = self
+            .agent
+            .cmd("gh", &self.repo)
+            .env(
+                "GITGATE_GH_CONFIG_DIR",
+                self.agent.dir.path().join("gh-config"),
+            )
+            .env("GH_PAGER", "")
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .expect("run gh");
+        let r = Run::from(out);
+        self.nothing_secret(&r.stdout);
+        self.nothing_secret(&r.stderr);
+        r
+    }
+
+    fn status(&self) -> String {
+        let r = self.agent.run("agent-status", &self.agent.workspace, &[]);
+        r.assert_code(0);
+        self.nothing_secret(&r.stdout);
+        r.stdout
+    }
+
+    /// No issued token, no key bytes (PEM body lines, DER base64) in `text`.
+    fn nothing_secret(&self, text: &str) {
+        for t in self.fake.app_tokens() {
+            assert!(
+                !text.contains(&t.token),
+                "an installation token leaked: {text}"
+            );
+        }
+        for k in test_keys() {
+            assert!(!text.contains(&k.private_der_b64), "the key (DER) leaked");
+            for line in k.private_pem.lines().filter(|l| !l.starts_with("-----")) {
+                assert!(!text.contains(line), "the key (PEM) leaked: {line}");
+            }
+        }
+    }
+
+    /// The agent's log, audit and environment hold no token or key bytes.
+    fn nothing_secret_anywhere(&self) {
+        self.nothing_secret(&self.agent.log_text());
+        let audit =
+            std::fs::read_to_string(self.agent.state.join("audit.jsonl")).unwrap_or_default();
+        self.nothing_secret(&audit);
+        let environ = std::fs::read(format!("/proc/{}/environ", self.agent.pid()))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        self.nothing_secret(&environ);
+    }
+}
+
+fn expected_permissions() -> Value {
+    json!({"actions": "read", "contents": "write", "issues": "write", "metadata": "read",
+           "pull_requests": "write"})
+}
+
+/// One raw HTTP/1.1 request to the fake with `token`: the status code.
+fn fake_status(fake: &FakeGitHub, token: &str, path: &str) -> u16 {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", fake.port())).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One raw gh-like request over the agent's API socket: the status code.
+fn gateway_status(api: &Path, path: &str) -> u16 {
+    let Ok(mut s) = std::os::unix::net::UnixStream::connect(api) else {
+        return 0;
+    };
+    if write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: api.github.com\r\nAuthorization: token placeholder\r\nAccept: application/vnd.github+json\r\nConnection: close\r\n\r\n"
+    )
+    .is_err()
+    {
+        return 0;
+    }
+    let mut out = Vec::new();
+    if s.read_to_end(&mut out).is_err() {
+        return 0;
+    }
+    let text = String::from_utf8_lossy(&out);
+    let code = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    if code == 200 && !text.contains("\"full_name\":\"acme/app\"") {
+        return 1;
+    }
+    code
+}
+
+#[test]
+fn mints_on_start_restricted_to_the_allowed_repos_and_gh_uses_it() {
+    let e = env_with(fake(None), 0, r#"["acme/app","acme/lib"]"#, &[]);
+    // Installation discovered from the first allowed repository, then exactly one mint.
+    let mints = e.fake.app_mints();
+    assert_eq!(
+        mints,
+        vec![json!({"repositories": ["app", "lib"], "permissions": expected_permissions()})]
+    );
+    let r = e.gh(&["api", "repos/acme/app", "--jq", ".full_name"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "acme/app\n");
+    let uses = e.fake.app_token_uses();
+    assert!(
+        uses.iter()
+            .any(|(m, p, i)| m == "GET" && p == "/repos/acme/app" && *i == Some(0)),
+        "{uses:?}"
+    );
+    assert!(uses.iter().all(|(_, _, i)| *i == Some(0)), "{uses:?}");
+    let status = e.status();
+    assert!(
+        status.contains(&format!(
+            "token:             GitHub App {APP_ID}, installation {INSTALLATION} (account acme)"
+        )),
+        "{status}"
+    );
+    assert!(
+        status.contains(r#"app token:         minted for ["acme/app","acme/lib"] with actions:read, contents:write, issues:write, metadata:read, pull_requests:write; expires in 59 min"#),
+        "{status}"
+    );
+    assert!(!status.contains("workflows") && !status.contains("administration"));
+    e.nothing_secret_anywhere();
+}
+
+#[test]
+fn a_pattern_resolves_through_the_installation_list_with_a_configured_installation() {
+    let e = env_with(
+        fake(None),
+        0,
+        r#"["acme/*"]"#,
+        &[("GITHUB_APP_INSTALLATION_ID", &INSTALLATION.to_string())],
+    );
+    let mints = e.fake.app_mints();
+    assert_eq!(
+        mints,
+        vec![
+            json!({"permissions": {"metadata": "read"}}),
+            json!({"repositories": ["app", "lib", "other"], "permissions": expected_permissions()}),
+        ]
+    );
+    let tokens = e.fake.app_tokens();
+    assert!(tokens[0].revoked, "the listing token was not revoked");
+    assert!(!tokens[1].revoked);
+    let r = e.gh(&["api", "repos/acme/lib", "--jq", ".full_name"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "acme/lib\n");
+}
+
+#[test]
+fn a_token_revoked_early_gets_one_refresh_and_the_request_one_retry() {
+    let e = env_with(fake(None), 0, r#"["acme/app"]"#, &[]);
+    e.fake.revoke_app_token(0);
+    let r = e.gh(&["api", "repos/acme/app", "--jq", ".full_name"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "acme/app\n");
+    assert_eq!(e.fake.app_mints().len(), 2, "exactly one refresh");
+    let uses: Vec<_> = e
+        .fake
+        .app_token_uses()
+        .into_iter()
+        .filter(|(_, p, _)| p == "/repos/acme/app")
+        .map(|(_, _, i)| i)
+        .collect();
+    assert_eq!(uses, [Some(0), Some(1)], "one 401, one retry");
+    e.nothing_secret_anywhere();
+}
+
+#[test]
+fn rotations_under_load_lose_no_request_and_old_tokens_stop_working() {
+    let e = env_with(
+        fake(Some(Duration::from_secs(3))),
+        0,
+        r#"["acme/app"]"#,
+        &[],
+    );
+    let api = e.agent.socket.parent().unwrap().join("api.sock");
+    let start_tokens = e.fake.app_tokens().len();
+    let mut rounds = 0;
+    let mut errors = Vec::new();
+    // 64 clients × 200 requests, repeated until the load has spanned at least two rotations.
+    while e.fake.app_tokens().len() < start_tokens + 2 || rounds == 0 {
+        assert!(rounds < 10, "no two rotations within 10 rounds");
+        rounds += 1;
+        let handles: Vec<_> = (0..64)
+            .map(|_| {
+                let api = api.clone();
+                std::thread::spawn(move || {
+                    (0..200)
+                        .map(|_| gateway_status(&api, "/repos/acme/app"))
+                        .filter(|c| *c != 200)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            errors.extend(h.join().unwrap());
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "{} failed requests: {errors:?}",
+        errors.len()
+    );
+    let tokens = e.fake.app_tokens();
+    let used: std::collections::BTreeSet<_> = e
+        .fake
+        .app_token_uses()
+        .into_iter()
+        .filter_map(|(_, _, i)| i)
+        .collect();
+    assert!(used.len() >= 3, "the load spanned {} tokens", used.len());
+    // The first token is refused by GitHub now (revoked by the agent after its rotation, or expired).
+    assert_eq!(
+        fake_status(&e.fake, &tokens[0].token, "/repos/acme/app"),
+        401
+    );
+    // The current one works.
+    let current = tokens.iter().rev().find(|t| !t.revoked).unwrap();
+    let status = e.status();
+    assert!(status.contains("minted for [\"acme/app\"]"), "{status}");
+    if !current.expired() {
+        assert_eq!(fake_status(&e.fake, &current.token, "/repos/acme/app"), 200);
+    }
+    e.nothing_secret_anywhere();
+}
+
+#[test]
+fn shutdown_revokes_the_current_token() {
+    let mut e = env_with(fake(None), 0, r#"["acme/app"]"#, &[]);
+    e.agent.stop();
+    let tokens = e.fake.app_tokens();
+    assert_eq!(tokens.len(), 1);
+    assert!(tokens[0].revoked, "not revoked on shutdown");
+    assert_eq!(
+        fake_status(&e.fake, &tokens[0].token, "/repos/acme/app"),
+        401
+    );
+}
+
+/// Run the agent expecting it to refuse to start: its stderr.
+fn start_fails(envs: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let mut cmd = std::process::Command::new(agent_bin());
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("GITGATE_SOCKET", dir.path().join("agent.sock"))
+        .env("GITGATE_WORKSPACE", &ws)
+        .env("GITGATE_STATE_DIR", dir.path().join("state"))
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+        .env("GITHUB_API_URL", "http://127.0.0.1:9")
+        .env("ALLOWED_REPOS", r#"["acme/app"]"#);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn start_up_errors_name_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), 0);
+    let key = key.display().to_string();
+    let id = APP_ID.to_string();
+    let missing = dir.path().join("missing.pem").display().to_string();
+    let err = start_fails(&[
+        ("GITHUB_APP_ID", &id),
+        ("GITHUB_APP_PRIVATE_KEY_FILE", &missing),
+    ]);
+    assert!(
+        err.contains(&format!(
+            "GITHUB_APP_PRIVATE_KEY_FILE: cannot read '{missing}'"
+        )),
+        "{err}"
+    );
+    let err = start_fails(&[
+        ("GITHUB_APP_ID", &id),
+        ("GITHUB_APP_PRIVATE_KEY_FILE", &key),
+        ("GITHUB_TOKEN", "ghp_personal"),
+    ]);
+    assert!(
+        err.contains("GITHUB_TOKEN (or GITHUB_TOKEN_FILE) and GITHUB_APP_ID are both set"),
+        "{err}"
+    );
+    let err = start_fails(&[("GITHUB_APP_ID", &id)]);
+    assert!(
+        err.contains("GITHUB_APP_PRIVATE_KEY_FILE: GITHUB_APP_ID is set"),
+        "{err}"
+    );
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let err = start_fails(&[
+        ("GITHUB_APP_ID", &id),
+        (
+            "GITHUB_APP_PRIVATE_KEY_FILE",
+            &not_pem.display().to_string(),
+        ),
+    ]);
+    assert!(
+        err.contains("is not an RSA private key in PEM form"),
+        "{err}"
+    );
+    for k in test_keys() {
+        assert!(!err.contains(&k.private_der_b64));
+    }
+}
+
+#[test]
+fn a_key_that_does_not_match_the_app_is_named_in_log_status_and_gh() {
+    let e = env_with(fake(None), 1, r#"["acme/app"]"#, &[]);
+    let want = format!("the key in GITHUB_APP_PRIVATE_KEY_FILE does not match GitHub App GITHUB_APP_ID={APP_ID} (GitHub answered 401: A JSON web token could not be decoded)");
+    assert!(e.agent.log_text().contains(&want), "{}", e.agent.log_text());
+    let status = e.status();
+    assert!(
+        status.contains(&format!("app token error:   {want}")),
+        "{status}"
+    );
+    assert!(
+        status.contains("app token:         none (not minted)"),
+        "{status}"
+    );
+    let r = e.gh(&["api", "repos/acme/app"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+    assert!(e.fake.app_tokens().is_empty());
+    e.nothing_secret_anywhere();
+}
+
+#[test]
+fn an_app_not_installed_on_an_allowed_repo_is_named() {
+    // Discovery through the first repository, which lacks the App.
+    let e = env_with(fake(None), 0, r#"["acme/secret","acme/app"]"#, &[]);
+    let status = e.status();
+    assert!(
+        status.contains(&format!("app token error:   GitHub App {APP_ID} is not installed on 'acme/secret' (GitHub answered 404)")),
+        "{status}"
+    );
+    drop(e);
+    // A configured installation: the mint is refused and the missing repository named.
+    let e = env_with(
+        fake(None),
+        0,
+        r#"["acme/app","acme/secret"]"#,
+        &[("GITHUB_APP_INSTALLATION_ID", &INSTALLATION.to_string())],
+    );
+    let status = e.status();
+    assert!(
+        status.contains(&format!("app token error:   ALLOWED_REPOS: GitHub App {APP_ID} (installation {INSTALLATION}) cannot get a token for [\"acme/secret\"] (GitHub answered 422: There is at least one repository that does not exist or is not accessible to the parent installation.)")),
+        "{status}"
+    );
+    e.nothing_secret_anywhere();
+}
+
+#[test]
+fn clock_skew_is_named() {
+    let f = fake(None);
+    f.set_app_clock_skew(600);
+    let e = env_with(f, 0, r#"["acme/app"]"#, &[]);
+    let status = e.status();
+    assert!(
+        status.contains(
+            "app token error:   clock skew: this machine's clock is about 600 s behind GitHub's"
+        ),
+        "{status}"
+    );
+}
+
+#[test]
+fn a_sighup_that_changes_allowed_repos_mints_a_token_for_the_new_list() {
+    let fake = fake(None);
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), 0);
+    let env_file = dir.path().join("gitgate.env");
+    std::fs::write(&env_file, "ALLOWED_REPOS='[\"acme/app\"]'\n").unwrap();
+    let agent = Agent::builder()
+        .env("GITHUB_API_URL", &fake.url())
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+        .env("GITHUB_APP_ID", &APP_ID.to_string())
+        .env("GITHUB_APP_PRIVATE_KEY_FILE", &key.display().to_string())
+        .arg("--env-file")
+        .arg(&env_file.display().to_string())
+        .start();
+    assert_eq!(fake.app_mints().len(), 1);
+    std::fs::write(&env_file, "ALLOWED_REPOS='[\"acme/app\",\"acme/lib\"]'\n").unwrap();
+    unsafe { libc::kill(agent.pid() as i32, libc::SIGHUP) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while fake.app_mints().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new mint: {}",
+            agent.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        fake.app_mints()[1],
+        json!({"repositories": ["app", "lib"], "permissions": expected_permissions()})
+    );
+}
