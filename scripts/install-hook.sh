@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install gitgate's advisory pre-push hook into a repository (default: the current one).
 #   scripts/install-hook.sh [path/to/repo]
-# An existing different pre-push hook is kept as pre-push.local-before-gitgate and not run.
+# A repository's own pre-push hook is never replaced (the agent enforces the policy anyway).
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -12,8 +12,8 @@ hooks=$(git -C "$repo" rev-parse --path-format=absolute --git-path hooks) || {
 }
 mkdir -p "$hooks"
 if [ -e "$hooks/pre-push" ] && ! cmp -s "$hooks/pre-push" "$here/hooks/pre-push"; then
-	mv "$hooks/pre-push" "$hooks/pre-push.local-before-gitgate"
-	echo "install-hook.sh: kept your previous hook as $hooks/pre-push.local-before-gitgate" >&2
+	echo "install-hook.sh: $hooks/pre-push exists and is not gitgate's; leaving it alone (the agent still enforces the policy on every push)" >&2
+	exit 0
 fi
 cp "$here/hooks/pre-push" "$hooks/pre-push"
 chmod 0755 "$hooks/pre-push"

@@ -43,6 +43,8 @@ pub fn record(state: &AgentState, r: AuditRecord<'_>) {
         "uid": r.peer.uid,
         "pid": r.peer.pid,
         "tool": r.hello.tool.as_str(),
+        // git transport: which service (upload-pack = fetch/clone, receive-pack = push).
+        "service": r.hello.service,
         "argv": r.hello.args,
         "cwd": r.hello.cwd,
         "repo": r.repo,

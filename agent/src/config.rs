@@ -70,6 +70,8 @@ pub struct Settings {
     pub io_timeout_secs: u64,
     /// Rotated audit files kept (`audit.jsonl.1` … `.N`).
     pub audit_keep: usize,
+    /// git push: largest pack (bytes) the agent accepts and spools (GITGATE_MAX_PUSH_BYTES).
+    pub max_push_bytes: u64,
     /// GitHub App mode (instead of a personal token): the App's id.
     pub github_app_id: Option<u64>,
     /// GitHub App mode: the App's private key (PEM). Read once at start into locked memory.
@@ -109,6 +111,7 @@ impl Default for Settings {
             connect_timeout_secs: 10,
             io_timeout_secs: 60,
             audit_keep: 5,
+            max_push_bytes: 2 * 1024 * 1024 * 1024,
             github_app_id: None,
             github_app_private_key_file: None,
             github_app_installation_id: None,
@@ -175,6 +178,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ),
     ("GITGATE_IO_TIMEOUT_SECS", "io_timeout_secs", Kind::Int),
     ("AUDIT_KEEP", "audit_keep", Kind::Int),
+    ("GITGATE_MAX_PUSH_BYTES", "max_push_bytes", Kind::Int),
     ("GITHUB_APP_ID", "github_app_id", Kind::Int),
     (
         "GITHUB_APP_PRIVATE_KEY_FILE",
@@ -642,6 +646,7 @@ impl Settings {
             ),
             ("GITGATE_CONNECT_TIMEOUT_SECS", self.connect_timeout_secs),
             ("GITGATE_IO_TIMEOUT_SECS", self.io_timeout_secs),
+            ("GITGATE_MAX_PUSH_BYTES", self.max_push_bytes),
         ] {
             if value == 0 {
                 return Err(invalid(name, "must be greater than 0"));

@@ -1,7 +1,6 @@
 //! Route a request to its handler. Nothing here runs a program or forwards argv anywhere.
 
 use crate::error::AgentError;
-use crate::gitops::{fetch, push, workspace};
 use crate::session::Request;
 use crate::state::AgentState;
 use gitgate_proto::{Exit, Tool};
@@ -9,29 +8,13 @@ use gitgate_proto::{Exit, Tool};
 pub async fn handle(state: &AgentState, mut req: Request) -> Result<Exit, AgentError> {
     match req.hello.tool {
         Tool::AgentStatus => crate::status::run(state, &req).await,
-        Tool::Hook => {
-            let (_, _cwd) = workspace::check_cwd(&state.settings().workspace, &req.hello.cwd)?;
-            crate::hook::run(state, &mut req).await
-        }
+        Tool::Transport => crate::transport::run(state, &mut req).await,
+        // The hook's question carries everything it needs: the workspace is not read.
+        Tool::Hook => crate::hook::run(state, &mut req).await,
         // gh v3 is the real gh talking HTTP to the API gateway (agent/src/gateway); an old shim
         // that still sends gh argv here is told so.
         Tool::Gh => Err(AgentError::Usage(
             "this gitgate-shim is older than the agent: gh now runs as the real gh through the agent's API socket; reinstall the shim".into(),
         )),
-        Tool::Git => {
-            let (root, cwd) = workspace::check_cwd(&state.settings().workspace, &req.hello.cwd)?;
-            let sub = req.hello.args.first().map(String::as_str).unwrap_or("");
-            match sub {
-                "push" => push::push(state, &req, &root, &cwd).await,
-                "fetch" | "pull" | "ls-remote" => fetch::fetch_like(state, &req, &root, &cwd).await,
-                "remote" if req.hello.args.iter().any(|a| a == "update") => {
-                    fetch::fetch_like(state, &req, &root, &cwd).await
-                }
-                "clone" => fetch::clone(state, &req).await,
-                other => Err(AgentError::Usage(format!(
-                    "'git {other}' is not a network command; the agent only runs push, fetch, pull, clone, ls-remote and remote update"
-                ))),
-            }
-        }
     }
 }

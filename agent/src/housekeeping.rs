@@ -14,8 +14,13 @@ const MAX_ENTRIES: usize = 200_000;
 /// Is this a leftover of interrupted work (given its name and parent directory name)?
 fn is_leftover(name: &str, parent: &str, is_dir: bool) -> bool {
     if is_dir {
-        // v2 push scratch repositories.
-        return parent == "shadow" && name.starts_with("push-");
+        // v2 push scratch repositories; v3 push index scratch dirs (transport/pack.rs).
+        return (parent == "shadow" && name.starts_with("push-"))
+            || (parent == "spool" && name.starts_with("index-"));
+    }
+    // v3 spooled push packs (transport/pack.rs).
+    if parent == "spool" && name.starts_with("push-") {
+        return true;
     }
     name.ends_with(".lock")
         // libgit2's and git's temporary packs and indexes.

@@ -18,6 +18,7 @@ mod server;
 mod session;
 mod state;
 mod status;
+mod transport;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::ExitCode;

@@ -56,12 +56,8 @@ impl Redactor {
     }
 
     /// The strings an Exit frame carries (URL, mirror path, local git argv) pass here too.
-    pub fn redact_exit(&self, mut exit: gitgate_proto::Exit) -> gitgate_proto::Exit {
-        exit.url = exit.url.map(|u| self.redact_str(&u));
-        exit.mirror = exit.mirror.map(|m| self.redact_str(&m));
-        for a in exit.local_git.iter_mut().flatten() {
-            *a = self.redact_str(a);
-        }
+    /// The Exit frame carries only a code since v3 (no strings to mask).
+    pub fn redact_exit(&self, exit: gitgate_proto::Exit) -> gitgate_proto::Exit {
         exit
     }
 
@@ -257,21 +253,6 @@ mod tests {
             let b = lengths(&[other.clone().into_bytes(), b"\n".to_vec()]);
             assert_eq!(a, b, "prefix of {n} bytes changed the emitted lengths");
         }
-    }
-
-    #[test]
-    fn exit_frame_strings_are_masked() {
-        let r = redactor("ghp_TOKEN123");
-        let exit = gitgate_proto::Exit {
-            code: 0,
-            mirror: Some("/m/ghp_TOKEN123".into()),
-            url: Some("https://x:ghp_TOKEN123@h/o/r.git".into()),
-            local_git: vec![vec!["config".into(), "k".into(), "ghp_TOKEN123".into()]],
-        };
-        let out = r.redact_exit(exit);
-        assert_eq!(out.url.as_deref(), Some("https://x:***@h/o/r.git"));
-        assert_eq!(out.mirror.as_deref(), Some("/m/***"));
-        assert_eq!(out.local_git[0][2], "***");
     }
 
     #[test]

@@ -376,14 +376,14 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream, shutdown: Shutdo
         let mut stdin_tx = Some(stdin_tx);
         loop {
             match reader.next().await {
-                Ok(Some(Frame::Stdin(data))) => {
+                Ok(Some(Frame::Data(data))) => {
                     if let Some(tx) = &stdin_tx {
                         if tx.send(data).await.is_err() {
                             stdin_tx = None; // the handler does not read stdin: drop further input
                         }
                     }
                 }
-                Ok(Some(Frame::StdinEof)) => stdin_tx = None,
+                Ok(Some(Frame::DataEof)) => stdin_tx = None,
                 Ok(Some(Frame::Signal(_))) => reader_cancel.cancel(),
                 // Anything else, a protocol error, or the client closing: the operation is cancelled.
                 Ok(Some(_)) | Ok(None) | Err(_) => {
@@ -435,6 +435,11 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream, shutdown: Shutdo
         (r, _) => r,
     };
     let (code, decision, reason) = match &result {
+        // Refused in the client's own protocol (git report-status): a denial for the record.
+        Ok(exit) if note.denied().is_some() => {
+            state.counters.denied.fetch_add(1, Ordering::Relaxed);
+            (exit.code, "deny", note.denied().unwrap_or_default())
+        }
         Ok(exit) => {
             state.counters.allowed.fetch_add(1, Ordering::Relaxed);
             (exit.code, "allow", String::new())

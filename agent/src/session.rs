@@ -14,8 +14,8 @@ pub struct Peer {
 }
 
 /// Output to the client. Every byte passes a [`StreamScanner`] (never rewritten; a complete token
-/// form stops the output for good and the request ends with an error); safe to use from async
-/// code and, through the `*_blocking` methods, from libgit2 callbacks on a blocking thread.
+/// form stops the output for good and the request ends with an error). The git transport's
+/// forwarded bytes go through [`Output::data`], scanned by the transport itself.
 #[derive(Clone)]
 pub struct Output {
     inner: Arc<OutputInner>,
@@ -65,7 +65,7 @@ impl Output {
             .bytes
             .fetch_add(clean.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Some(match which {
-            Stream::Out => Frame::Stdout(clean),
+            Stream::Out => Frame::Data(clean),
             Stream::Err => Frame::Stderr(clean),
         })
     }
@@ -79,22 +79,11 @@ impl Output {
         }
     }
 
-    fn send_blocking(&self, which: Stream, data: &[u8]) {
-        for chunk in data.chunks(gitgate_proto::CHUNK) {
-            if let Some(f) = self.frame(which, chunk) {
-                let _ = self.inner.tx.blocking_send(f);
-            }
-        }
-    }
-
     pub async fn stdout(&self, data: impl AsRef<[u8]>) {
         self.send(Stream::Out, data.as_ref()).await
     }
     pub async fn stderr(&self, data: impl AsRef<[u8]>) {
         self.send(Stream::Err, data.as_ref()).await
-    }
-    pub fn stderr_blocking(&self, data: impl AsRef<[u8]>) {
-        self.send_blocking(Stream::Err, data.as_ref())
     }
 
     fn or_abort(&self, r: Result<Vec<u8>, TokenInStream>) -> Option<Vec<u8>> {
@@ -126,7 +115,7 @@ impl Output {
             };
             if !rest.is_empty() {
                 let f = match which {
-                    Stream::Out => Frame::Stdout(rest),
+                    Stream::Out => Frame::Data(rest),
                     Stream::Err => Frame::Stderr(rest),
                 };
                 let _ = self.inner.tx.send(f).await;
@@ -137,6 +126,20 @@ impl Output {
     /// Bytes sent so far (for the audit log).
     pub fn bytes_sent(&self) -> u64 {
         self.inner.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Forwarded protocol bytes (git transport), sent unchanged: the caller has passed them
+    /// through a `StreamScanner` (never rewritten, DESIGN §6). Counted for the audit.
+    pub async fn data(&self, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.inner
+            .bytes
+            .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        for chunk in bytes.chunks(gitgate_proto::CHUNK) {
+            let _ = self.inner.tx.send(Frame::Data(chunk.to_vec())).await;
+        }
     }
 
     /// Send a frame as is (the final Exit/Error frame; never output bytes).
@@ -155,7 +158,12 @@ impl Stdin {
         Stdin { rx }
     }
 
-    /// Read until StdinEof, refusing more than `limit` bytes.
+    /// The next chunk of client data; `None` after DataEof.
+    pub async fn next(&mut self) -> Option<Vec<u8>> {
+        self.rx.recv().await
+    }
+
+    /// Read until DataEof, refusing more than `limit` bytes.
     pub async fn read_all(&mut self, limit: usize) -> Result<Vec<u8>, String> {
         let mut all = Vec::new();
         while let Some(chunk) = self.rx.recv().await {
@@ -196,6 +204,8 @@ pub struct AuditNote {
     repo: Mutex<Option<String>>,
     outcome: Mutex<Option<Outcome>>,
     upstream_work: std::sync::atomic::AtomicBool,
+    /// A refusal the handler already told the client in its own protocol (git report-status).
+    denied: Mutex<Option<String>>,
 }
 
 impl AuditNote {
@@ -223,6 +233,14 @@ impl AuditNote {
     }
     pub fn repo(&self) -> Option<String> {
         self.repo.lock().ok().and_then(|r| r.clone())
+    }
+    pub fn set_denied(&self, reason: &str) {
+        if let Ok(mut d) = self.denied.lock() {
+            *d = Some(reason.to_owned());
+        }
+    }
+    pub fn denied(&self) -> Option<String> {
+        self.denied.lock().ok().and_then(|d| d.clone())
     }
 }
 
@@ -262,7 +280,7 @@ mod tests {
         frames
             .iter()
             .map(|f| match f {
-                Frame::Stdout(b) => (1, b.len()),
+                Frame::Data(b) => (1, b.len()),
                 Frame::Stderr(b) => (2, b.len()),
                 _ => (0, 0),
             })
@@ -295,7 +313,7 @@ mod tests {
                 let bytes: Vec<u8> = a
                     .iter()
                     .flat_map(|f| match f {
-                        Frame::Stdout(b) => b.clone(),
+                        Frame::Data(b) => b.clone(),
                         _ => vec![],
                     })
                     .collect();
@@ -319,7 +337,7 @@ mod tests {
         assert!(out.aborted().is_some());
         drop(out);
         let mut seen = Vec::new();
-        while let Some(Frame::Stdout(b)) = rx.recv().await {
+        while let Some(Frame::Data(b)) = rx.recv().await {
             seen.extend(b);
         }
         assert!(!String::from_utf8_lossy(&seen).contains(token));

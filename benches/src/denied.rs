@@ -4,7 +4,6 @@ use crate::report::{row, Section, Verdict};
 use crate::util::*;
 use crate::Config;
 use gitgate_e2e::{random_token, Agent};
-use gitgate_proto::Tool;
 use std::time::Instant;
 
 pub fn denied_push(cfg: &Config) -> Section {
@@ -25,7 +24,7 @@ pub fn denied_push(cfg: &Config) -> Section {
             .args(["push", "origin", "main"]);
         c
     };
-    let req = request_bytes(Tool::Git, &["push", "origin", "main"], &repo);
+    let req = denied_push_bytes(&repo);
     let raw = || -> f64 {
         let t = Instant::now();
         let r = raw_request(&agent.socket, &req).expect("raw denied push");

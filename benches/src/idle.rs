@@ -5,7 +5,6 @@ use crate::report::{row, Section, Verdict};
 use crate::util::*;
 use crate::Config;
 use gitgate_e2e::{random_token, Agent};
-use gitgate_proto::Tool;
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
@@ -31,7 +30,7 @@ pub fn idle_flood(cfg: &Config) -> Section {
         .env("GITGATE_HELLO_TIMEOUT_MS", "600000")
         .start();
     let repo = agent.workspace_repo("ws", "https://github.com/acme/app.git");
-    let req = request_bytes(Tool::Git, &["push", "origin", "main"], &repo);
+    let req = denied_push_bytes(&repo);
     let measure = |n: usize| -> Vec<f64> {
         (0..n)
             .map(|_| {

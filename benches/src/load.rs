@@ -68,17 +68,9 @@ fn setup(cfg: &Config, net: &Net) -> (Vec<PathBuf>, Reqs) {
         assert!(r.status.success(), "clone {name}: {r:?}");
         ws.push(net.agent.workspace.join(&name));
     }
-    let push_req = Arc::new(request_bytes(
-        Tool::Git,
-        &["push", "origin", "main"],
-        &ws[0],
-    ));
+    let push_req = Arc::new(denied_push_bytes(&ws[0]));
     let status_req = Arc::new(request_bytes(Tool::AgentStatus, &[], &ws[0]));
-    let fetch_reqs: Arc<Vec<Vec<u8>>> = Arc::new(
-        ws.iter()
-            .map(|w| request_bytes(Tool::Git, &["fetch", "origin"], w))
-            .collect(),
-    );
+    let fetch_reqs: Arc<Vec<Vec<u8>>> = Arc::new(ws.iter().map(|w| ls_refs_bytes(w)).collect());
     // Warm-up: every kind a few times.
     for j in 0..200 {
         let req = match kind_of(j) {
@@ -467,13 +459,11 @@ fn disconnects(cfg: &Config, net: &Net, ws: &[PathBuf]) -> Dc {
                 match i % 5 {
                     0 => {}
                     1 => {
-                        let b = request_bytes(Tool::Git, &["push", "origin", "main"], &w0);
+                        let b = denied_push_bytes(&w0);
                         let _ = s.write_all(&b[..b.len() / 2]);
                     }
                     2 => {
-                        let dst = format!("bench/dc:refs/heads/bench/dc-{i}");
-                        let _ =
-                            s.write_all(&request_bytes(Tool::Git, &["push", "origin", &dst], &w));
+                        let _ = s.write_all(&ls_refs_bytes(&w));
                         std::thread::sleep(Duration::from_millis(i as u64 % (max_delay_ms + 1)));
                         // Did it finish before we leave? (non-blocking peek at whatever arrived)
                         s.set_nonblocking(true).ok();
@@ -493,11 +483,11 @@ fn disconnects(cfg: &Config, net: &Net, ws: &[PathBuf]) -> Dc {
                         }
                     }
                     3 => {
-                        let _ = s.write_all(&request_bytes(Tool::Git, &["fetch", "origin"], &w0));
+                        let _ = s.write_all(&ls_refs_bytes(&w0));
                         std::thread::sleep(Duration::from_millis(i as u64 % 10));
                     }
                     _ => {
-                        let b = request_bytes(Tool::Git, &["push", "origin", "main"], &w0);
+                        let b = denied_push_bytes(&w0);
                         // Hello only (no StdinEof).
                         let hello_len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize + 4;
                         let _ = s.write_all(&b[..hello_len]);

@@ -372,7 +372,7 @@ pub fn noop_fetch(cfg: &Config) -> Section {
     }
     // Decomposition: the agent's part alone (raw socket: mirror refresh, Exit with the mirror), and
     // how many HTTP requests each side makes per no-op fetch.
-    let req = request_bytes(gitgate_proto::Tool::Git, &["fetch", "origin"], &ws);
+    let req = ls_refs_bytes(&ws);
     let mut raw = Vec::new();
     for _ in 0..cfg.noop_iters {
         let t = std::time::Instant::now();

@@ -163,7 +163,7 @@ pub fn request_bytes(tool: Tool, args: &[&str], cwd: &Path) -> Vec<u8> {
         cwd.to_string_lossy().into_owned(),
     );
     let mut b = Frame::Hello(hello).encode();
-    b.extend_from_slice(&Frame::StdinEof.encode());
+    b.extend_from_slice(&Frame::DataEof.encode());
     b
 }
 
@@ -268,4 +268,39 @@ pub fn cmd_line(prog: &str, args: &[&str]) -> String {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// v3: a push the policy denies, as the pre-push hook asks it (Hook Hello, one ref line).
+pub fn denied_push_bytes(cwd: &Path) -> Vec<u8> {
+    let z = "0".repeat(40);
+    let a = "a".repeat(40);
+    let mut b = request_bytes_open(Tool::Hook, &["pre-push", "origin", ""], cwd);
+    b.extend_from_slice(
+        &Frame::Data(format!("refs/heads/main {a} refs/heads/main {z} na\n").into_bytes()).encode(),
+    );
+    b.extend_from_slice(&Frame::DataEof.encode());
+    b
+}
+
+/// v3: the git transport's upload-pack for the `origin` of the repository at `repo`, asking one
+/// `ls-refs` (what a no-op fetch costs the agent).
+pub fn ls_refs_bytes(repo: &Path) -> Vec<u8> {
+    let url = run_ok(
+        real_git(repo).args(["config", "remote.origin.url"]),
+        "origin url",
+    );
+    let hello = Hello::transport("git-upload-pack", url.trim(), "version=2");
+    let mut b = Frame::Hello(hello).encode();
+    b.extend_from_slice(&Frame::Data(b"0014command=ls-refs\n0000".to_vec()).encode());
+    b.extend_from_slice(&Frame::DataEof.encode());
+    b
+}
+
+fn request_bytes_open(tool: Tool, args: &[&str], cwd: &Path) -> Vec<u8> {
+    let hello = Hello::new(
+        tool,
+        args.iter().map(|s| s.to_string()).collect(),
+        cwd.to_string_lossy().into_owned(),
+    );
+    Frame::Hello(hello).encode()
 }

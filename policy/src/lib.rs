@@ -1,25 +1,18 @@
-//! gitgate policy (see DESIGN §7): a pure library, no I/O.
+//! gitgate policy (DESIGN §5): a pure library, no I/O.
 //!
-//! It turns the argv of `git push` into typed ref updates the way git resolves them, and decides for each
-//! update whether the configured policy allows it, with a reason the user can act on. The agent owns every
-//! side effect (reading the workspace, talking to the network); this crate only computes.
-//!
-//! The resolution here is authoritative: the agent pushes exactly the fully-qualified `dst` refs resolved
-//! here (`<oid>:refs/heads/B`), never the client's refspecs, so anything git would guess from the remote's
-//! refs (which we cannot see) is decided here, conservatively.
+//! It decides the ref updates git really sends to receive-pack (`wire`: name, old, new, plus the
+//! ancestry fact the agent computed) and which repositories and hosts may be used, each refusal
+//! with a reason the user can act on and the setting that would allow it. The agent owns every
+//! side effect (the network, the pack, its cache); this crate only computes.
 
 pub mod api;
 pub mod check;
 pub mod config;
 pub mod denial;
-pub mod push;
 pub mod refname;
 pub mod url;
+pub mod wire;
 
 pub use config::{Policy, PolicyConfig, PolicyError};
 pub use denial::Denial;
-pub use push::{
-    parse_pre_push_line, parse_push_args, resolve, LocalRepo, MemoryRepo, PushArgs, RefUpdate,
-    Refspec, RemoteArg, Source,
-};
 pub use url::{parse_remote_url, RepoRef};

@@ -4,17 +4,19 @@
 //! The length is checked against the limits *before* any payload is buffered, so an oversized
 //! or malicious length never makes the reader allocate.
 //!
-//! Client → agent: `Hello` (JSON), `Stdin` (bytes), `StdinEof`, `Signal` (one byte).
-//! Agent → client: `Stdout`/`Stderr` (bytes, in order), then exactly one of `Exit` or `Error` (JSON), last.
+//! Client → agent: `Hello` (JSON), `Data` (bytes), `DataEof`, `Signal` (one byte).
+//! Agent → client: `Data`/`Stderr` (bytes, in order), then exactly one of `Exit` or `Error` (JSON), last.
+//!
+//! For the git transport (`tool: transport`), `Data` carries git's protocol bytes both ways,
+//! unchanged: the shim is a pipe between git's remote-helper stdin/stdout and the agent.
 
-pub mod gitargs;
 pub mod json;
 
 use json::Value;
 use std::io::{self, Read, Write};
 
 /// Protocol version carried in Hello. The agent refuses other versions with a clear error.
-pub const PROTOCOL_VERSION: i64 = 1;
+pub const PROTOCOL_VERSION: i64 = 3;
 /// Largest frame (kind byte + payload).
 pub const MAX_FRAME: usize = 1 << 20;
 /// Largest Hello frame.
@@ -23,7 +25,7 @@ pub const MAX_HELLO: usize = 64 * 1024;
 pub const MAX_ARGS: usize = 4096;
 /// Longest single argument, in bytes.
 pub const MAX_ARG_LEN: usize = 32 * 1024;
-/// Bytes per Stdout/Stderr/Stdin frame that writers should use (well under `MAX_FRAME`).
+/// Bytes per Data/Stderr frame that writers should use (well under `MAX_FRAME`).
 pub const CHUNK: usize = 64 * 1024;
 
 /// Exit codes the shim uses besides the operation's own (git-compatible) code.
@@ -46,10 +48,10 @@ pub mod signal {
 #[repr(u8)]
 pub enum Kind {
     Hello = 1,
-    Stdin = 2,
-    StdinEof = 3,
+    /// Bytes: the client's input (client → agent) or output (agent → client).
+    Data = 2,
+    DataEof = 3,
     Signal = 4,
-    Stdout = 16,
     Stderr = 17,
     Exit = 18,
     Error = 19,
@@ -59,10 +61,9 @@ impl Kind {
     pub fn from_u8(b: u8) -> Option<Kind> {
         Some(match b {
             1 => Kind::Hello,
-            2 => Kind::Stdin,
-            3 => Kind::StdinEof,
+            2 => Kind::Data,
+            3 => Kind::DataEof,
             4 => Kind::Signal,
-            16 => Kind::Stdout,
             17 => Kind::Stderr,
             18 => Kind::Exit,
             19 => Kind::Error,
@@ -74,7 +75,8 @@ impl Kind {
 /// Which front-end the client was invoked as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
-    Git,
+    /// git's remote helper (`git-remote-https`): git protocol bytes for one service.
+    Transport,
     Gh,
     AgentStatus,
     /// The pre-push hook asking whether ref updates would be allowed (advisory).
@@ -84,7 +86,7 @@ pub enum Tool {
 impl Tool {
     pub fn as_str(self) -> &'static str {
         match self {
-            Tool::Git => "git",
+            Tool::Transport => "transport",
             Tool::Gh => "gh",
             Tool::AgentStatus => "agent-status",
             Tool::Hook => "hook",
@@ -92,7 +94,7 @@ impl Tool {
     }
     pub fn parse(s: &str) -> Option<Tool> {
         Some(match s {
-            "git" => Tool::Git,
+            "transport" => Tool::Transport,
             "gh" => Tool::Gh,
             "agent-status" => Tool::AgentStatus,
             "hook" => Tool::Hook,
@@ -123,19 +125,23 @@ pub struct Hello {
     /// Files the client named (`--body-file`, `@file`, `--input`), read by the shim and sent as
     /// data, so the agent never opens a path a client names. `(name as written, contents)`.
     pub files: Vec<(String, String)>,
+    /// Transport: `git-upload-pack` or `git-receive-pack`.
+    pub service: String,
+    /// Transport: the remote URL exactly as git handed it to the helper.
+    pub url: String,
+    /// Transport: git's `GIT_PROTOCOL` (e.g. `version=2`), possibly empty.
+    pub protocol: String,
 }
+
+/// The git services a transport Hello may name.
+pub const SERVICES: [&str; 2] = ["git-upload-pack", "git-receive-pack"];
+/// Longest `protocol` value accepted.
+pub const MAX_PROTOCOL_LEN: usize = 1024;
 
 /// The agent's final frame on success or operation failure.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Exit {
     pub code: i32,
-    /// For fetch/pull/clone: the read-only mirror the shim should run the real git against,
-    /// substituting it for `url` (via `url.<mirror>.insteadOf=<url>`).
-    pub mirror: Option<String>,
-    pub url: Option<String>,
-    /// Local git commands the shim runs after success (e.g. `update-ref` of remote-tracking refs
-    /// after a push, upstream config for `-u`). Argv without the program name.
-    pub local_git: Vec<Vec<String>>,
 }
 
 /// The agent's final frame when the request could not be run (denied, invalid, internal error).
@@ -148,10 +154,9 @@ pub struct ErrorMsg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     Hello(Hello),
-    Stdin(Vec<u8>),
-    StdinEof,
+    Data(Vec<u8>),
+    DataEof,
     Signal(u8),
-    Stdout(Vec<u8>),
     Stderr(Vec<u8>),
     Exit(Exit),
     Error(ErrorMsg),
@@ -252,7 +257,19 @@ impl Hello {
             tty: Tty::default(),
             cols: 80,
             files: Vec::new(),
+            service: String::new(),
+            url: String::new(),
+            protocol: String::new(),
         }
+    }
+
+    /// A transport Hello: git wants `service` on `url`, with `GIT_PROTOCOL` = `protocol`.
+    pub fn transport(service: &str, url: &str, protocol: &str) -> Hello {
+        let mut h = Hello::new(Tool::Transport, Vec::new(), String::new());
+        h.service = service.to_owned();
+        h.url = url.to_owned();
+        h.protocol = protocol.to_owned();
+        h
     }
 
     pub fn to_value(&self) -> Value {
@@ -282,6 +299,9 @@ impl Hello {
                         .collect(),
                 ),
             ),
+            ("service".into(), s(&self.service)),
+            ("url".into(), s(&self.url)),
+            ("protocol".into(), s(&self.protocol)),
         ])
     }
 
@@ -290,14 +310,23 @@ impl Hello {
         let tool_name = str_field(v, "tool")?;
         let tool =
             Tool::parse(tool_name).ok_or_else(|| bad(format!("unknown tool '{tool_name}'")))?;
-        let args = str_array(v.get("args").ok_or_else(|| bad("missing 'args'"))?, "args")?;
+        let args = match v.get("args") {
+            Some(a) => str_array(a, "args")?,
+            None => Vec::new(),
+        };
         if args.len() > MAX_ARGS {
             return Err(bad(format!("more than {MAX_ARGS} arguments")));
         }
         for a in &args {
             check_arg("an argument", a)?;
         }
-        let cwd = str_field(v, "cwd")?.to_owned();
+        let cwd = match v.get("cwd") {
+            Some(c) => c
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| bad("'cwd' is not a string"))?,
+            None => String::new(),
+        };
         check_arg("cwd", &cwd)?;
         let flag = |k: &str| {
             v.get("tty")
@@ -332,6 +361,33 @@ impl Hello {
                 }
             }
         }
+        let opt_str = |k: &str| -> Result<String, ProtoError> {
+            match v.get(k) {
+                None => Ok(String::new()),
+                Some(x) => x
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad(format!("'{k}' is not a string"))),
+            }
+        };
+        let service = opt_str("service")?;
+        let url = opt_str("url")?;
+        let protocol = opt_str("protocol")?;
+        check_arg("url", &url)?;
+        if protocol.len() > MAX_PROTOCOL_LEN || protocol.bytes().any(|b| b < 0x20 || b == 0x7f) {
+            return Err(bad("'protocol' is too long or holds control characters"));
+        }
+        if tool == Tool::Transport {
+            if !SERVICES.contains(&service.as_str()) {
+                return Err(bad(format!(
+                    "unknown git service '{}'",
+                    service.escape_default()
+                )));
+            }
+            if url.is_empty() {
+                return Err(bad("transport without a 'url'"));
+            }
+        }
         Ok(Hello {
             version,
             tool,
@@ -340,63 +396,26 @@ impl Hello {
             tty,
             cols,
             files,
+            service,
+            url,
+            protocol,
         })
     }
 }
 
 impl Exit {
     pub fn code(code: i32) -> Exit {
-        Exit {
-            code,
-            ..Exit::default()
-        }
+        Exit { code }
     }
 
     pub fn to_value(&self) -> Value {
-        let mut f = vec![("code".to_owned(), Value::Int(self.code.into()))];
-        if let Some(m) = &self.mirror {
-            f.push(("mirror".into(), s(m)));
-        }
-        if let Some(u) = &self.url {
-            f.push(("url".into(), s(u)));
-        }
-        if !self.local_git.is_empty() {
-            f.push((
-                "local_git".into(),
-                Value::Array(
-                    self.local_git
-                        .iter()
-                        .map(|argv| Value::Array(argv.iter().map(|a| s(a)).collect()))
-                        .collect(),
-                ),
-            ));
-        }
-        Value::Object(f)
+        Value::Object(vec![("code".to_owned(), Value::Int(self.code.into()))])
     }
 
     pub fn from_value(v: &Value) -> Result<Exit, ProtoError> {
         let code = int_field(v, "code")?;
         let code = i32::try_from(code).map_err(|_| bad("exit code out of range"))?;
-        let opt = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        let mut local_git = Vec::new();
-        if let Some(list) = v.get("local_git") {
-            for argv in list
-                .as_array()
-                .ok_or_else(|| bad("'local_git' is not an array"))?
-            {
-                let argv = str_array(argv, "local_git")?;
-                for a in &argv {
-                    check_arg("a local git argument", a)?;
-                }
-                local_git.push(argv);
-            }
-        }
-        Ok(Exit {
-            code,
-            mirror: opt("mirror"),
-            url: opt("url"),
-            local_git,
-        })
+        Ok(Exit { code })
     }
 }
 
@@ -421,10 +440,9 @@ impl Frame {
     pub fn kind(&self) -> Kind {
         match self {
             Frame::Hello(_) => Kind::Hello,
-            Frame::Stdin(_) => Kind::Stdin,
-            Frame::StdinEof => Kind::StdinEof,
+            Frame::Data(_) => Kind::Data,
+            Frame::DataEof => Kind::DataEof,
             Frame::Signal(_) => Kind::Signal,
-            Frame::Stdout(_) => Kind::Stdout,
             Frame::Stderr(_) => Kind::Stderr,
             Frame::Exit(_) => Kind::Exit,
             Frame::Error(_) => Kind::Error,
@@ -448,8 +466,8 @@ impl Frame {
                 json = e.to_value().to_json();
                 json.as_bytes()
             }
-            Frame::Stdin(b) | Frame::Stdout(b) | Frame::Stderr(b) => b,
-            Frame::StdinEof => &[],
+            Frame::Data(b) | Frame::Stderr(b) => b,
+            Frame::DataEof => &[],
             Frame::Signal(sig) => std::slice::from_ref(sig),
         };
         let mut out = Vec::with_capacity(5 + payload.len());
@@ -490,14 +508,13 @@ pub fn decode_body(kind: Kind, payload: &[u8]) -> Result<Frame, ProtoError> {
         Kind::Hello => Frame::Hello(Hello::from_value(&parse_json()?)?),
         Kind::Exit => Frame::Exit(Exit::from_value(&parse_json()?)?),
         Kind::Error => Frame::Error(ErrorMsg::from_value(&parse_json()?)?),
-        Kind::Stdin => Frame::Stdin(payload.to_vec()),
-        Kind::Stdout => Frame::Stdout(payload.to_vec()),
+        Kind::Data => Frame::Data(payload.to_vec()),
         Kind::Stderr => Frame::Stderr(payload.to_vec()),
-        Kind::StdinEof => {
+        Kind::DataEof => {
             if !payload.is_empty() {
-                return Err(bad("StdinEof carries no payload"));
+                return Err(bad("DataEof carries no payload"));
             }
-            Frame::StdinEof
+            Frame::DataEof
         }
         Kind::Signal => match payload {
             [sig] => Frame::Signal(*sig),
@@ -551,8 +568,7 @@ pub fn write_frame(w: &mut impl Write, frame: &Frame) -> io::Result<()> {
         Ok(())
     };
     match frame {
-        Frame::Stdin(d) if d.len() > CHUNK => chunked(Frame::Stdin, d, w),
-        Frame::Stdout(d) if d.len() > CHUNK => chunked(Frame::Stdout, d, w),
+        Frame::Data(d) if d.len() > CHUNK => chunked(Frame::Data, d, w),
         Frame::Stderr(d) if d.len() > CHUNK => chunked(Frame::Stderr, d, w),
         _ => w.write_all(&frame.encode()),
     }

@@ -3,7 +3,7 @@ use proptest::prelude::*;
 
 fn hello() -> Hello {
     let mut h = Hello::new(
-        Tool::Git,
+        Tool::Gh,
         vec!["push".into(), "origin".into(), "feature/é".into()],
         "/workspace/repo".into(),
     );
@@ -26,18 +26,12 @@ fn round_trip(f: Frame) {
 #[test]
 fn every_kind_round_trips() {
     round_trip(Frame::Hello(hello()));
-    round_trip(Frame::Stdin(b"\x00\xffdata".to_vec()));
-    round_trip(Frame::StdinEof);
+    round_trip(Frame::Data(b"\x00\xffdata".to_vec()));
+    round_trip(Frame::DataEof);
     round_trip(Frame::Signal(signal::SIGINT));
-    round_trip(Frame::Stdout(vec![]));
+    round_trip(Frame::Data(vec![]));
     round_trip(Frame::Stderr(b"err".to_vec()));
     round_trip(Frame::Exit(Exit::code(128)));
-    round_trip(Frame::Exit(Exit {
-        code: 0,
-        mirror: Some("/state/mirrors/o/r.git".into()),
-        url: Some("https://github.com/o/r.git".into()),
-        local_git: vec![vec!["update-ref".into(), "refs/remotes/origin/x".into()]],
-    }));
     round_trip(Frame::Error(ErrorMsg {
         message: "gitgate: push refused".into(),
         code: exit::DENIED,
@@ -66,13 +60,13 @@ fn truncated_frames_need_more_or_fail() {
 fn oversized_frames_are_refused_from_the_header() {
     // Only the header is supplied: the decoder must refuse without waiting for the body.
     let mut h = ((MAX_FRAME + 1) as u32).to_be_bytes().to_vec();
-    h.push(Kind::Stdin as u8);
+    h.push(Kind::Data as u8);
     assert!(matches!(decode(&h), Err(ProtoError::Oversized { .. })));
     let mut h = ((MAX_HELLO + 1) as u32).to_be_bytes().to_vec();
     h.push(Kind::Hello as u8);
     assert!(matches!(decode(&h), Err(ProtoError::Oversized { .. })));
     let mut h = u32::MAX.to_be_bytes().to_vec();
-    h.push(Kind::Stdout as u8);
+    h.push(Kind::Data as u8);
     assert!(matches!(
         read_frame(&mut std::io::Cursor::new(h)),
         Err(ProtoError::Oversized { .. })
@@ -103,12 +97,12 @@ fn raw(kind: Kind, payload: &[u8]) -> Vec<u8> {
 fn invalid_utf8_and_nul_in_args_are_refused() {
     let bad_utf8 = raw(
         Kind::Hello,
-        b"{\"version\":1,\"tool\":\"git\",\"args\":[\"\xff\"],\"cwd\":\"/\"}",
+        b"{\"version\":1,\"tool\":\"gh\",\"args\":[\"\xff\"],\"cwd\":\"/\"}",
     );
     assert!(matches!(decode(&bad_utf8), Err(ProtoError::BadPayload(_))));
     let nul = raw(
         Kind::Hello,
-        br#"{"version":1,"tool":"git","args":["a\u0000b"],"cwd":"/"}"#,
+        br#"{"version":1,"tool":"gh","args":["a\u0000b"],"cwd":"/"}"#,
     );
     match decode(&nul) {
         Err(ProtoError::BadPayload(m)) => assert!(m.contains("NUL"), "{m}"),
@@ -116,7 +110,7 @@ fn invalid_utf8_and_nul_in_args_are_refused() {
     }
     let nul_cwd = raw(
         Kind::Hello,
-        br#"{"version":1,"tool":"git","args":[],"cwd":"/a\u0000"}"#,
+        br#"{"version":1,"tool":"gh","args":[],"cwd":"/a\u0000"}"#,
     );
     assert!(decode(&nul_cwd).is_err());
 }
@@ -130,32 +124,32 @@ fn hello_limits_and_shape() {
     assert!(decode(&unknown_tool).is_err());
     let not_strings = raw(
         Kind::Hello,
-        br#"{"version":1,"tool":"git","args":[1],"cwd":"/"}"#,
+        br#"{"version":1,"tool":"gh","args":[1],"cwd":"/"}"#,
     );
     assert!(decode(&not_strings).is_err());
     let long_arg = format!(
-        r#"{{"version":1,"tool":"git","args":["{}"],"cwd":"/"}}"#,
+        r#"{{"version":1,"tool":"gh","args":["{}"],"cwd":"/"}}"#,
         "a".repeat(MAX_ARG_LEN + 1)
     );
     assert!(decode(&raw(Kind::Hello, long_arg.as_bytes())).is_err());
     let many = format!(
-        r#"{{"version":1,"tool":"git","args":[{}],"cwd":"/"}}"#,
+        r#"{{"version":1,"tool":"gh","args":[{}],"cwd":"/"}}"#,
         vec!["\"\""; MAX_ARGS + 1].join(",")
     );
     assert!(many.len() < MAX_HELLO);
     assert!(decode(&raw(Kind::Hello, many.as_bytes())).is_err());
     assert!(decode(&raw(Kind::Signal, b"")).is_err());
-    assert!(decode(&raw(Kind::StdinEof, b"x")).is_err());
+    assert!(decode(&raw(Kind::DataEof, b"x")).is_err());
 }
 
 #[test]
 fn large_output_is_chunked() {
     let data = vec![7u8; CHUNK * 2 + 5];
     let mut out = Vec::new();
-    write_frame(&mut out, &Frame::Stdout(data.clone())).unwrap();
+    write_frame(&mut out, &Frame::Data(data.clone())).unwrap();
     let mut cursor = std::io::Cursor::new(out);
     let mut got = Vec::new();
-    while let Some(Frame::Stdout(part)) = read_frame(&mut cursor).unwrap() {
+    while let Some(Frame::Data(part)) = read_frame(&mut cursor).unwrap() {
         assert!(part.len() <= CHUNK);
         got.extend(part);
     }
@@ -175,5 +169,46 @@ proptest! {
         let bytes = Frame::Hello(h.clone()).encode();
         let (back, _) = decode(&bytes).unwrap().unwrap();
         prop_assert_eq!(back, Frame::Hello(h));
+    }
+}
+
+#[test]
+fn transport_hello_round_trips_and_is_checked() {
+    let h = Hello::transport(
+        "git-receive-pack",
+        "https://github.com/acme/app.git",
+        "version=2",
+    );
+    round_trip(Frame::Hello(h.clone()));
+    // Only the two git services; a URL is required.
+    let bad_service = raw(
+        Kind::Hello,
+        br#"{"version":3,"tool":"transport","service":"git-upload-archive","url":"https://x/a/b"}"#,
+    );
+    match decode(&bad_service) {
+        Err(ProtoError::BadPayload(m)) => assert!(m.contains("unknown git service"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let no_url = raw(
+        Kind::Hello,
+        br#"{"version":3,"tool":"transport","service":"git-upload-pack"}"#,
+    );
+    assert!(decode(&no_url).is_err());
+    let ctl = raw(
+        Kind::Hello,
+        br#"{"version":3,"tool":"transport","service":"git-upload-pack","url":"https://x/a/b","protocol":"version=2\n"}"#,
+    );
+    assert!(decode(&ctl).is_err());
+    let minimal = raw(
+        Kind::Hello,
+        br#"{"version":3,"tool":"transport","service":"git-upload-pack","url":"https://x/a/b"}"#,
+    );
+    match decode(&minimal).unwrap().unwrap().0 {
+        Frame::Hello(h) => {
+            assert_eq!(h.tool, Tool::Transport);
+            assert_eq!(h.protocol, "");
+            assert!(h.args.is_empty());
+        }
+        other => panic!("{other:?}"),
     }
 }

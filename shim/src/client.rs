@@ -140,7 +140,7 @@ fn pump_stdin(w: Writer) {
             match stdin.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    if send(&w, &Frame::Stdin(buf[..n].to_vec())).is_err() {
+                    if send(&w, &Frame::Data(buf[..n].to_vec())).is_err() {
                         return;
                     }
                 }
@@ -149,7 +149,7 @@ fn pump_stdin(w: Writer) {
                 Err(_) => break,
             }
         }
-        let _ = send(&w, &Frame::StdinEof);
+        let _ = send(&w, &Frame::DataEof);
     });
 }
 
@@ -185,7 +185,7 @@ pub fn converse(hello: &Hello, stdin: bool) -> Result<Exit, Fail> {
         let mut s = writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut first = frame;
         if !stdin {
-            first.extend_from_slice(&Frame::StdinEof.encode());
+            first.extend_from_slice(&Frame::DataEof.encode());
         }
         s.write_all(&first)
     };
@@ -209,7 +209,7 @@ fn read_until_final(stream: UnixStream) -> Result<Exit, Fail> {
     let mut r = BufReader::with_capacity(proto::CHUNK + 5, stream);
     loop {
         match proto::read_frame(&mut r) {
-            Ok(Some(Frame::Stdout(b))) => write_out(&b),
+            Ok(Some(Frame::Data(b))) => write_out(&b),
             Ok(Some(Frame::Stderr(b))) => write_err(&b),
             Ok(Some(Frame::Exit(e))) => return Ok(e),
             Ok(Some(Frame::Error(e))) => {

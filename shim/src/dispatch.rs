@@ -7,12 +7,15 @@ use std::os::unix::ffi::OsStrExt;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Invocation {
-    /// `git …`: the arguments after the program name.
+    /// `git …` (native mode: exec the real git with the overlay): the arguments after the
+    /// program name.
     Git(Vec<OsString>),
     /// `gh …`: exec the real gh pointed at the API gateway (shim/src/gh.rs).
     Gh(Vec<OsString>),
     /// `agent-status` or `hook`, with the arguments after the tool name.
     Tool(Tool, Vec<OsString>),
+    /// `git-remote-https`/`git-remote-http`: git's remote helper, with `<remote> [<url>]`.
+    Remote(Vec<OsString>),
     /// `gitgate-shim --version`.
     Version,
     /// Anything else: print usage, exit 2.
@@ -56,6 +59,7 @@ pub fn dispatch(mut argv: Vec<OsString>) -> Invocation {
         .next()
         .unwrap_or_default();
     match base {
+        b"git-remote-https" | b"git-remote-http" => return Invocation::Remote(argv),
         b"pre-push" => {
             // installed directly as .git/hooks/pre-push
             argv.insert(0, OsString::from("pre-push"));
@@ -72,6 +76,10 @@ pub fn dispatch(mut argv: Vec<OsString>) -> Invocation {
     };
     match first.as_bytes() {
         b"--version" | b"-V" => Invocation::Version,
+        b"remote-https" | b"remote-http" => {
+            argv.remove(0);
+            Invocation::Remote(argv)
+        }
         name => match tool_named(name) {
             Some(tool) => {
                 argv.remove(0);
@@ -109,6 +117,18 @@ mod tests {
             Invocation::Tool(Tool::AgentStatus, os(&["--recent", "5"]))
         );
         assert_eq!(
+            inv(&[
+                "/usr/lib/git-core/git-remote-https",
+                "origin",
+                "https://h/o/r"
+            ]),
+            Invocation::Remote(os(&["origin", "https://h/o/r"]))
+        );
+        assert_eq!(
+            inv(&["git-remote-http", "http://h/o/r"]),
+            Invocation::Remote(os(&["http://h/o/r"]))
+        );
+        assert_eq!(
             inv(&[".git/hooks/pre-push", "origin", "u"]),
             Invocation::Tool(Tool::Hook, os(&["pre-push", "origin", "u"]))
         );
@@ -131,6 +151,10 @@ mod tests {
             Invocation::Tool(Tool::Hook, os(&["pre-push", "origin", "u"]))
         );
         assert_eq!(inv(&[p, "--version"]), Invocation::Version);
+        assert_eq!(
+            inv(&[p, "remote-https", "origin", "https://h/o/r"]),
+            Invocation::Remote(os(&["origin", "https://h/o/r"]))
+        );
         assert_eq!(inv(&[p]), Invocation::Usage);
         assert_eq!(inv(&[p, "svn"]), Invocation::Usage);
         assert_eq!(inv(&[]), Invocation::Usage);

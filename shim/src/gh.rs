@@ -109,7 +109,7 @@ pub fn real_gh(path_var: Option<&OsStr>, me: Option<&Path>) -> Option<PathBuf> {
     std::env::split_paths(path_var)
         .map(|d| d.join("gh"))
         .filter(|c| c.is_absolute() && c.is_file())
-        .find(|c| !me.is_some_and(|me| crate::realgit::is_same_file(c, me)))
+        .find(|c| !me.is_some_and(|me| crate::native::is_same_file(c, me)))
 }
 
 /// Exec the real gh. Returns only on failure.
@@ -124,7 +124,7 @@ pub fn run(args: Vec<OsString>) -> Fail {
     };
     if me
         .as_deref()
-        .is_some_and(|me| crate::realgit::is_same_file(&real, me))
+        .is_some_and(|me| crate::native::is_same_file(&real, me))
     {
         return Fail::new(
             crate::EXIT_PROTOCOL,

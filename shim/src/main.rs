@@ -1,4 +1,5 @@
-//! gitgate-shim: the `git`, `gh` and `agent-status` front-end in the AI container (DESIGN §2).
+//! gitgate-shim: git's `git-remote-https`/`-http` helper, the native-mode `git`, `gh` and
+//! `agent-status` (DESIGN §2).
 //! std only. This file only wires the modules together.
 //!
 //! `no_main`: the local git path (exec of the real git) is hot, and skipping std's runtime setup
@@ -11,16 +12,13 @@
 mod client;
 mod dispatch;
 mod gh;
-mod gitargs;
-mod prepush;
-mod realgit;
+mod native;
+mod remote;
 mod sys;
 
 use dispatch::Invocation;
-use gitargs::GitArgs;
 use gitgate_proto::{exit, Tool};
 use std::ffi::OsString;
-use std::path::Path;
 
 pub const EXIT_PROTOCOL: i32 = exit::PROTOCOL;
 
@@ -62,7 +60,7 @@ extern "C" fn main(
 
 fn run(argv: Vec<OsString>) -> Result<i32, Fail> {
     match dispatch::dispatch(argv) {
-        Invocation::Git(args) => git(&args),
+        Invocation::Git(args) => Err(native::run(&args)),
         Invocation::Gh(args) => Err(gh::run(args)),
         Invocation::Tool(tool, args) => {
             // agent-status, and the pre-push hook (which streams its ref lines on stdin)
@@ -72,15 +70,14 @@ fn run(argv: Vec<OsString>) -> Result<i32, Fail> {
             })?;
             let hello = client::hello(tool, utf8_args(&args)?, cwd.clone());
             let code = client::converse(&hello, tool == Tool::Hook)?.code;
-            if tool == Tool::AgentStatus && args.is_empty() {
-                if let Some(line) = prepush::report(Path::new(&cwd)) {
-                    // Not println!: a closed stdout (`agent-status | head`) must not panic.
-                    use std::io::Write as _;
-                    let _ = writeln!(std::io::stdout(), "{line}");
-                }
-            }
             Ok(code)
         }
+        Invocation::Remote(args) => Ok(remote::run(&args).unwrap_or_else(|f| {
+            // git's own helpers report a fatal transport error this way.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "fatal: {}", f.message);
+            f.code
+        })),
         Invocation::Version => {
             use std::io::Write as _;
             let _ = writeln!(
@@ -92,46 +89,6 @@ fn run(argv: Vec<OsString>) -> Result<i32, Fail> {
         }
         Invocation::Usage => Err(Fail::new(2, dispatch::USAGE)),
     }
-}
-
-/// `git …`: local commands exec the real git; network commands go to the agent, then the shim
-/// finishes locally (fetch from the mirror, update remote-tracking refs).
-fn git(args: &[OsString]) -> Result<i32, Fail> {
-    let parsed = GitArgs::parse(args);
-    let real = realgit::path();
-    if !parsed.goes_to_agent() {
-        return Err(realgit::exec(&real, args));
-    }
-    let base = std::env::current_dir().map_err(no_cwd)?;
-    let cwd = parsed.cwd(&base);
-    let hello = client::hello(Tool::Git, utf8_args(parsed.command())?, utf8_path(&cwd)?);
-    let done = client::converse(&hello, false)?;
-
-    let mut code = done.code;
-    let is_clone = hello.args.first().is_some_and(|s| s == "clone");
-    if !is_clone {
-        prepush::ensure(&cwd);
-    }
-    if let (Some(mirror), Some(url)) = (&done.mirror, &done.url) {
-        let dir = std::env::var_os("GITGATE_MIRROR_DIR");
-        let mirror = realgit::remap_mirror(mirror, dir.as_deref());
-        let margs = realgit::mirror_args(&mirror, url, &parsed.global_opts(), parsed.command());
-        realgit::refuse_symlinked_fetch_head(&cwd)?;
-        if done.local_git.is_empty() && !is_clone {
-            return Err(realgit::exec(&real, &margs));
-        }
-        code = realgit::run(&real, &margs)?;
-        if is_clone && code == 0 {
-            if let Some(dir) = prepush::clone_dir(&cwd, &hello.args) {
-                prepush::ensure(&dir);
-            }
-        }
-    }
-    let global = parsed.global_opts_without_chdir();
-    for step in &done.local_git {
-        realgit::run_local_step(&real, &cwd, &global, step);
-    }
-    Ok(code)
 }
 
 fn utf8_args(args: &[OsString]) -> Result<Vec<String>, Fail> {
@@ -154,7 +111,7 @@ fn no_cwd(e: std::io::Error) -> Fail {
     )
 }
 
-fn utf8_path(p: &Path) -> Result<String, Fail> {
+fn utf8_path(p: &std::path::Path) -> Result<String, Fail> {
     p.to_str().map(str::to_owned).ok_or_else(|| {
         Fail::new(
             EXIT_PROTOCOL,

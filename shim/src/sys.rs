@@ -16,7 +16,15 @@ pub const SIGPIPE: c_int = 13;
 pub const SIGTERM: c_int = 15;
 const SIG_IGN: usize = 1;
 
+#[repr(C)]
+struct PollFd {
+    fd: c_int,
+    events: i16,
+    revents: i16,
+}
+
 extern "C" {
+    fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
     fn signal(signum: c_int, handler: usize) -> usize;
     fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
     fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
@@ -100,6 +108,25 @@ pub unsafe fn args(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
         .take_while(|p| !p.is_null())
         .map(|p| OsString::from_vec(CStr::from_ptr(p).to_bytes().to_vec()))
         .collect()
+}
+
+/// Block until `fd` reports an error or hang-up (for a pipe's write end: the reader is gone).
+/// Returns at once if `fd` is invalid.
+pub fn wait_hangup(fd: RawFd) {
+    let mut p = PollFd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd; no events requested, so only ERR/HUP/NVAL wake us.
+        let r = unsafe { poll(&mut p, 1, -1) };
+        if r > 0
+            || (r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted)
+        {
+            return;
+        }
+    }
 }
 
 /// Stop forwarding signals (the conversation is over; a local git child may run now).

@@ -62,8 +62,8 @@ fn read_request(s: &mut UnixStream) -> Request {
     let mut stdin = Vec::new();
     loop {
         match proto::read_frame(s).unwrap() {
-            Some(Frame::Stdin(b)) => stdin.extend_from_slice(&b),
-            Some(Frame::StdinEof) => break,
+            Some(Frame::Data(b)) => stdin.extend_from_slice(&b),
+            Some(Frame::DataEof) => break,
             other => panic!("expected Stdin/StdinEof, got {other:?}"),
         }
     }
@@ -175,24 +175,22 @@ fn streams_output_and_passes_the_exit_code() {
     let ag = scripted(
         &dir.sock(),
         vec![
-            Frame::Stdout(b"out1\n".to_vec()),
+            Frame::Data(b"out1\n".to_vec()),
             Frame::Stderr(b"err\n".to_vec()),
-            Frame::Stdout(b"out2\n".to_vec()),
+            Frame::Data(b"out2\n".to_vec()),
             Frame::Exit(Exit::code(3)),
         ],
     );
-    let mut c = shim_cmd(
-        &dir,
-        &["git", "-c", "k.x=1", "-C", "sub", "push", "origin", "x"],
-    );
+    let mut c = shim_cmd(&dir, &["agent-status", "--recent", "5"]);
+    c.current_dir(dir.path().join("sub"));
     c.env("COLUMNS", "123");
     let out = run(c);
     let req = ag.join().unwrap();
     assert_eq!(text(&out.stdout), "out1\nout2\n");
     assert_eq!(text(&out.stderr), "err\n");
     assert_eq!(out.status.code(), Some(3));
-    assert_eq!(req.hello.tool, Tool::Git);
-    assert_eq!(req.hello.args, ["push", "origin", "x"]);
+    assert_eq!(req.hello.tool, Tool::AgentStatus);
+    assert_eq!(req.hello.args, ["--recent", "5"]);
     assert_eq!(Path::new(&req.hello.cwd), dir.path().join("sub"));
     assert_eq!(req.hello.cols, 123);
     assert_eq!(req.hello.version, proto::PROTOCOL_VERSION);
@@ -207,7 +205,7 @@ fn large_output_arrives_intact() {
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let ag = scripted(
         &dir.sock(),
-        vec![Frame::Stdout(big.clone()), Frame::Exit(Exit::code(0))],
+        vec![Frame::Data(big.clone()), Frame::Exit(Exit::code(0))],
     );
     let out = run(shim_cmd(&dir, &["agent-status", "--recent", "5"]));
     let req = ag.join().unwrap();
@@ -223,9 +221,9 @@ fn closed_stdout_ends_like_sigpipe() {
     let ag = agent(&dir.sock(), |s| {
         read_request(s);
         // keep writing until the shim is gone
-        while proto::write_frame(s, &Frame::Stdout(vec![b'x'; 65536])).is_ok() {}
+        while proto::write_frame(s, &Frame::Data(vec![b'x'; 65536])).is_ok() {}
     });
-    let mut child = shim_cmd(&dir, &["gh", "pr", "list"]).spawn().unwrap();
+    let mut child = shim_cmd(&dir, &["agent-status"]).spawn().unwrap();
     drop(child.stdout.take());
     let out = wait(child);
     ag.join().unwrap();
@@ -246,7 +244,7 @@ fn error_frame_gives_code_and_message() {
             }),
         ],
     );
-    let out = run(shim_cmd(&dir, &["git", "push", "origin", "main"]));
+    let out = run(shim_cmd(&dir, &["agent-status"]));
     ag.join().unwrap();
     assert_eq!(
         text(&out.stderr),
@@ -259,8 +257,8 @@ fn error_frame_gives_code_and_message() {
 #[test]
 fn connection_lost_before_the_final_frame() {
     let dir = TempDir::new("lost");
-    let ag = scripted(&dir.sock(), vec![Frame::Stdout(b"half".to_vec())]);
-    let out = run(shim_cmd(&dir, &["gh", "pr", "list"]));
+    let ag = scripted(&dir.sock(), vec![Frame::Data(b"half".to_vec())]);
+    let out = run(shim_cmd(&dir, &["agent-status"]));
     ag.join().unwrap();
     assert_eq!(out.status.code(), Some(125));
     assert_eq!(text(&out.stdout), "half");
@@ -274,11 +272,7 @@ fn connection_lost_before_the_final_frame() {
 #[test]
 fn unreachable_agent_exits_127() {
     let dir = TempDir::new("unreach");
-    for args in [
-        &["git", "fetch"][..],
-        &["gh", "pr", "list"],
-        &["agent-status"],
-    ] {
+    for args in [&["agent-status"][..], &["agent-status", "--recent", "2"]] {
         let out = run(shim_cmd(&dir, args));
         assert_eq!(out.status.code(), Some(127), "{args:?}");
         assert_eq!(
@@ -291,103 +285,8 @@ fn unreachable_agent_exits_127() {
     }
     // a socket file nobody listens on
     drop(UnixListener::bind(dir.sock()).unwrap());
-    let out = run(shim_cmd(&dir, &["git", "pull"]));
+    let out = run(shim_cmd(&dir, &["agent-status"]));
     assert_eq!(out.status.code(), Some(127));
-}
-
-#[test]
-fn gh_body_file_from_stdin_is_streamed() {
-    let dir = TempDir::new("stdin");
-    let body: Vec<u8> = b"line one\nline two\n"
-        .iter()
-        .copied()
-        .cycle()
-        .take(200_000)
-        .collect();
-    let ag = scripted(
-        &dir.sock(),
-        vec![
-            Frame::Stdout(b"https://github.com/o/r/pull/1\n".to_vec()),
-            Frame::Exit(Exit::code(0)),
-        ],
-    );
-    let out = run_with_stdin(
-        shim_cmd(
-            &dir,
-            &["gh", "pr", "create", "--title", "T", "--body-file", "-"],
-        ),
-        body.clone(),
-    );
-    let req = ag.join().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "https://github.com/o/r/pull/1\n");
-    assert_eq!(req.hello.tool, Tool::Gh);
-    assert_eq!(
-        req.hello.args,
-        ["pr", "create", "--title", "T", "--body-file", "-"]
-    );
-    assert!(
-        req.stdin == body,
-        "stdin differs ({} bytes)",
-        req.stdin.len()
-    );
-    assert!(req.hello.files.is_empty());
-}
-
-#[test]
-fn gh_body_file_contents_arrive_in_hello_files() {
-    let dir = TempDir::new("files");
-    std::fs::write(dir.path().join("body.md"), "## Summary\nhé\n").unwrap();
-    let ag = scripted(&dir.sock(), vec![Frame::Exit(Exit::code(0))]);
-    let out = run_with_stdin(
-        shim_cmd(
-            &dir,
-            &["gh", "pr", "create", "-t", "T", "--body-file", "body.md"],
-        ),
-        b"must not be sent".to_vec(),
-    );
-    let req = ag.join().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(
-        req.hello.files,
-        [("body.md".to_owned(), "## Summary\nhé\n".to_owned())]
-    );
-    assert!(req.stdin.is_empty(), "stdin was sent without being needed");
-    assert_eq!(Path::new(&req.hello.cwd), dir.path());
-}
-
-#[test]
-fn gh_unreadable_or_binary_file_fails_before_connecting() {
-    let dir = TempDir::new("badfile");
-    std::fs::write(dir.path().join("bin"), [0xff, 0x00, 0xfe]).unwrap();
-    let out = run(shim_cmd(&dir, &["gh", "api", "x", "-F", "body=@bin"]));
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        "gitgate: the file 'bin' is not valid UTF-8 text\n"
-    );
-    let out = run(shim_cmd(
-        &dir,
-        &["gh", "pr", "comment", "1", "-F", "nope.md"],
-    ));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).starts_with("gitgate: cannot read the file 'nope.md': "));
-}
-
-#[test]
-fn oversized_request_is_refused() {
-    let dir = TempDir::new("big");
-    std::fs::write(dir.path().join("big.md"), "x".repeat(70_000)).unwrap();
-    let out = run(shim_cmd(
-        &dir,
-        &["gh", "pr", "create", "--body-file=big.md"],
-    ));
-    assert_eq!(out.status.code(), Some(125));
-    let err = text(&out.stderr);
-    assert!(
-        err.starts_with("gitgate: request too large (") && err.ends_with(" bytes; limit 65536)\n"),
-        "{err}"
-    );
 }
 
 #[test]
@@ -507,12 +406,12 @@ fn sigint_is_forwarded_as_a_signal_frame() {
         send(s, Frame::Exit(Exit::code(130)));
         (req, sig)
     });
-    let child = spawn(shim_cmd(&dir, &["git", "fetch", "origin"]));
+    let child = spawn(shim_cmd(&dir, &["agent-status"]));
     ready_rx.recv_timeout(Duration::from_secs(20)).unwrap();
     assert_eq!(unsafe { kill(child.id() as i32, 2) }, 0);
     let out = wait(child);
     let (req, sig) = ag.join().unwrap();
-    assert_eq!(req.hello.args, ["fetch", "origin"]);
+    assert!(req.hello.args.is_empty());
     assert_eq!(sig, proto::signal::SIGINT);
     assert_eq!(text(&out.stderr), "interrupted\n");
     assert_eq!(out.status.code(), Some(130));
@@ -534,7 +433,7 @@ fn sigterm_is_forwarded_and_a_second_signal_exits_at_once() {
         // never answer; keep the connection open until the test is done
         let _ = hold_rx.recv_timeout(Duration::from_secs(20));
     });
-    let child = spawn(shim_cmd(&dir, &["gh", "run", "view", "--log-failed"]));
+    let child = spawn(shim_cmd(&dir, &["agent-status", "--recent", "1"]));
     ready_rx.recv_timeout(Duration::from_secs(20)).unwrap();
     assert_eq!(unsafe { kill(child.id() as i32, 15) }, 0);
     let sig = got_rx.recv_timeout(Duration::from_secs(20)).unwrap();
@@ -544,122 +443,6 @@ fn sigterm_is_forwarded_and_a_second_signal_exits_at_once() {
     assert_eq!(out.status.code(), Some(130));
     drop(hold_tx);
     ag.join().unwrap();
-}
-
-/// An upstream bare repo standing in for the agent's mirror, and a workspace clone of it whose
-/// origin URL is the "real" https URL.
-fn mirror_setup(dir: &TempDir, mirror: &Path) -> (PathBuf, &'static str) {
-    let url = "https://github.invalid/o/r.git";
-    let seed = dir.path().join("seed");
-    std::fs::create_dir_all(&seed).unwrap();
-    git(&seed, &["init", "-q", "-b", "main"]);
-    std::fs::write(seed.join("f"), "1\n").unwrap();
-    git(&seed, &["add", "f"]);
-    git(&seed, &["commit", "-q", "-m", "one"]);
-    std::fs::create_dir_all(mirror.parent().unwrap()).unwrap();
-    git(
-        dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            seed.to_str().unwrap(),
-            mirror.to_str().unwrap(),
-        ],
-    );
-    let ws = dir.path().join("ws");
-    git(
-        dir.path(),
-        &[
-            "clone",
-            "-q",
-            mirror.to_str().unwrap(),
-            ws.to_str().unwrap(),
-        ],
-    );
-    git(&ws, &["remote", "set-url", "origin", url]);
-    // upstream moves on
-    std::fs::write(seed.join("f"), "2\n").unwrap();
-    git(&seed, &["commit", "-q", "-am", "two"]);
-    git(&seed, &["push", "-q", mirror.to_str().unwrap(), "main"]);
-    (ws, url)
-}
-
-#[test]
-fn fetch_runs_the_real_git_against_the_mirror() {
-    let dir = TempDir::new("mirror");
-    let agent_mirror = "/srv/agent-state/mirrors/o/r.git";
-    let local_mirror = dir.path().join("mnt/o/r.git");
-    let (ws, url) = mirror_setup(&dir, &local_mirror);
-    let want = git(&local_mirror, &["rev-parse", "main"]);
-    assert_ne!(git(&ws, &["rev-parse", "origin/main"]), want);
-    let ag = scripted(
-        &dir.sock(),
-        vec![
-            Frame::Stderr(b"gitgate: mirror refreshed\n".to_vec()),
-            Frame::Exit(Exit {
-                code: 0,
-                mirror: Some(agent_mirror.into()),
-                url: Some(url.into()),
-                local_git: vec![],
-            }),
-        ],
-    );
-    let mut c = shim_cmd(&dir, &["git", "-C", "ws", "fetch", "origin"]);
-    c.env("GITGATE_MIRROR_DIR", dir.path().join("mnt"));
-    let out = run(c);
-    let req = ag.join().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(req.hello.args, ["fetch", "origin"]);
-    assert_eq!(Path::new(&req.hello.cwd), ws);
-    assert_eq!(git(&ws, &["rev-parse", "origin/main"]), want);
-    // the remote URL in the workspace is untouched
-    assert_eq!(git(&ws, &["remote", "get-url", "origin"]), url);
-}
-
-#[test]
-fn local_git_steps_run_after_the_agent_succeeded() {
-    let dir = TempDir::new("steps");
-    let repo = sample_repo(&dir);
-    let head = git(&repo, &["rev-parse", "HEAD"]);
-    let ag = scripted(
-        &dir.sock(),
-        vec![Frame::Exit(Exit {
-            code: 0,
-            mirror: None,
-            url: None,
-            local_git: vec![
-                vec![
-                    "update-ref".into(),
-                    "refs/remotes/origin/feature".into(),
-                    head.clone(),
-                ],
-                vec![
-                    "update-ref".into(),
-                    "refs/remotes/origin/bad".into(),
-                    "nope".into(),
-                ],
-            ],
-        })],
-    );
-    let out = run(shim_cmd(
-        &dir,
-        &["git", "-C", "repo", "push", "origin", "HEAD:feature"],
-    ));
-    let req = ag.join().unwrap();
-    assert_eq!(Path::new(&req.hello.cwd), repo);
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        git(&repo, &["rev-parse", "refs/remotes/origin/feature"]),
-        head
-    );
-    let err = text(&out.stderr);
-    assert!(
-        err.ends_with(
-            "gitgate: warning: local update failed: git update-ref refs/remotes/origin/bad nope\n"
-        ),
-        "{err}"
-    );
 }
 
 #[test]

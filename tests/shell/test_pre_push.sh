@@ -46,7 +46,8 @@ hook() {
 allowed="refs/heads/claude/x $A refs/heads/claude/x $Z
 "
 hook "$allowed"
-if [ "$RC" = 0 ] && [ "$(cat "$STUB_STDIN")" = "${allowed%?}" ] &&
+# Each line is passed on with the ancestry the hook could work out locally appended (v3).
+if [ "$RC" = 0 ] && [ "$(cat "$STUB_STDIN")" = "${allowed%?} na" ] &&
 	[ "$(cat "$STUB_ARGS")" = "hook"$'\n'"pre-push"$'\n'"origin"$'\n'"$URL" ]; then
 	pass "allowed ref line: exit 0, shim got 'hook pre-push origin <url>' and the ref lines"
 else
@@ -57,7 +58,9 @@ denied="refs/heads/claude/x $A refs/heads/claude/x $Z
 refs/heads/main $B refs/heads/main $A
 "
 hook "$denied"
-if [ "$RC" = 126 ] && contains "$ERR" "gitgate: denied: push to main" && [ "$(cat "$STUB_STDIN")" = "${denied%?}" ]; then
+denied_sent="refs/heads/claude/x $A refs/heads/claude/x $Z na
+refs/heads/main $B refs/heads/main $A unknown"
+if [ "$RC" = 126 ] && contains "$ERR" "gitgate: denied: push to main" && [ "$(cat "$STUB_STDIN")" = "$denied_sent" ]; then
 	pass "denied ref line: exit 126 with the agent's reason, every line passed through"
 else
 	fail "denied ref line" "exit $RC; stderr: $ERR" "stdin: $(cat "$STUB_STDIN" 2>/dev/null)"

@@ -5,7 +5,7 @@
 //! profile and target dir as the tests), so `cargo test --workspace` alone is enough.
 
 pub use gitgate_testsupport::githttp::{
-    self, git, git_status, init_bare, test_home, GitHttpServer,
+    self, git, git_status, init_bare, install_hook, test_home, GitHttpServer,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -381,6 +381,64 @@ pub fn random_token() -> String {
     format!("ghp_{hex}")
 }
 
+/// The real git binaries on this machine the v3 transport is tested with.
+pub fn real_gits() -> Vec<PathBuf> {
+    ["/usr/bin/git", "/usr/local/bin/git"]
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// A `GIT_EXEC_PATH` overlay for `git`: links to every file of its exec path, except that
+/// `git-remote-http` and `git-remote-https` are the shim (what native mode's `git` shim sets up).
+pub fn exec_overlay(git: &Path, dir: &Path) -> PathBuf {
+    let out = Command::new(git)
+        .arg("--exec-path")
+        .output()
+        .expect("git --exec-path");
+    let real = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir(&real).unwrap().flatten() {
+        let name = entry.file_name();
+        if name == "git-remote-http" || name == "git-remote-https" {
+            continue;
+        }
+        let _ = std::os::unix::fs::symlink(entry.path(), dir.join(&name));
+    }
+    for name in ["git-remote-http", "git-remote-https"] {
+        let _ = std::os::unix::fs::symlink(shim_bin(), dir.join(name));
+    }
+    dir.to_path_buf()
+}
+
+/// `git` (a given binary) in `dir` with the deterministic test environment.
+pub fn git_cmd(git: &Path, dir: &Path) -> Command {
+    let home = test_home();
+    let mut c = Command::new(git);
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("LANG", "C")
+        .env("LC_ALL", "C")
+        .env("TZ", "UTC")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "/bin/false")
+        .env("GIT_EDITOR", "true")
+        .env("GIT_PAGER", "cat")
+        .env("GIT_AUTHOR_NAME", "Gitgate Test")
+        .env("GIT_AUTHOR_EMAIL", "test@gitgate.invalid")
+        .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_NAME", "Gitgate Test")
+        .env("GIT_COMMITTER_EMAIL", "test@gitgate.invalid")
+        .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
+        .stdin(Stdio::null());
+    c
+}
+
 /// A raw protocol client for tests that drive the socket directly (limits, faults).
 pub mod raw {
     use super::Agent;
@@ -411,7 +469,7 @@ pub mod raw {
         let mut output = Vec::new();
         loop {
             match read_frame(s) {
-                Ok(Some(Frame::Stdout(b))) | Ok(Some(Frame::Stderr(b))) => output.extend(b),
+                Ok(Some(Frame::Data(b))) | Ok(Some(Frame::Stderr(b))) => output.extend(b),
                 Ok(Some(f @ (Frame::Exit(_) | Frame::Error(_)))) => return (f, output),
                 other => panic!("expected a final frame, got {other:?}"),
             }
@@ -422,7 +480,7 @@ pub mod raw {
     pub fn request(agent: &Agent, tool: Tool, args: &[&str]) -> (Frame, Vec<u8>) {
         let mut s = connect(agent);
         let mut bytes = hello(tool, args, &agent.workspace);
-        bytes.extend(Frame::StdinEof.encode());
+        bytes.extend(Frame::DataEof.encode());
         // The agent may refuse (busy) before reading the Hello; a write error then is fine.
         let _ = s.write_all(&bytes);
         final_frame(&mut s)

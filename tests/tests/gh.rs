@@ -409,8 +409,10 @@ fn pr_create_head_must_be_pushable() {
     // main is protected: the mutation never reaches GitHub.
     refused_write(
         &e,
-        &["pr", "create", "--title", "T", "--body", "B", "--head", "main", "--base", "dev"],
-        "pull request head 'main' refused: push to 'main' refused: branch is protected (BLOCKED_BRANCHES)",
+        &[
+            "pr", "create", "--title", "T", "--body", "B", "--head", "main", "--base", "dev",
+        ],
+        "pull request head 'main' refused: branch 'main' is protected (BLOCKED_BRANCHES)",
     );
     assert!(e.fake.pull("acme/app", 5).is_none());
 }
@@ -660,7 +662,8 @@ fn graphql_writes_on_other_repositories_and_refs() {
     ]);
     assert_ne!(r.code, 0);
     assert!(
-        r.stderr.contains("branch is protected (BLOCKED_BRANCHES)"),
+        r.stderr
+            .contains("branch 'main' is protected (BLOCKED_BRANCHES)"),
         "{}",
         r.stderr
     );

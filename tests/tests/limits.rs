@@ -15,7 +15,7 @@ use gitgate_proto::{Frame, Tool};
 use serde_json::Value;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
@@ -380,15 +380,19 @@ fn two_hundred_vanished_clients_leave_nothing_behind() {
 #[test]
 fn audit_log_fields_and_token_never_logged() {
     let token = random_token();
-    let agent = Agent::builder().token(&token).start();
+    let agent = Agent::builder()
+        .token(&token)
+        .env("ALLOWED_REPOS", r#"["acme/*"]"#)
+        .start();
     let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
-    let r = agent.run("git", &repo, &["push", "origin", &token]);
+    // v3: the pre-push hook's question (no network needed); a ref named like the token.
+    let r = pre_push(&agent, &repo, &format!("refs/notes/{token}"));
     assert_ne!(r.code, 0, "{r:?}");
     assert!(
         !r.stdout.contains(&token) && !r.stderr.contains(&token),
         "{r:?}"
     );
-    let r = agent.run("git", &repo, &["push", "origin", "HEAD:main"]);
+    let r = pre_push(&agent, &repo, "refs/heads/main");
     r.assert_code(126);
     agent.run("agent-status", &repo, &[]).assert_code(0);
 
@@ -423,14 +427,14 @@ fn audit_log_fields_and_token_never_logged() {
             "{l}"
         );
     }
-    assert_eq!(lines[0]["tool"], "git");
-    assert_eq!(lines[0]["argv"][0], "push");
+    assert_eq!(lines[0]["tool"], "hook");
+    assert_eq!(lines[0]["argv"][0], "pre-push");
     assert_ne!(lines[0]["decision"], "allow");
     assert_eq!(lines[1]["decision"], "deny");
     assert_eq!(lines[1]["code"], 126);
     assert_eq!(
         lines[1]["argv"],
-        serde_json::json!(["push", "origin", "HEAD:main"])
+        serde_json::json!(["pre-push", "origin", "https://github.com/acme/app.git"])
     );
     assert!(!lines[1]["reason"].as_str().unwrap().is_empty());
     assert_eq!(lines[2]["tool"], "agent-status");
@@ -441,13 +445,32 @@ fn audit_log_fields_and_token_never_logged() {
     let raw = std::fs::read_to_string(audit_path(&agent)).unwrap();
     assert!(!raw.contains(&token), "token in the audit log: {raw}");
     assert!(!agent.log_text().contains(&token), "token in the agent log");
-    // The token argv is still recorded, redacted.
-    assert_eq!(
-        lines[0]["argv"].as_array().unwrap().len(),
-        3,
+    // The reason naming the token-like ref is still recorded, redacted.
+    assert!(
+        lines[0]["reason"].as_str().unwrap().contains("***"),
         "{}",
         lines[0]
     );
+}
+
+/// The pre-push hook's question for one ref line (what the installed hook sends).
+fn pre_push(agent: &Agent, repo: &Path, remote_ref: &str) -> Run {
+    let line = format!(
+        "refs/heads/x {} {remote_ref} {} na\n",
+        "1".repeat(40),
+        "0".repeat(40)
+    );
+    agent.run_with_stdin(
+        "gitgate-shim",
+        repo,
+        &[
+            "hook",
+            "pre-push",
+            "origin",
+            "https://github.com/acme/app.git",
+        ],
+        line.as_bytes(),
+    )
 }
 
 #[test]
@@ -493,7 +516,7 @@ fn agent_status_recent_shows_last_decisions() {
     let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
     agent.run("agent-status", &repo, &[]).assert_code(0);
     agent.run("agent-status", &repo, &[]).assert_code(0);
-    let denied = agent.run("git", &repo, &["push", "origin", "HEAD:main"]);
+    let denied = pre_push(&agent, &repo, "refs/heads/main");
     denied.assert_code(126);
     // The audit record is written just after the client has its answer: poll.
     let table = wait_for(
@@ -516,7 +539,7 @@ fn agent_status_recent_shows_last_decisions() {
         .find(|r| r.contains("deny"))
         .unwrap_or_else(|| panic!("{table}"));
     assert!(
-        deny.contains("126") && deny.contains("git push origin HEAD:main"),
+        deny.contains("126") && deny.contains("hook pre-push origin"),
         "{table}"
     );
     // The reason the client saw is in the row.
@@ -546,8 +569,8 @@ fn hook_verdict(agent: &Agent, branch: &str) -> i32 {
     let zero = "0".repeat(40);
     let one = "1".repeat(40);
     let line = format!("refs/heads/x {one} refs/heads/{branch} {zero}\n");
-    bytes.extend(Frame::Stdin(line.into_bytes()).encode());
-    bytes.extend(Frame::StdinEof.encode());
+    bytes.extend(Frame::Data(line.into_bytes()).encode());
+    bytes.extend(Frame::DataEof.encode());
     s.write_all(&bytes).unwrap();
     match final_frame(&mut s).0 {
         Frame::Exit(e) => e.code,
@@ -605,83 +628,4 @@ fn sighup_reloads_policy_and_rejects_invalid() {
     );
     assert_eq!(hook_verdict(&agent, "develop"), 126);
     assert_eq!(hook_verdict(&agent, "feature"), 0);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Per-repo lock: concurrent mirror refreshes of one repository
-
-#[test]
-fn concurrent_fetches_of_one_repo_share_a_consistent_mirror() {
-    let token = random_token();
-    let srv_root = tempfile::tempdir().unwrap();
-    let bare = init_bare(srv_root.path(), "acme", "app");
-    let server = GitHttpServer::start(srv_root.path(), &token).unwrap();
-    let seed = tempfile::tempdir().unwrap();
-    let push_url = server.url_with_token("acme", "app", &token);
-    git(seed.path(), &["init", "-q", "-b", "main"]);
-    std::fs::write(seed.path().join("README.md"), "seed\n").unwrap();
-    git(seed.path(), &["add", "."]);
-    git(seed.path(), &["commit", "-q", "-m", "seed"]);
-    git(seed.path(), &["push", "-q", &push_url, "main"]);
-    let agent = Agent::builder()
-        .token(&token)
-        .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
-        .env("ALLOWED_REPOS", r#"["acme/*"]"#)
-        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
-        .start();
-
-    const N: usize = 8;
-    let clones: Vec<PathBuf> = (0..N)
-        .map(|i| {
-            let name = format!("c{i}");
-            agent
-                .run(
-                    "git",
-                    &agent.workspace,
-                    &["clone", &server.url("acme", "app"), &name],
-                )
-                .assert_code(0);
-            agent.workspace.join(name)
-        })
-        .collect();
-    // New upstream work, so each fetch has something to bring in.
-    for i in 0..5 {
-        std::fs::write(seed.path().join(format!("f{i}")), format!("{i}\n")).unwrap();
-        git(seed.path(), &["add", "."]);
-        git(seed.path(), &["commit", "-q", "-m", &format!("c{i}")]);
-    }
-    git(seed.path(), &["checkout", "-q", "-b", "topic"]);
-    std::fs::write(seed.path().join("topic"), "t\n").unwrap();
-    git(seed.path(), &["add", "."]);
-    git(seed.path(), &["commit", "-q", "-m", "topic"]);
-    git(seed.path(), &["push", "-q", &push_url, "main", "topic"]);
-    let want_main = git(&bare, &["rev-parse", "refs/heads/main"]);
-    let want_topic = git(&bare, &["rev-parse", "refs/heads/topic"]);
-
-    let results: Vec<Run> = std::thread::scope(|s| {
-        let handles: Vec<_> = clones
-            .iter()
-            .map(|c| s.spawn(|| agent.run("git", c, &["fetch", "origin"])))
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    for (i, r) in results.iter().enumerate() {
-        assert_eq!(r.code, 0, "fetch {i}: {r:?}");
-        assert!(!r.stdout.contains(&token) && !r.stderr.contains(&token));
-        assert_eq!(git(&clones[i], &["rev-parse", "origin/main"]), want_main);
-        assert_eq!(git(&clones[i], &["rev-parse", "origin/topic"]), want_topic);
-    }
-    let mirror = agent.state.join("mirrors/acme/app.git");
-    let fsck = git_status(&mirror, &["fsck", "--full", "--strict"]);
-    assert!(
-        fsck.status.success(),
-        "fsck of the mirror: {}",
-        String::from_utf8_lossy(&fsck.stderr)
-    );
-    assert_eq!(git(&mirror, &["rev-parse", "refs/heads/main"]), want_main);
-    assert_eq!(git(&mirror, &["rev-parse", "refs/heads/topic"]), want_topic);
-    assert!(
-        !agent.state.join("mirrors/acme/app.git/index.lock").exists(),
-        "stale lock in the mirror"
-    );
 }

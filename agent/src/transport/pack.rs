@@ -1,0 +1,275 @@
+//! The pack of a push, from untrusted bytes: spooled to a file under the state dir (bounded by
+//! GITGATE_MAX_PUSH_BYTES), indexed by gix-pack (memory-safe; thin-pack bases come from the
+//! cache), and read for the commits it brings, so ancestry can be decided. Iterative throughout.
+//! Blocking: run on a blocking thread.
+
+use super::cache::Cache;
+use gitgate_policy::wire::Ancestry;
+use gix_hash::ObjectId;
+use std::collections::{HashMap, HashSet};
+use std::io::{self, BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use tokio::sync::mpsc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("the push is larger than {0} bytes (GITGATE_MAX_PUSH_BYTES)")]
+    TooLarge(u64),
+    #[error("git closed the connection in the middle of the pack")]
+    Truncated,
+    #[error("invalid pack: {0}")]
+    Invalid(String),
+    #[error("cannot store the pack: {0}")]
+    Io(String),
+}
+
+/// A spooled pack: the exact bytes git sent, in a file removed on drop.
+pub struct Spooled {
+    pub file: tempfile::NamedTempFile,
+    pub len: u64,
+}
+
+/// Bytes from git (a channel fed by the async side), teed into the spool file as consumed.
+struct ChanReader {
+    rx: mpsc::Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+    spool: io::BufWriter<std::fs::File>,
+    write_error: Option<io::Error>,
+    total: u64,
+    limit: u64,
+    eof: bool,
+}
+
+impl ChanReader {
+    fn more(&mut self) -> bool {
+        if self.eof {
+            return false;
+        }
+        match self.rx.blocking_recv() {
+            Some(chunk) => {
+                self.cur.drain(..self.pos);
+                self.pos = 0;
+                self.cur.extend_from_slice(&chunk);
+                true
+            }
+            None => {
+                self.eof = true;
+                false
+            }
+        }
+    }
+
+    fn peek(&mut self, n: usize) -> Option<&[u8]> {
+        while self.cur.len() - self.pos < n {
+            if !self.more() {
+                return None;
+            }
+        }
+        Some(&self.cur[self.pos..self.pos + n])
+    }
+}
+
+impl BufRead for ChanReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.total > self.limit {
+            return Err(io::Error::other("over the push size limit"));
+        }
+        if self.pos == self.cur.len() {
+            self.cur.clear();
+            self.pos = 0;
+            if !self.more() {
+                return Ok(&[]);
+            }
+        }
+        Ok(&self.cur[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.cur.len() - self.pos);
+        if self.write_error.is_none() {
+            if let Err(e) = self.spool.write_all(&self.cur[self.pos..self.pos + n]) {
+                self.write_error = Some(e);
+            }
+        }
+        self.total += n as u64;
+        self.pos += n;
+    }
+}
+
+impl Read for ChanReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// What the pack tells us: its bytes, and the parents of every commit in it.
+pub struct Ingested {
+    pub spooled: Spooled,
+    pub commits: HashMap<ObjectId, Vec<ObjectId>>,
+}
+
+/// Read exactly one pack from `rx`, spool it under `dir`, index it and collect its commits.
+pub fn ingest(
+    rx: mpsc::Receiver<Vec<u8>>,
+    dir: &Path,
+    limit: u64,
+    cache: &Cache,
+) -> Result<Ingested, PackError> {
+    std::fs::create_dir_all(dir).map_err(|e| PackError::Io(e.to_string()))?;
+    let file = tempfile::Builder::new()
+        .prefix("push-")
+        .suffix(".pack")
+        .tempfile_in(dir)
+        .map_err(|e| PackError::Io(e.to_string()))?;
+    let spool = io::BufWriter::new(file.reopen().map_err(|e| PackError::Io(e.to_string()))?);
+    let mut r = ChanReader {
+        rx,
+        cur: Vec::new(),
+        pos: 0,
+        spool,
+        write_error: None,
+        total: 0,
+        limit,
+        eof: false,
+    };
+    let header: [u8; 12] = r
+        .peek(12)
+        .ok_or(PackError::Truncated)?
+        .try_into()
+        .map_err(|_| PackError::Truncated)?;
+    if &header[..4] != b"PACK" || !matches!(header[7], 2 | 3) || header[4..7] != [0, 0, 0] {
+        return Err(PackError::Invalid("missing PACK header".into()));
+    }
+    let count = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+    let mut commits = HashMap::new();
+    if count == 0 {
+        let mut rest = [0u8; 32];
+        r.read_exact(&mut rest).map_err(|_| PackError::Truncated)?;
+    } else {
+        let work = tempfile::Builder::new()
+            .prefix("index-")
+            .tempdir_in(dir)
+            .map_err(|e| PackError::Io(e.to_string()))?;
+        let interrupt = AtomicBool::new(false);
+        let opts = gix_pack::bundle::write::Options {
+            thread_limit: Some(2),
+            iteration_mode: gix_pack::data::input::Mode::Verify,
+            index_version: gix_pack::index::Version::default(),
+            alloc_limit_bytes: Some(512 * 1024 * 1024),
+            ..Default::default()
+        };
+        let outcome = gix_pack::Bundle::write_to_directory(
+            &mut r,
+            Some(work.path()),
+            &mut gix_features::progress::Discard,
+            &interrupt,
+            Some(cache),
+            gix_hash::Kind::Sha1,
+            opts,
+        );
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(_) if r.total > r.limit => return Err(PackError::TooLarge(r.limit)),
+            Err(_) if r.eof => return Err(PackError::Truncated),
+            Err(e) => return Err(PackError::Invalid(format!("{e:#}"))),
+        };
+        commits = read_commits(&outcome)?;
+        drop(work);
+    }
+    if r.total > r.limit {
+        return Err(PackError::TooLarge(r.limit));
+    }
+    if let Some(e) = r.write_error.take() {
+        return Err(PackError::Io(e.to_string()));
+    }
+    r.spool.flush().map_err(|e| PackError::Io(e.to_string()))?;
+    Ok(Ingested {
+        spooled: Spooled { file, len: r.total },
+        commits,
+    })
+}
+
+fn read_commits(
+    outcome: &gix_pack::bundle::write::Outcome,
+) -> Result<HashMap<ObjectId, Vec<ObjectId>>, PackError> {
+    let bundle = match outcome.to_bundle() {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => return Err(PackError::Invalid(format!("{e:#}"))),
+        None => return Ok(HashMap::new()),
+    };
+    let mut commits = HashMap::new();
+    let mut buf = Vec::new();
+    let mut inflate = gix_zlib::Inflate::default();
+    for e in bundle.index.iter() {
+        let entry = bundle
+            .pack
+            .entry(e.pack_offset)
+            .map_err(|e| PackError::Invalid(format!("{e:#}")))?;
+        use gix_pack::data::entry::Header;
+        if matches!(entry.header, Header::Tree | Header::Blob | Header::Tag) {
+            continue;
+        }
+        let (data, _) =
+            match bundle.find(&e.oid, &mut buf, &mut inflate, &mut gix_pack::cache::Never) {
+                Ok(Some(d)) => d,
+                Ok(None) => continue,
+                Err(err) => return Err(PackError::Invalid(format!("{err:#}"))),
+            };
+        if data.kind != gix_object::Kind::Commit {
+            continue;
+        }
+        let parents: Vec<ObjectId> =
+            gix_object::CommitRefIter::from_bytes(data.data, gix_hash::Kind::Sha1)
+                .parent_ids()
+                .collect();
+        commits.insert(e.oid, parents);
+    }
+    Ok(commits)
+}
+
+/// Most commits outside the pack whose ancestry is asked of the cache, per update.
+const MAX_FRONTIER: usize = 1000;
+
+/// Does `new` descend from `old`? From the pack's commits, then the cache for the commits the
+/// pack builds on. Iterative; each commit is visited once.
+pub fn ancestry(
+    new: &ObjectId,
+    old: &ObjectId,
+    commits: &HashMap<ObjectId, Vec<ObjectId>>,
+    cache: &Cache,
+) -> Ancestry {
+    let mut stack = vec![*new];
+    let mut seen = HashSet::new();
+    let mut frontier = 0;
+    while let Some(c) = stack.pop() {
+        if c == *old {
+            return Ancestry::FastForward;
+        }
+        if !seen.insert(c) {
+            continue;
+        }
+        match commits.get(&c) {
+            Some(parents) => stack.extend(parents.iter().copied()),
+            None => {
+                frontier += 1;
+                if frontier > MAX_FRONTIER {
+                    return Ancestry::NotFastForward;
+                }
+                if cache.descends(&c, old) {
+                    return Ancestry::FastForward;
+                }
+            }
+        }
+    }
+    Ancestry::NotFastForward
+}
+
+pub fn spool_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("spool")
+}

@@ -1,0 +1,131 @@
+//! fetch / clone / ls-remote: upload-pack over protocol v2. v2 is stateless per command request,
+//! so each request git writes (pkt-lines up to a flush) becomes one POST, and each response is
+//! streamed back unmodified (through the token scanner). Read-only upstream.
+
+use super::http::{self, auth_header, status_error};
+use super::{pkt, protocol_error, Input, Upstream};
+use crate::error::AgentError;
+use crate::session::Request;
+use crate::state::AgentState;
+use gitgate_proto::Exit;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use std::time::Duration;
+
+/// Largest single v2 command request git may send (haves of a long negotiation included).
+const MAX_REQUEST: usize = 64 * 1024 * 1024;
+/// Largest v2 capability advertisement accepted from upstream.
+const MAX_ADVERTISEMENT: usize = 1024 * 1024;
+
+pub async fn run(
+    state: &AgentState,
+    req: &mut Request,
+    client: &reqwest::Client,
+    up: &Upstream,
+) -> Result<Exit, AgentError> {
+    let settings = state.settings();
+    let auth = auth_header(&state.token).ok_or_else(AgentError::no_token)?;
+    let shown_url = req.hello.url.clone();
+    let resp = client
+        .get(format!("{}/info/refs?service=git-upload-pack", up.base))
+        .header(AUTHORIZATION, auth.clone())
+        .header("Git-Protocol", "version=2")
+        .send()
+        .await
+        .map_err(|e| http::send_error(&e, &shown_url))?;
+    if !resp.status().is_success() {
+        return Err(status_error(resp.status(), &shown_url));
+    }
+    let body = read_bounded(resp, MAX_ADVERTISEMENT, &shown_url).await?;
+    let skip = pkt::strip_service_header(&body)
+        .map_err(|e| upstream_error(&shown_url, e))?
+        .unwrap_or(0);
+    let adv = &body[skip..];
+    if !matches!(
+        pkt::parse(adv),
+        Ok(Some((pkt::Pkt::Data(b"version 2\n"), _)))
+    ) {
+        return Err(AgentError::failed(
+            format!(
+                "gitgate: the server for '{}' does not offer git protocol version 2, which gitgate needs for fetching",
+                up.slug
+            ),
+            128,
+        ));
+    }
+    send_scanned(state, req, adv).await?;
+
+    let timeout = Duration::from_secs(settings.io_timeout_secs.max(1));
+    let mut input = Input::new(&mut req.stdin, timeout);
+    let post_url = format!("{}/git-upload-pack", up.base);
+    while let Some((request, count)) = input.until_flush(MAX_REQUEST).await? {
+        if count == 0 {
+            // git's closing flush: nothing to ask.
+            continue;
+        }
+        if !request.starts_with(b"0") || !contains(&request, b"command=") {
+            return Err(protocol_error("expected a protocol v2 command request"));
+        }
+        let resp = client
+            .post(&post_url)
+            .header(AUTHORIZATION, auth.clone())
+            .header(CONTENT_TYPE, "application/x-git-upload-pack-request")
+            .header(ACCEPT, "application/x-git-upload-pack-result")
+            .header("Git-Protocol", "version=2")
+            .body(request)
+            .send()
+            .await
+            .map_err(|e| http::send_error(&e, &shown_url))?;
+        if !resp.status().is_success() {
+            return Err(status_error(resp.status(), &shown_url));
+        }
+        http::forward(resp, &req.out, state.redactor.scanner(), false, &shown_url).await?;
+    }
+    Ok(Exit::code(0))
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+pub fn upstream_error(url: &str, e: impl std::fmt::Display) -> AgentError {
+    AgentError::failed(
+        format!(
+            "fatal: unable to access '{}': unexpected answer from the server ({e})",
+            http::shown(url)
+        ),
+        128,
+    )
+}
+
+/// A whole (small) response body, bounded.
+pub async fn read_bounded(
+    resp: reqwest::Response,
+    limit: usize,
+    url: &str,
+) -> Result<Vec<u8>, AgentError> {
+    use futures_util::StreamExt as _;
+    let mut stream = resp.bytes_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| http::send_error(&e, url))?;
+        if body.len() + chunk.len() > limit {
+            return Err(upstream_error(url, format!("more than {limit} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Forward bytes already read from upstream, through a scanner of their own.
+pub async fn send_scanned(
+    state: &AgentState,
+    req: &Request,
+    data: &[u8],
+) -> Result<(), AgentError> {
+    let mut sc = state.redactor.scanner();
+    let token_err = |e: crate::redact::TokenInStream| AgentError::failed(e.to_string(), 128);
+    let mut all = sc.push(data).map_err(token_err)?;
+    all.extend(sc.finish().map_err(token_err)?);
+    req.out.data(all).await;
+    Ok(())
+}

@@ -1,0 +1,363 @@
+//! Hostile input to the git transport bridge, spoken directly on the agent socket: malformed
+//! and oversized pkt-lines, truncated and oversized packs, a deep commit chain, a client that
+//! stalls mid-pack, disconnects. The agent never panics, answers others meanwhile, and nothing
+//! reaches upstream receive-pack unless the push is complete and allowed.
+
+use gitgate_e2e::*;
+use gitgate_proto::{self as proto, Frame, Hello};
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const Z: &str = "0000000000000000000000000000000000000000";
+
+struct Fx {
+    _srv: tempfile::TempDir,
+    server: GitHttpServer,
+    agent: Agent,
+    seed: tempfile::TempDir,
+    token: String,
+}
+
+fn fx(extra: &[(&str, &str)]) -> Fx {
+    let token = random_token();
+    let srv = tempfile::tempdir().unwrap();
+    init_bare(srv.path(), "acme", "app");
+    let server = GitHttpServer::start(srv.path(), &token).unwrap();
+    let seed = tempfile::tempdir().unwrap();
+    let s = seed.path();
+    git(s, &["init", "-q", "-b", "main"]);
+    std::fs::write(s.join("README.md"), "seed\n").unwrap();
+    git(s, &["add", "."]);
+    git(s, &["commit", "-q", "-m", "seed"]);
+    git(
+        s,
+        &[
+            "push",
+            "-q",
+            &server.url_with_token("acme", "app", &token),
+            "main",
+            "main:claude/base",
+        ],
+    );
+    let mut b = Agent::builder()
+        .token(&token)
+        .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
+        .env("ALLOWED_REPOS", r#"["acme/*"]"#)
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1");
+    for (k, v) in extra {
+        b = b.env(k, v);
+    }
+    Fx {
+        _srv: srv,
+        server,
+        agent: b.start(),
+        seed,
+        token,
+    }
+}
+
+fn pkt(s: &[u8]) -> Vec<u8> {
+    let mut v = format!("{:04x}", s.len() + 4).into_bytes();
+    v.extend_from_slice(s);
+    v
+}
+
+struct Conn {
+    s: UnixStream,
+}
+
+impl Conn {
+    fn open(fx: &Fx, service: &str) -> Conn {
+        let mut s = UnixStream::connect(&fx.agent.socket).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let url = fx.server.url("acme", "app");
+        s.write_all(&Frame::Hello(Hello::transport(service, &url, "")).encode())
+            .unwrap();
+        Conn { s }
+    }
+    fn send(&mut self, data: &[u8]) {
+        for c in data.chunks(proto::CHUNK) {
+            let _ = self.s.write_all(&Frame::Data(c.to_vec()).encode());
+        }
+    }
+    fn eof(&mut self) {
+        let _ = self.s.write_all(&Frame::DataEof.encode());
+    }
+    fn frame(&mut self) -> Option<Frame> {
+        proto::read_frame(&mut self.s).ok().flatten()
+    }
+    /// Data until the final frame: (data, final frame).
+    fn finish(&mut self) -> (Vec<u8>, Option<Frame>) {
+        let mut data = Vec::new();
+        loop {
+            match self.frame() {
+                Some(Frame::Data(d)) => data.extend(d),
+                Some(Frame::Stderr(_)) => {}
+                other => return (data, other),
+            }
+        }
+    }
+    /// The advertisement (first Data frame).
+    fn advert(&mut self) -> Vec<u8> {
+        match self.frame() {
+            Some(Frame::Data(d)) => d,
+            other => panic!("expected the advertisement, got {other:?}"),
+        }
+    }
+}
+
+impl Fx {
+    fn head(&self) -> String {
+        git(self.seed.path(), &["rev-parse", "HEAD"])
+    }
+    fn posts(&self) -> usize {
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("git-receive-pack"))
+            .count()
+            - 1 // the seed push
+    }
+    /// A normal request still works (the agent answers others).
+    fn still_serves(&self) {
+        let mut c = Conn::open(self, "git-upload-pack");
+        let adv = c.advert();
+        assert!(
+            adv.starts_with(b"000eversion 2\n"),
+            "{:?}",
+            String::from_utf8_lossy(&adv)
+        );
+        c.send(&[pkt(b"command=ls-refs\n"), b"0000".to_vec()].concat());
+        c.eof();
+        let (data, last) = c.finish();
+        assert!(String::from_utf8_lossy(&data).contains("refs/heads/main"));
+        assert!(
+            matches!(&last, Some(Frame::Exit(e)) if e.code == 0),
+            "{last:?}"
+        );
+    }
+    fn pack_of(&self, revs: &str) -> Vec<u8> {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo '{revs}' | git pack-objects --revs --stdout -q"
+            ))
+            .current_dir(self.seed.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        out.stdout
+    }
+    fn commit(&self, file: &str) -> String {
+        let s = self.seed.path();
+        std::fs::write(s.join(file), file).unwrap();
+        git(s, &["add", "."]);
+        git(s, &["commit", "-q", "-m", file]);
+        self.head()
+    }
+}
+
+fn commands(old: &str, new: &str, name: &str) -> Vec<u8> {
+    [
+        pkt(format!("{old} {new} {name}\0report-status side-band-64k\n").as_bytes()),
+        b"0000".to_vec(),
+    ]
+    .concat()
+}
+
+fn assert_error(last: Option<Frame>, want: &str) {
+    match last {
+        Some(Frame::Error(e)) => assert!(e.message.contains(want), "{}", e.message),
+        other => panic!("expected an error containing {want:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn malformed_pkt_lines_are_protocol_errors() {
+    let fx = fx(&[]);
+    for bad in [&b"zzzz"[..], b"0003", b"fff0xxxx", b"0009ab"] {
+        let mut c = Conn::open(&fx, "git-receive-pack");
+        c.advert();
+        c.send(bad);
+        c.eof();
+        let (_, last) = c.finish();
+        assert_error(last, "protocol error");
+        let mut c = Conn::open(&fx, "git-upload-pack");
+        c.advert();
+        c.send(bad);
+        c.eof();
+        let (_, last) = c.finish();
+        assert_error(last, "protocol error");
+    }
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&[pkt(b"not a command\n"), b"0000".to_vec()].concat());
+    c.eof();
+    assert_error(c.finish().1, "protocol error");
+    assert_eq!(fx.posts(), 0);
+    fx.still_serves();
+}
+
+#[test]
+fn truncated_and_garbage_packs_never_reach_upstream() {
+    let fx = fx(&[]);
+    let base = fx.head();
+    let new = fx.commit("a.txt");
+    let pack = fx.pack_of(&format!("{new}\n^{base}"));
+    // truncated: git's side closes in the middle of the pack
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&pack[..pack.len() / 2]);
+    c.eof();
+    let (_, last) = c.finish();
+    assert_error(last, "in the middle of the pack");
+    // garbage instead of a pack: a refusal in report-status
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    let mut junk = b"PACK\0\0\0\x02\0\0\0\x05".to_vec();
+    junk.extend(vec![0x55u8; 5000]);
+    c.send(&junk);
+    c.eof();
+    let (data, last) = c.finish();
+    let text = String::from_utf8_lossy(&data);
+    assert!(
+        text.contains("ng refs/heads/claude/base gitgate: invalid pack"),
+        "{text}"
+    );
+    assert!(matches!(last, Some(Frame::Exit(_))), "{last:?}");
+    assert_eq!(fx.posts(), 0);
+    fx.still_serves();
+    // the real pack, complete: it goes through
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&pack);
+    let (data, last) = c.finish();
+    assert!(
+        String::from_utf8_lossy(&data).contains("ok refs/heads/claude/base"),
+        "{}",
+        String::from_utf8_lossy(&data)
+    );
+    assert!(matches!(last, Some(Frame::Exit(e)) if e.code == 0));
+    assert_eq!(fx.posts(), 1);
+}
+
+#[test]
+fn a_pack_over_the_limit_is_refused() {
+    let fx = fx(&[("GITGATE_MAX_PUSH_BYTES", "4096")]);
+    let base = fx.head();
+    let big: String = (0..200_000u32)
+        .map(|i| format!("{:x}", i.wrapping_mul(2654435761)))
+        .collect();
+    std::fs::write(fx.seed.path().join("big.txt"), big).unwrap();
+    let new = fx.commit("big2.txt");
+    let pack = fx.pack_of(&format!("{new}\n^{base}"));
+    assert!(pack.len() > 8192);
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&pack);
+    let (data, last) = c.finish();
+    let text = String::from_utf8_lossy(&data);
+    assert!(
+        text.contains("larger than 4096 bytes (GITGATE_MAX_PUSH_BYTES)"),
+        "{text}"
+    );
+    assert!(matches!(last, Some(Frame::Exit(_))), "{last:?}");
+    assert_eq!(fx.posts(), 0);
+    fx.still_serves();
+}
+
+#[test]
+fn a_client_stalling_mid_pack_is_dropped_and_others_are_served() {
+    let fx = fx(&[("GITGATE_IO_TIMEOUT_SECS", "2")]);
+    let base = fx.head();
+    let new = fx.commit("s.txt");
+    let pack = fx.pack_of(&format!("{new}\n^{base}"));
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&pack[..20]);
+    // meanwhile, others are served
+    fx.still_serves();
+    let (_, last) = c.finish();
+    assert_error(last, "GITGATE_IO_TIMEOUT_SECS");
+    assert_eq!(fx.posts(), 0);
+    // a client that disconnects mid-pack: nothing goes upstream
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&pack[..pack.len() - 5]);
+    drop(c);
+    std::thread::sleep(Duration::from_millis(300));
+    fx.still_serves();
+    assert_eq!(fx.posts(), 0);
+    let mut a = fx.agent.log_text();
+    a.retain(|c| c != '\r');
+    assert!(!a.contains("panicked"), "{a}");
+}
+
+#[test]
+fn a_100k_commit_chain_is_walked_without_blowing_the_stack() {
+    let fx = fx(&[]);
+    let base = fx.head();
+    // 100,000 commits on top of base, made with fast-import (quick).
+    let mut script = String::new();
+    for i in 0..100_000u32 {
+        script.push_str(&format!(
+            "commit refs/heads/chain\ncommitter T <t@t> {} +0000\ndata 0\n{}\n",
+            1_700_000_000 + i,
+            if i == 0 {
+                format!("from {base}\n")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    let mut child = std::process::Command::new("git")
+        .args(["fast-import", "--quiet"])
+        .current_dir(fx.seed.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let tip = git(fx.seed.path(), &["rev-parse", "chain"]);
+    let pack = fx.pack_of(&format!("{tip}\n^{base}"));
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &tip, "refs/heads/claude/base"));
+    c.send(&pack);
+    let (data, last) = c.finish();
+    let text = String::from_utf8_lossy(&data);
+    assert!(
+        text.contains("ok refs/heads/claude/base"),
+        "{text}\n{}",
+        fx.agent.log_text()
+    );
+    assert!(matches!(last, Some(Frame::Exit(e)) if e.code == 0));
+    // and a non-fast-forward over the same depth is recognised as one
+    let other = git(
+        fx.seed.path(),
+        &["commit-tree", "-m", "x", &format!("{base}^{{tree}}")],
+    );
+    let pack = fx.pack_of(&format!("{other}\n^{base}"));
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&tip, &other, "refs/heads/claude/base"));
+    c.send(&pack);
+    let (data, _) = c.finish();
+    assert!(String::from_utf8_lossy(&data).contains("(ALLOW_FORCE_PUSH)"));
+    assert_eq!(fx.posts(), 1);
+    let _ = (&fx.token, Z, PathBuf::new(), Path::new("/"));
+}
