@@ -43,7 +43,7 @@ pub fn probe(socket: &std::path::Path, timeout: Duration) -> Result<(), String> 
     s.set_write_timeout(Some(left()?))
         .map_err(|e| format!("socket: {e}"))?;
     let mut request = Frame::Hello(Hello::new(Tool::AgentStatus, vec![], "/".into())).encode();
-    request.extend(Frame::StdinEof.encode());
+    request.extend(Frame::DataEof.encode());
     s.write_all(&request)
         .map_err(|e| format!("cannot send the request to {}: {e}", socket.display()))?;
     for _ in 0..MAX_FRAMES {
@@ -116,7 +116,7 @@ mod tests {
                 message: "gitgate: connection refused: uid 1 is not allowed\non this socket (ALLOWED_UIDS)".into(),
                 code: 126,
             }),
-            Frame::Stdout(b"half an answer".to_vec()),
+            Frame::Data(b"half an answer".to_vec()),
         ];
         let server = std::thread::spawn(move || {
             for a in answers {
@@ -127,7 +127,7 @@ mod tests {
                 assert_eq!(h.tool, Tool::AgentStatus);
                 let mut rest = [0u8; 5];
                 c.read_exact(&mut rest).unwrap(); // StdinEof
-                c.write_all(&Frame::Stdout(b"status text\n".to_vec()).encode())
+                c.write_all(&Frame::Data(b"status text\n".to_vec()).encode())
                     .unwrap();
                 c.write_all(&a.encode()).unwrap();
             }

@@ -13,9 +13,10 @@ pub struct Peer {
     pub pid: i32,
 }
 
-/// Output to the client. Every byte passes a [`StreamScanner`] (never rewritten; a complete token
-/// form stops the output for good and the request ends with an error). The git transport's
-/// forwarded bytes go through [`Output::data`], scanned by the transport itself.
+/// Output to the client. [`Output::stdout`] passes its bytes through one [`StreamScanner`]
+/// (never rewritten; a complete token form stops the output for good and the request ends with an
+/// error). The git transport's forwarded bytes go through [`Output::data`], scanned by the
+/// transport itself, one scanner per upstream response.
 #[derive(Clone)]
 pub struct Output {
     inner: Arc<OutputInner>,
@@ -23,16 +24,9 @@ pub struct Output {
 
 struct OutputInner {
     tx: mpsc::Sender<Frame>,
-    stdout: Mutex<StreamScanner>,
-    stderr: Mutex<StreamScanner>,
+    scanner: Mutex<StreamScanner>,
     bytes: std::sync::atomic::AtomicU64,
     aborted: std::sync::atomic::AtomicBool,
-}
-
-#[derive(Clone, Copy)]
-enum Stream {
-    Out,
-    Err,
 }
 
 impl Output {
@@ -40,50 +34,35 @@ impl Output {
         Output {
             inner: Arc::new(OutputInner {
                 tx,
-                stdout: Mutex::new(redactor.scanner()),
-                stderr: Mutex::new(redactor.scanner()),
+                scanner: Mutex::new(redactor.scanner()),
                 bytes: Default::default(),
                 aborted: Default::default(),
             }),
         }
     }
 
-    fn frame(&self, which: Stream, data: &[u8]) -> Option<Frame> {
-        let lock = match which {
-            Stream::Out => &self.inner.stdout,
-            Stream::Err => &self.inner.stderr,
-        };
-        let clean = match lock.lock() {
-            Ok(mut r) => r.push(data),
-            Err(_) => return None,
-        };
-        let clean = self.or_abort(clean)?;
-        if clean.is_empty() {
-            return None;
-        }
-        self.inner
-            .bytes
-            .fetch_add(clean.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        Some(match which {
-            Stream::Out => Frame::Data(clean),
-            Stream::Err => Frame::Stderr(clean),
-        })
-    }
-
-    async fn send(&self, which: Stream, data: &[u8]) {
-        for chunk in data.chunks(gitgate_proto::CHUNK) {
-            if let Some(f) = self.frame(which, chunk) {
-                // A closed channel means the client is gone; cancellation handles the rest.
-                let _ = self.inner.tx.send(f).await;
+    /// Output bytes (agent-status text, hook answers): scanned, then sent as Data frames.
+    pub async fn stdout(&self, data: impl AsRef<[u8]>) {
+        for chunk in data.as_ref().chunks(gitgate_proto::CHUNK) {
+            let scanned = match self.inner.scanner.lock() {
+                Ok(mut s) => s.push(chunk),
+                Err(_) => return,
+            };
+            if let Some(clean) = self.or_abort(scanned) {
+                self.send_counted(clean).await;
             }
         }
     }
 
-    pub async fn stdout(&self, data: impl AsRef<[u8]>) {
-        self.send(Stream::Out, data.as_ref()).await
-    }
-    pub async fn stderr(&self, data: impl AsRef<[u8]>) {
-        self.send(Stream::Err, data.as_ref()).await
+    async fn send_counted(&self, clean: Vec<u8>) {
+        if clean.is_empty() {
+            return;
+        }
+        self.inner
+            .bytes
+            .fetch_add(clean.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        // A closed channel means the client is gone; cancellation handles the rest.
+        let _ = self.inner.tx.send(Frame::Data(clean)).await;
     }
 
     fn or_abort(&self, r: Result<Vec<u8>, TokenInStream>) -> Option<Vec<u8>> {
@@ -103,24 +82,13 @@ impl Output {
             .then_some(TokenInStream)
     }
 
-    /// Emit what the scanners held back (end of the operation).
+    /// Emit what the scanner held back (end of the operation).
     pub async fn flush(&self) {
-        for (which, lock) in [
-            (Stream::Out, &self.inner.stdout),
-            (Stream::Err, &self.inner.stderr),
-        ] {
-            let rest = match lock.lock() {
-                Ok(mut r) => self.or_abort(r.finish()).unwrap_or_default(),
-                Err(_) => Vec::new(),
-            };
-            if !rest.is_empty() {
-                let f = match which {
-                    Stream::Out => Frame::Data(rest),
-                    Stream::Err => Frame::Stderr(rest),
-                };
-                let _ = self.inner.tx.send(f).await;
-            }
-        }
+        let rest = match self.inner.scanner.lock() {
+            Ok(mut s) => self.or_abort(s.finish()).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        self.send_counted(rest).await;
     }
 
     /// Bytes sent so far (for the audit log).
@@ -131,14 +99,8 @@ impl Output {
     /// Forwarded protocol bytes (git transport), sent unchanged: the caller has passed them
     /// through a `StreamScanner` (never rewritten, DESIGN §6). Counted for the audit.
     pub async fn data(&self, bytes: Vec<u8>) {
-        if bytes.is_empty() {
-            return;
-        }
-        self.inner
-            .bytes
-            .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
         for chunk in bytes.chunks(gitgate_proto::CHUNK) {
-            let _ = self.inner.tx.send(Frame::Data(chunk.to_vec())).await;
+            self.send_counted(chunk.to_vec()).await;
         }
     }
 

@@ -43,7 +43,7 @@ pub fn session(cfg: &Config) -> Section {
     let status = request_bytes(Tool::AgentStatus, &[], std::path::Path::new("/"));
     let ws = net.agent.workspace.join("sess");
     std::fs::create_dir_all(&ws).unwrap();
-    let denied = request_bytes(Tool::Git, &["push", "origin", "main"], &ws);
+    let denied = denied_push_bytes(&ws);
     let cpu0 = cpu_secs(pid);
     for i in 0..requests {
         let req = if i % 2 == 0 { &status } else { &denied };
