@@ -456,6 +456,26 @@ pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
     out
 }
 
+/// Settings v3 no longer needs, still accepted so existing `.env` files keep working: one warning
+/// line each for the agent's start.
+pub fn deprecated_settings(env_file: &[(String, String)], env: &[(String, String)]) -> Vec<String> {
+    const DEPRECATED: &[(&str, &str)] = &[
+        (
+            "GITGATE_WORKSPACE",
+            "since v3 the agent never reads the workspace; remove it",
+        ),
+        (
+            "GITGATE_MIRROR_DIR",
+            "since v3 there are no mirrors (git talks to GitHub through the agent); remove it",
+        ),
+    ];
+    DEPRECATED
+        .iter()
+        .filter(|(name, _)| env_file.iter().chain(env).any(|(k, _)| k == name))
+        .map(|(name, why)| format!("{name} is deprecated and ignored: {why}"))
+        .collect()
+}
+
 /// Build settings from all layers. `env` is the process environment (passed in for testability);
 /// `env_file_path` names the `--env-file` in messages.
 pub fn load(
@@ -593,18 +613,6 @@ impl Settings {
     /// Checks that need no I/O beyond looking at paths.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.policy()?;
-        if !self.workspace.is_absolute() {
-            return Err(invalid(
-                "GITGATE_WORKSPACE",
-                format!("'{}' must be an absolute path", self.workspace.display()),
-            ));
-        }
-        if !self.workspace.is_dir() {
-            return Err(invalid(
-                "GITGATE_WORKSPACE",
-                format!("'{}' is not a directory", self.workspace.display()),
-            ));
-        }
         if !self.socket.is_absolute() {
             return Err(invalid(
                 "GITGATE_SOCKET",
@@ -737,14 +745,31 @@ mod tests {
             let err = load(None, None, &[], &e).unwrap_err().to_string();
             assert!(err.starts_with(k), "{k}={v}: {err}");
         }
-        let err = load(
+        // Deprecated since v3 (the agent never reads the workspace): accepted, never checked.
+        assert!(load(
             None,
             None,
             &[],
             &env(&[("GITGATE_WORKSPACE", "/nonexistent/ws")]),
         )
-        .unwrap_err();
-        assert!(err.to_string().starts_with("GITGATE_WORKSPACE"), "{err}");
+        .is_ok());
+    }
+
+    #[test]
+    fn deprecated_settings_are_named_once_each() {
+        let file = env(&[("GITGATE_WORKSPACE", "/w"), ("GITGATE_MIRROR_DIR", "/m")]);
+        let proc_env = env(&[("GITGATE_WORKSPACE", "/w"), ("PATH", "/bin")]);
+        let w = deprecated_settings(&file, &proc_env);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("GITGATE_WORKSPACE is deprecated and ignored"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with("GITGATE_MIRROR_DIR is deprecated and ignored"),
+            "{w:?}"
+        );
+        assert!(deprecated_settings(&[], &env(&[("PATH", "/bin")])).is_empty());
     }
 
     #[test]

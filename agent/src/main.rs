@@ -105,7 +105,7 @@ fn main() -> ExitCode {
             Err(e) => return fail(e),
         },
     };
-    let mut warnings = Vec::new();
+    let mut warnings = config::deprecated_settings(&env_file, &process_env());
     if let Err(e) = hardening {
         warnings.push(format!("process hardening incomplete: {e}"));
     }

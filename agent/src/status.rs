@@ -40,7 +40,6 @@ pub fn render(state: &AgentState, state_dir_bytes: u64) -> String {
         "peer checks:       on (allowed uids {:?})",
         state.allowed_uids()
     );
-    let _ = writeln!(t, "workspace:         {}", s.workspace.display());
     let _ = writeln!(
         t,
         "state dir:         {} ({})",

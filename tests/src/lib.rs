@@ -125,7 +125,6 @@ impl AgentBuilder {
             ("PATH".into(), "/usr/bin:/bin".into()),
             ("HOME".into(), root.join("agent-home").display().to_string()),
             ("GITGATE_SOCKET".into(), socket.display().to_string()),
-            ("GITGATE_WORKSPACE".into(), workspace.display().to_string()),
             ("GITGATE_STATE_DIR".into(), state.display().to_string()),
             ("GITGATE_HELLO_TIMEOUT_MS".into(), "2000".into()),
         ];

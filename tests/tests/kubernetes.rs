@@ -45,9 +45,14 @@ fn audit_records_go_to_stdout_as_whole_json_lines_with_the_pod_name() {
         .env("POD_NAME", POD)
         .start();
     let repo = agent.workspace_repo("app", &server.url("acme", "app"));
-    agent
-        .run("git", &repo, &["push", "origin", "HEAD:main"])
-        .assert_code(126);
+    let refused = agent.run("git", &repo, &["push", "origin", "HEAD:main"]);
+    refused.assert_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("! [remote rejected] HEAD -> main (gitgate: "),
+        "{refused:?}"
+    );
     git(&repo, &["checkout", "-q", "-b", "claude/k8s"]);
     agent
         .run("git", &repo, &["push", "origin", "claude/k8s"])
