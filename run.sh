@@ -57,8 +57,8 @@ Native mode (no container engine; the agent runs as you, in the background):
   ./run.sh --native --build   only build the binaries
   When the agent already runs, ./run.sh --native compares .env (and the settings in the
   environment) with those it was started with, and restarts it if they differ.
-  Native defaults: workspace = $HOME (GITGATE_WORKSPACE), state, socket and log under
-  <dir of run.sh>/.gitgate. The agent runs as you: the AI, also running as you, can read .env
+  Native defaults: state, socket and log under <dir of run.sh>/.gitgate (the agent never
+  reads the workspace: the AI works wherever it likes). The agent runs as you: the AI, also running as you, can read .env
   and the token. Native mode is for trying gitgate and for an AI running as another user;
   the containers are the boundary.
 
@@ -625,26 +625,14 @@ native_env() {
 	export GITGATE_REAL_GIT
 }
 
-# The workspace the native agent gets: GITGATE_WORKSPACE (environment, then .env), default $HOME.
-native_workspace() {
-	local ws
-	ws=$(setting GITGATE_WORKSPACE || true)
-	# shellcheck disable=SC2088 # a literal ~ from .env, expanded here
-	case $ws in
-	'' | '~') ws=$HOME ;;
-	'~/'*) ws=$HOME/${ws#'~/'} ;;
-	esac
-	printf '%s' "$ws"
-}
-
-# launch_record: what a start now would give the agent. Line 1-2: its command line and wiring
-# (a change needs a restart); line 3: the digest of its settings (a change is a reload or restart).
+# launch_record: what a start now would give the agent. Line 1: its command line (a change needs a
+# restart); line 2: the digest of its settings (a change is a reload or restart).
 launch_record() {
 	local env_arg='' digest
 	[ ! -f "$ENV_FILE" ] || env_arg="--env-file $ENV_FILE"
 	# shellcheck disable=SC2086 # word list
 	digest=$(settings_digest $AGENT_ENV_NAMES) || digest=unknown
-	printf 'args=%s\nworkspace=%s\nsettings=%s\n' "$env_arg" "$(native_workspace)" "$digest"
+	printf 'args=%s\nsettings=%s\n' "$env_arg" "$digest"
 }
 
 # launch_changes: status 0 when the running agent got what a start now would give it; otherwise
@@ -660,11 +648,9 @@ launch_changes() {
 	fi
 	[ "$(printf '%s\n' "$now" | sed -n 1p)" = "$(printf '%s\n' "$was" | sed -n 1p)" ] ||
 		what="the settings file (now ${ENV_FILE})"
-	[ "$(printf '%s\n' "$now" | sed -n 2p)" = "$(printf '%s\n' "$was" | sed -n 2p)" ] ||
-		what="${what:+$what, }the workspace (GITGATE_WORKSPACE, now $(native_workspace))"
-	case $(printf '%s\n' "$now" | sed -n 3p) in
+	case $(printf '%s\n' "$now" | sed -n 2p) in
 	settings=unknown) what="${what:+$what, }possibly the settings (no sha256sum, shasum or cksum to compare them)" ;;
-	"$(printf '%s\n' "$was" | sed -n 3p)") ;;
+	"$(printf '%s\n' "$was" | sed -n 2p)") ;;
 	*) what="${what:+$what, }the settings in $ENV_FILE or the environment" ;;
 	esac
 	printf '%s changed since the agent started' "$what"
@@ -672,14 +658,15 @@ launch_changes() {
 }
 
 native_start() {
-	local pid ws i timeout tok changes restart=${1:-}
+	local pid i timeout tok changes restart=${1:-}
 	case $NATIVE_DIR in
 	*[\"\$\`\\]*) die "GITGATE_NATIVE_DIR must not contain \", \$, \` or \\: $NATIVE_DIR" ;;
 	esac
 	# sun_path holds 108 bytes on Linux, 104 on macOS.
 	[ "${#SOCKET}" -lt 104 ] ||
 		die "the socket path $SOCKET is too long for a unix socket; set GITGATE_NATIVE_DIR to a shorter directory"
-	ws=$(native_workspace)
+	[ -z "$(setting GITGATE_WORKSPACE || true)" ] ||
+		warn "GITGATE_WORKSPACE is deprecated and ignored: the agent never reads the workspace (remove it)"
 	if pid=$(running_pid); then
 		if [ -n "$restart" ]; then
 			changes="--restart"
@@ -695,7 +682,7 @@ native_start() {
 		native_binaries
 		set -- --check
 		[ ! -f "$ENV_FILE" ] || set -- --env-file "$ENV_FILE" --check
-		GITGATE_SOCKET=$SOCKET GITGATE_STATE_DIR=$NATIVE_DIR/state GITGATE_WORKSPACE=$ws \
+		GITGATE_SOCKET=$SOCKET GITGATE_STATE_DIR=$NATIVE_DIR/state \
 			"$AGENT_BIN" "$@" >/dev/null ||
 			die "the agent refused the settings (its message is above); the running agent (pid $pid) keeps the ones it started with"
 		if [ "$changes" = --restart ]; then
@@ -728,12 +715,12 @@ native_start() {
 	# group leader, so setsid execs in place and $! is the agent's pid. No setsid (macOS): nohup
 	# in a background job of its own process group (set -m).
 	if command -v setsid >/dev/null 2>&1; then
-		GITGATE_SOCKET=$SOCKET GITGATE_STATE_DIR=$NATIVE_DIR/state GITGATE_WORKSPACE=$ws \
+		GITGATE_SOCKET=$SOCKET GITGATE_STATE_DIR=$NATIVE_DIR/state \
 			setsid "$@" </dev/null >"$LOG_FILE" 2>&1 &
 		pid=$!
 	else
 		set -m
-		GITGATE_SOCKET=$SOCKET GITGATE_STATE_DIR=$NATIVE_DIR/state GITGATE_WORKSPACE=$ws \
+		GITGATE_SOCKET=$SOCKET GITGATE_STATE_DIR=$NATIVE_DIR/state \
 			nohup "$@" </dev/null >"$LOG_FILE" 2>&1 &
 		pid=$!
 		set +m
@@ -756,7 +743,7 @@ native_start() {
 		i=$((i + 1))
 	done
 	launch_record >"$LAUNCH_FILE" || true
-	say "agent started (pid $pid, socket $SOCKET, workspace $ws, log $LOG_FILE)"
+	say "agent started (pid $pid, socket $SOCKET, log $LOG_FILE)"
 	export_line
 	say "to use it in this shell: eval \"\$(./run.sh --native)\""
 }
@@ -804,7 +791,7 @@ native_reload() {
 	validate_settings setting
 	if ! changes=$(launch_changes); then
 		case $changes in
-		*"the settings file"* | *"the workspace"*)
+		*"the settings file"*)
 			warn "${changes%% changed since*} changed since the agent started: a reload cannot apply that; restart: ./run.sh --native --restart"
 			;;
 		esac

@@ -211,6 +211,7 @@ const OTHER_ENV_FILE_KEYS: &[&str] = &[
     "PGID",
     "CONTAINER_ENGINE",
     "GITGATE_REAL_GIT",
+    "GITGATE_REAL_GH",
     "GITGATE_MIRROR_DIR",
     // The egress proxy's allowlist and switch (run.sh and the egress container, never the agent).
     "ALLOWED_EGRESS",
@@ -233,6 +234,10 @@ const ENV_ONLY_KEYS: &[&str] = &[
     "GITGATE_CONTAINER_TEST",
     "GITGATE_CONTAINER_AGENT",
     "GITGATE_TEST_RESULTS",
+    // The shim's own (native mode: they may sit in the environment the agent starts from).
+    "GITGATE_OVERLAY_DIR",
+    "GITGATE_GH_HOST",
+    "GITGATE_GH_CONFIG_DIR",
     // Kubernetes downward API (deploy/kubernetes): the pod's name, added to audit records.
     "POD_NAME",
 ];
@@ -930,6 +935,7 @@ mod tests {
             "GITHUB_API_URL",
             "GITGATE_SOCKET",
             "GITGATE_REAL_GIT",
+            "GITGATE_REAL_GH",
             "GITGATE_MODE",
             "GITGATE_ENV_FILE",
             "WORKSPACE_DIR",

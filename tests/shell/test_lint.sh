@@ -108,12 +108,16 @@ check_compose() {
 		else
 			fail "$label: token placement" "$CONFIG"
 		fi
-		if contains "$agent" "GITGATE_WORKSPACE: /workspace" && contains "$agent" "ALLOWED_UIDS: '[1234]'" &&
+		# v3: the agent never sees the workspace and the AI container no agent state; they share
+		# only the socket volume.
+		if ! contains "$agent" "GITGATE_WORKSPACE" && ! contains "$agent" "$TMP_ROOT/ws" &&
+			! contains "$agent" "mirrors" && contains "$agent" "ALLOWED_UIDS: '[1234]'" &&
 			contains "$agent" "read_only: true" && contains "$claude" "user: 1234:2345" &&
-			contains "$claude" "source: $TMP_ROOT/ws" && contains "$claude" "mirrors:/var/lib/gitgate/mirrors:ro" &&
+			contains "$claude" "source: $TMP_ROOT/ws" && ! contains "$claude" "mirrors" &&
+			contains "$claude" "socket:/run/gitgate:rw" &&
 			! contains "$claude" "state:" && contains "$agent" "state:/var/lib/gitgate:rw" &&
 			contains "$claude" "/dev/null:/workspace/.env:ro" && ! contains "$claude" "GITGATE_MIRROR_DIR"; then
-			pass "$label: wiring (workspace, ALLOWED_UIDS from PUID, user, read-only mirror at the agent's path, .env shadowed)"
+			pass "$label: wiring (no workspace or mirrors for the agent, ALLOWED_UIDS from PUID, user, only the socket shared, .env shadowed)"
 		else
 			fail "$label: wiring" "$CONFIG"
 		fi
