@@ -278,7 +278,7 @@ impl AppTokens {
         let mut resp = req
             .send()
             .await
-            .map_err(|e| AppError::Network(error_text(&e)))?;
+            .map_err(|e| AppError::Network(crate::gateway::upstream::error_text(&e)))?;
         let status = resp.status();
         let date = resp
             .headers()
@@ -290,7 +290,7 @@ impl AppTokens {
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| AppError::Network(error_text(&e)))?
+            .map_err(|e| AppError::Network(crate::gateway::upstream::error_text(&e)))?
         {
             if buf.len() + chunk.len() > MAX_BODY {
                 return Err(AppError::Network("answer too large".into()));
@@ -829,28 +829,6 @@ fn take_token(mut v: Value) -> Result<RetiredToken, AppError> {
         .ok()
         .and_then(|tok| tok.clear())
         .ok_or_else(bad)
-}
-
-fn error_text(e: &reqwest::Error) -> String {
-    let mut s = if e.is_timeout() {
-        "timed out".to_owned()
-    } else if e.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut src = std::error::Error::source(e);
-    let mut n = 0;
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-        n += 1;
-        if n > 4 {
-            break;
-        }
-    }
-    s
 }
 
 #[cfg(test)]

@@ -198,6 +198,15 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
             log::warn(&state, &format!("GitHub App token not minted: {e}"));
         }
     }
+    // Before the socket exists: a client may signal the agent as soon as it can connect (SIGHUP's
+    // default action would end the process).
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return fail("cannot install signal handlers");
+    };
     let settings = state.settings();
     let listener = match server::bind(&settings.socket) {
         Ok(l) => l,
@@ -231,13 +240,6 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
         .cloned()
         .map(|app| tokio::spawn(app.run(state.clone(), app_stop.clone())));
     let shutdown = server::Shutdown::default();
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        return fail("cannot install signal handlers");
-    };
     let server = tokio::spawn(server::serve(state.clone(), listener, shutdown.clone()));
     // The gh API gateway on its own socket, stopped and awaited with the git server.
     let api_socket = settings.api_socket_path();

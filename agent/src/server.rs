@@ -84,7 +84,7 @@ pub async fn serve(state: Arc<AgentState>, listener: UnixListener, shutdown: Shu
     }
 }
 
-fn peer_of(stream: &UnixStream) -> Option<Peer> {
+pub(crate) fn peer_of(stream: &UnixStream) -> Option<Peer> {
     let cred =
         nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials).ok()?;
     Some(Peer {

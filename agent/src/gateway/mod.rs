@@ -6,7 +6,7 @@
 //! headers. Refusals are GitHub-shaped so gh prints them as its own errors.
 
 mod nodes;
-mod upstream;
+pub(crate) mod upstream;
 
 use crate::session::Peer;
 use crate::state::AgentState;
@@ -93,15 +93,6 @@ pub async fn serve(
     }
 }
 
-fn peer_of(stream: &UnixStream) -> Option<Peer> {
-    let cred =
-        nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials).ok()?;
-    Some(Peer {
-        uid: cred.uid(),
-        pid: cred.pid(),
-    })
-}
-
 /// Why a whole connection is refused (answered to every request on it).
 #[derive(Clone)]
 enum ConnRefusal {
@@ -112,7 +103,7 @@ enum ConnRefusal {
 
 async fn connection(gw: Arc<Gateway>, stream: UnixStream, stop: CancellationToken) {
     let settings = gw.state.settings();
-    let peer = peer_of(&stream);
+    let peer = crate::server::peer_of(&stream);
     let mut refusal = match peer {
         None => Some(ConnRefusal::NoPeer),
         Some(p) if !gw.state.allowed_uids().contains(&p.uid) => {

@@ -327,7 +327,7 @@ impl Upstream {
 }
 
 /// reqwest's error as a kind and its causes, without the URL.
-fn error_text(e: &reqwest::Error) -> String {
+pub(crate) fn error_text(e: &reqwest::Error) -> String {
     let mut s = if e.is_timeout() {
         "timed out".to_owned()
     } else if e.is_connect() {

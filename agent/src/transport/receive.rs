@@ -8,7 +8,7 @@ use super::cache::Cache;
 use super::http::{self, auth_header, status_error};
 use super::pack::{self, Ingested, PackError};
 use super::pkt::{self, Pkt};
-use super::upload::{read_bounded, send_scanned, upstream_error};
+use super::upload::send_scanned;
 use super::{protocol_error, Input, Upstream};
 use crate::error::AgentError;
 use crate::session::Request;
@@ -161,20 +161,17 @@ pub async fn run(
     req.audit.set_outcome(crate::session::Outcome::NotSent);
     let auth = auth_header(&state.token).ok_or_else(AgentError::no_token)?;
     let shown_url = req.hello.url.clone();
-    let resp = client
-        .get(format!("{}/info/refs?service=git-receive-pack", up.base))
-        .header(AUTHORIZATION, auth.clone())
-        .send()
-        .await
-        .map_err(|e| http::send_error(&e, &shown_url))?;
-    if !resp.status().is_success() {
-        return Err(status_error(resp.status(), &shown_url));
-    }
-    let body = read_bounded(resp, MAX_ADVERTISEMENT, &shown_url).await?;
-    let skip = pkt::strip_service_header(&body)
-        .map_err(|e| upstream_error(&shown_url, e))?
-        .unwrap_or(0);
-    send_scanned(state, req, &body[skip..]).await?;
+    let body = super::upload::advertisement(
+        client,
+        up,
+        "git-receive-pack",
+        None,
+        MAX_ADVERTISEMENT,
+        &auth,
+        &shown_url,
+    )
+    .await?;
+    send_scanned(state, req, &body).await?;
 
     let timeout = Duration::from_secs(settings.io_timeout_secs.max(1));
     let mut input = Input::new(&mut req.stdin, timeout);

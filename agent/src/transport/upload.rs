@@ -25,21 +25,17 @@ pub async fn run(
     let settings = state.settings();
     let auth = auth_header(&state.token).ok_or_else(AgentError::no_token)?;
     let shown_url = req.hello.url.clone();
-    let resp = client
-        .get(format!("{}/info/refs?service=git-upload-pack", up.base))
-        .header(AUTHORIZATION, auth.clone())
-        .header("Git-Protocol", "version=2")
-        .send()
-        .await
-        .map_err(|e| http::send_error(&e, &shown_url))?;
-    if !resp.status().is_success() {
-        return Err(status_error(resp.status(), &shown_url));
-    }
-    let body = read_bounded(resp, MAX_ADVERTISEMENT, &shown_url).await?;
-    let skip = pkt::strip_service_header(&body)
-        .map_err(|e| upstream_error(&shown_url, e))?
-        .unwrap_or(0);
-    let adv = &body[skip..];
+    let body = advertisement(
+        client,
+        up,
+        "git-upload-pack",
+        Some("version=2"),
+        MAX_ADVERTISEMENT,
+        &auth,
+        &shown_url,
+    )
+    .await?;
+    let adv = &body[..];
     if !matches!(
         pkt::parse(adv),
         Ok(Some((pkt::Pkt::Data(b"version 2\n"), _)))
@@ -85,6 +81,38 @@ pub async fn run(
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `GET info/refs?service=…` with the token: the advertisement (at most `max` bytes) without its
+/// `# service=` header, as git expects it over `connect`.
+pub async fn advertisement(
+    client: &reqwest::Client,
+    up: &Upstream,
+    service: &str,
+    git_protocol: Option<&str>,
+    max: usize,
+    auth: &reqwest::header::HeaderValue,
+    shown_url: &str,
+) -> Result<Vec<u8>, AgentError> {
+    let mut get = client
+        .get(format!("{}/info/refs?service={service}", up.base))
+        .header(AUTHORIZATION, auth.clone());
+    if let Some(p) = git_protocol {
+        get = get.header("Git-Protocol", p);
+    }
+    let resp = get
+        .send()
+        .await
+        .map_err(|e| http::send_error(&e, shown_url))?;
+    if !resp.status().is_success() {
+        return Err(status_error(resp.status(), shown_url));
+    }
+    let mut body = read_bounded(resp, max, shown_url).await?;
+    let skip = pkt::strip_service_header(&body)
+        .map_err(|e| upstream_error(shown_url, e))?
+        .unwrap_or(0);
+    body.drain(..skip);
+    Ok(body)
 }
 
 pub fn upstream_error(url: &str, e: impl std::fmt::Display) -> AgentError {
