@@ -174,15 +174,9 @@ impl AppTokens {
         let app_id = settings
             .github_app_id
             .ok_or_else(|| "GITHUB_APP_ID is not set".to_owned())?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
-            .read_timeout(Duration::from_secs(settings.io_timeout_secs))
+        // The gateway's client, plus an overall bound per request (mints are small).
+        let client = crate::gateway::upstream::api_client_builder(settings)
             .timeout(Duration::from_secs(settings.io_timeout_secs))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .https_only(!settings.allow_http_loopback)
             .build()
             .map_err(|e| format!("cannot build the GitHub API client: {e}"))?;
         let app = AppTokens {

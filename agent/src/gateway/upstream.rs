@@ -156,16 +156,22 @@ fn github_owned(host: &str, allow_loopback: bool) -> bool {
         || (allow_loopback && (h == "127.0.0.1" || h == "localhost" || h == "[::1]"))
 }
 
+/// The agent's client towards the GitHub API: rustls, connect and idle timeouts from the settings,
+/// `TCP_NODELAY`, no proxy, no automatic redirects, https only (but for loopback in tests).
+pub(crate) fn api_client_builder(settings: &Settings) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
+        .read_timeout(Duration::from_secs(settings.io_timeout_secs))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .https_only(!settings.allow_http_loopback)
+}
+
 impl Upstream {
     pub fn new(settings: &Settings) -> Result<Upstream, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
-            .read_timeout(Duration::from_secs(settings.io_timeout_secs))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .https_only(!settings.allow_http_loopback)
+        let client = api_client_builder(settings)
             .build()
             .map_err(|e| format!("cannot build the GitHub API client: {e}"))?;
         Ok(Upstream {
