@@ -20,10 +20,16 @@ pub fn info(state: &AgentState, msg: &str) {
 }
 
 pub fn warn(state: &AgentState, msg: &str) {
+    warn_redacted(&state.redactor, msg)
+}
+
+/// For work that outlives its request (a push finishing after its client left) and holds only the
+/// redactor.
+pub fn warn_redacted(redactor: &crate::redact::Redactor, msg: &str) {
     eprintln!(
         "{} gitgate-agent: warning: {}",
         stamp(),
-        state.redactor.redact_str(msg)
+        redactor.redact_str(msg)
     );
 }
 

@@ -137,18 +137,6 @@ fn report(updates: &[RefUpdate], reasons: &[String], unpack: &str, caps: &Caps) 
     }
 }
 
-fn log_line(state: &crate::redact::Redactor, msg: &str) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    eprintln!(
-        "{}.{:03} gitgate-agent: {}",
-        now.as_secs(),
-        now.subsec_millis(),
-        state.redact_str(msg)
-    );
-}
-
 pub async fn run(
     state: &AgentState,
     req: &mut Request,
@@ -419,7 +407,7 @@ pub async fn run(
         }
         .await;
         if cancel.is_cancelled() {
-            log_line(
+            crate::log::warn_redacted(
                 &redactor,
                 &format!(
                     "push to {slug} ({}) was sent upstream before the client went away; upstream result: {}",
