@@ -21,6 +21,8 @@ pub struct AuditRecord<'a> {
     pub reason: &'a str,
     /// What reached upstream, for writes.
     pub outcome: Option<crate::session::Outcome>,
+    /// Sent upstream without credentials (a public fetch).
+    pub anonymous: bool,
     pub code: i32,
     pub duration: Duration,
     pub bytes: u64,
@@ -51,6 +53,7 @@ pub fn record(state: &AgentState, r: AuditRecord<'_>) {
         "decision": r.decision,
         "reason": r.reason,
         "outcome": r.outcome.map(crate::session::Outcome::as_str),
+        "anonymous": r.anonymous,
         "code": r.code,
         "duration_ms": r.duration.as_secs_f64() * 1000.0,
         "bytes": r.bytes,

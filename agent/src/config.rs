@@ -42,6 +42,7 @@ pub struct Settings {
     pub allow_pr_merge: bool,
     /// gh gateway: workflow dispatch, run rerun and cancel.
     pub allow_workflow_run: bool,
+    pub allow_public_fetch: bool,
     pub allowed_repos: Vec<String>,
     pub allowed_hosts: Vec<String>,
     /// Peer uids allowed on the socket; `None` = only the agent's own uid.
@@ -90,6 +91,7 @@ impl Default for Settings {
             allow_tag_push: false,
             allow_pr_merge: false,
             allow_workflow_run: false,
+            allow_public_fetch: false,
             allowed_repos: vec![],
             allowed_hosts: vec!["github.com".into()],
             allowed_uids: None,
@@ -141,6 +143,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("ALLOW_TAG_PUSH", "allow_tag_push", Kind::Bool),
     ("ALLOW_PR_MERGE", "allow_pr_merge", Kind::Bool),
     ("ALLOW_WORKFLOW_RUN", "allow_workflow_run", Kind::Bool),
+    ("ALLOW_PUBLIC_FETCH", "allow_public_fetch", Kind::Bool),
     ("ALLOWED_REPOS", "allowed_repos", Kind::StrList),
     ("ALLOWED_HOSTS", "allowed_hosts", Kind::StrList),
     ("ALLOWED_UIDS", "allowed_uids", Kind::UidList),
@@ -582,6 +585,7 @@ impl Settings {
             allowed_hosts: self.allowed_hosts.clone(),
             allow_pr_merge: self.allow_pr_merge,
             allow_workflow_run: self.allow_workflow_run,
+            allow_public_fetch: self.allow_public_fetch,
         }
     }
 

@@ -46,7 +46,7 @@ pub async fn run(state: &AgentState, req: &mut Request) -> Result<Exit, AgentErr
         .map_err(|_| AgentError::Usage("pre-push input is not UTF-8".into()))?;
     let policy = state.policy();
     if let Some(url) = req.hello.args.get(2).filter(|u| !u.is_empty()) {
-        let up = crate::transport::upstream_for(&state.settings(), &policy, url)?;
+        let up = crate::transport::upstream_for(&state.settings(), &policy, url, true)?;
         req.audit.set_repo(&up.slug);
     }
     for line in text.lines().filter(|l| !l.trim().is_empty()) {

@@ -488,6 +488,7 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream, shutdown: Shutdo
             decision,
             reason: &reason,
             outcome: note.outcome(),
+            anonymous: note.anonymous(),
             code,
             duration: started.elapsed(),
             bytes,

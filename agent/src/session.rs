@@ -168,6 +168,8 @@ pub struct AuditNote {
     upstream_work: std::sync::atomic::AtomicBool,
     /// A refusal the handler already told the client in its own protocol (git report-status).
     denied: Mutex<Option<String>>,
+    /// Sent upstream without credentials (`ALLOW_PUBLIC_FETCH`).
+    anonymous: std::sync::atomic::AtomicBool,
 }
 
 impl AuditNote {
@@ -195,6 +197,13 @@ impl AuditNote {
     }
     pub fn repo(&self) -> Option<String> {
         self.repo.lock().ok().and_then(|r| r.clone())
+    }
+    pub fn set_anonymous(&self) {
+        self.anonymous
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn anonymous(&self) -> bool {
+        self.anonymous.load(std::sync::atomic::Ordering::SeqCst)
     }
     pub fn set_denied(&self, reason: &str) {
         if let Ok(mut d) = self.denied.lock() {

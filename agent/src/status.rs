@@ -104,6 +104,15 @@ pub fn render(state: &AgentState, state_dir_bytes: u64) -> String {
         allowed(s.allow_pr_merge)
     );
     let _ = writeln!(t, "  allowed repos:           {}", list(&s.allowed_repos));
+    let _ = writeln!(
+        t,
+        "  public fetch:            {}",
+        if s.allow_public_fetch {
+            "allowed, without credentials"
+        } else {
+            "denied"
+        }
+    );
     let _ = writeln!(t, "  allowed hosts:           {}", list(&s.allowed_hosts));
     let _ = writeln!(t, "github api:        {}", s.github_api_url);
     let audit = s.audit_log_path();

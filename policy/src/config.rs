@@ -2,7 +2,7 @@
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::denial::quote;
+use crate::denial::{quote, Denial};
 
 /// The policy settings (DESIGN §7), plain data. The agent fills it from its layered configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +25,8 @@ pub struct PolicyConfig {
     pub allow_pr_merge: bool,
     /// `ALLOW_WORKFLOW_RUN`: GitHub Actions dispatch, rerun and cancel through the API gateway.
     pub allow_workflow_run: bool,
+    /// `ALLOW_PUBLIC_FETCH`: fetch repositories outside `ALLOWED_REPOS` without any credentials.
+    pub allow_public_fetch: bool,
 }
 
 impl Default for PolicyConfig {
@@ -39,6 +41,7 @@ impl Default for PolicyConfig {
             allowed_hosts: vec!["github.com".into()],
             allow_pr_merge: false,
             allow_workflow_run: false,
+            allow_public_fetch: false,
         }
     }
 }
@@ -52,6 +55,17 @@ pub const ALLOWED_REPOS: &str = "ALLOWED_REPOS";
 pub const ALLOWED_HOSTS: &str = "ALLOWED_HOSTS";
 pub const ALLOW_PR_MERGE: &str = "ALLOW_PR_MERGE";
 pub const ALLOW_WORKFLOW_RUN: &str = "ALLOW_WORKFLOW_RUN";
+pub const ALLOW_PUBLIC_FETCH: &str = "ALLOW_PUBLIC_FETCH";
+
+/// How git may reach a repository (see [`Policy::git_access`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitAccess {
+    /// In `ALLOWED_REPOS`: fetched and pushed with the token.
+    WithToken,
+    /// Not in `ALLOWED_REPOS`, but `ALLOW_PUBLIC_FETCH=true` and a fetch: the agent fetches it
+    /// without any credentials, so only what is public can be read and the token never goes there.
+    Anonymous,
+}
 
 /// An invalid setting. The agent refuses to start with this message, so it names the setting, the value
 /// and what is wrong.
@@ -143,6 +157,32 @@ impl Policy {
         let shaped = matches!((parts.next(), parts.next(), parts.next()),
             (Some(o), Some(n), None) if !o.is_empty() && !n.is_empty());
         shaped && self.repos.is_match(owner_slash_name)
+    }
+
+    /// May git fetch (`push == false`) or push `owner/name`, and with which credentials?
+    pub fn git_access(&self, owner_slash_name: &str, push: bool) -> Result<GitAccess, Denial> {
+        if self.repo_allowed(owner_slash_name) {
+            return Ok(GitAccess::WithToken);
+        }
+        let not_listed = format!(
+            "repository '{}' is not in ALLOWED_REPOS",
+            quote(owner_slash_name)
+        );
+        if push {
+            return Err(Denial::with_setting(
+                format!("{not_listed} (ALLOWED_REPOS)"),
+                ALLOWED_REPOS,
+            ));
+        }
+        if self.cfg.allow_public_fetch {
+            return Ok(GitAccess::Anonymous);
+        }
+        Err(Denial::with_setting(
+            format!(
+                "{not_listed} (ALLOWED_REPOS; or ALLOW_PUBLIC_FETCH=true to fetch public repositories without credentials)"
+            ),
+            ALLOWED_REPOS,
+        ))
     }
 
     /// Is `host[:port]` in `ALLOWED_HOSTS`? (Case-insensitive exact match: `github.com:443` is not
@@ -258,6 +298,40 @@ mod tests {
             !p.repo_allowed("acme/app"),
             "empty ALLOWED_REPOS allows nothing"
         );
+    }
+
+    #[test]
+    fn git_access_table() {
+        let with = |public: bool| {
+            Policy::new(PolicyConfig {
+                allowed_repos: vec!["acme/*".into()],
+                allow_public_fetch: public,
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let listed = "repository 'other/lib' is not in ALLOWED_REPOS";
+        // (public fetch on, slug, push) → access or the start of the refusal
+        for (public, slug, push, want) in [
+            (false, "acme/app", false, Ok(GitAccess::WithToken)),
+            (false, "ACME/app", true, Ok(GitAccess::WithToken)),
+            (true, "acme/app", false, Ok(GitAccess::WithToken)),
+            (true, "other/lib", false, Ok(GitAccess::Anonymous)),
+            (true, "other/lib", true, Err(format!("{listed} (ALLOWED_REPOS)"))),
+            (false, "other/lib", true, Err(format!("{listed} (ALLOWED_REPOS)"))),
+            (
+                false,
+                "other/lib",
+                false,
+                Err(format!("{listed} (ALLOWED_REPOS; or ALLOW_PUBLIC_FETCH=true to fetch public repositories without credentials)")),
+            ),
+        ] {
+            let got = with(public).git_access(slug, push).map_err(|d| {
+                assert_eq!(d.setting, Some(ALLOWED_REPOS));
+                d.message
+            });
+            assert_eq!(got, want, "public={public} {slug} push={push}");
+        }
     }
 
     #[test]

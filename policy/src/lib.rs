@@ -13,6 +13,6 @@ pub mod refname;
 pub mod url;
 pub mod wire;
 
-pub use config::{Policy, PolicyConfig, PolicyError};
+pub use config::{GitAccess, Policy, PolicyConfig, PolicyError};
 pub use denial::Denial;
 pub use url::{parse_remote_url, RepoRef};

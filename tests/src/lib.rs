@@ -5,7 +5,7 @@
 //! profile and target dir as the tests), so `cargo test --workspace` alone is enough.
 
 pub use gitgate_testsupport::githttp::{
-    self, git, git_status, init_bare, install_hook, test_home, GitHttpServer,
+    self, git, git_status, init_bare, install_hook, test_home, GitHttpServer, RecordedRequest,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};

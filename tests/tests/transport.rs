@@ -54,15 +54,7 @@ fn fx(git: &Path, extra: &[(&str, &str)]) -> Fx {
     git_ok(s, &["tag", "v1", "HEAD~1"]);
     let url = server.url_with_token("acme", "app", &token);
     git_ok(s, &["push", "-q", &url, "main", "feature", "v1"]);
-    let mut ab = Agent::builder()
-        .token(&token)
-        .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
-        .env("ALLOWED_REPOS", r#"["acme/*"]"#)
-        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1");
-    for (k, v) in extra {
-        ab = ab.env(k, v);
-    }
-    let agent = ab.start();
+    let agent = start_agent(&token, &server, extra);
     let ovl_dir = tempfile::tempdir().unwrap();
     let overlay = exec_overlay(git, &ovl_dir.path().join("exec"));
     Fx {
@@ -75,6 +67,24 @@ fn fx(git: &Path, extra: &[(&str, &str)]) -> Fx {
         overlay,
         _ovl_dir: ovl_dir,
     }
+}
+
+/// An agent for `server` allowed to use acme/*, with `extra` settings.
+fn start_agent(token: &str, server: &GitHttpServer, extra: &[(&str, &str)]) -> Agent {
+    let mut ab = Agent::builder()
+        .token(token)
+        .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
+        .env("ALLOWED_REPOS", r#"["acme/*"]"#)
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1");
+    for (k, v) in extra {
+        ab = ab.env(k, v);
+    }
+    ab.start()
+}
+
+/// A second agent for the fixture's server.
+fn fx_agent(fx: &Fx, extra: &[(&str, &str)]) -> Agent {
+    start_agent(&fx.token, &fx.server, extra)
 }
 
 fn git_ok(dir: &Path, args: &[&str]) -> String {
@@ -588,7 +598,7 @@ fn refused_remotes_say_why() {
         let cases: Vec<(String, &str)> = vec![
             (
                 format!("http://127.0.0.1:{port}/evil/app.git"),
-                "fatal: gitgate: repository 'evil/app' is not in ALLOWED_REPOS (ALLOWED_REPOS)",
+                "fatal: gitgate: repository 'evil/app' is not in ALLOWED_REPOS (ALLOWED_REPOS; or ALLOW_PUBLIC_FETCH=true",
             ),
             (
                 format!("http://localhost:{port}/acme/app.git"),
@@ -783,4 +793,129 @@ fn pre_push_hook_under_dash() {
         "e".repeat(40)
     ))
     .assert_code(0);
+}
+
+/// `ALLOW_PUBLIC_FETCH`: a repository outside `ALLOWED_REPOS` is fetched without any
+/// credentials (the server sees no `Authorization` at all), exactly as direct git fetches a public
+/// repository; pushes to it stay refused; a private one gets a message saying why; without the
+/// setting the refusal names it and nothing reaches the server.
+#[test]
+fn public_repositories_are_fetched_without_credentials_only_when_allowed() {
+    each_git(|g| {
+        let fx = fx(g, &[("ALLOW_PUBLIC_FETCH", "true")]);
+        let port = fx.server.port();
+        let b = init_bare(fx.srv.path(), "pub", "lib");
+        git_ok(&b, &["config", "uploadpack.allowFilter", "true"]);
+        let seed = fx.clone_direct("seed", &[]);
+        git_ok(
+            &seed,
+            &[
+                "push",
+                "-q",
+                &fx.server.url_with_token("pub", "lib", &fx.token),
+                "main",
+            ],
+        );
+        fx.server.set_public("pub", "lib");
+        init_bare(fx.srv.path(), "priv", "secret");
+        let public = format!("http://127.0.0.1:{port}/pub/lib.git");
+        let path_of = |r: &RecordedRequest| r.path.starts_with("/pub/lib.git/");
+
+        let before = fx.server.requests().len();
+        differential(&fx, &["p"], &[("", vec!["clone", &public, "p"])]);
+        differential(
+            &fx,
+            &["p"],
+            &[
+                ("", vec!["clone", "--depth", "1", &public, "p"]),
+                ("p", vec!["fetch"]),
+            ],
+        );
+        let seen: Vec<RecordedRequest> = fx.server.requests()[before..]
+            .iter()
+            .filter(|r| path_of(r))
+            .cloned()
+            .collect();
+        assert!(seen.len() >= 4, "{seen:?}");
+        assert!(
+            seen.iter().all(|r| !r.had_auth && r.status == 200),
+            "a public fetch carried credentials: {seen:?}"
+        );
+
+        // a push to it is refused (not in ALLOWED_REPOS), nothing reaches the server
+        let p = fx.w("p");
+        let before = fx.server.request_count();
+        let r = fx.gitgate(&p, &["push", "origin", "HEAD:refs/heads/claude/x"]);
+        assert_eq!(r.code, 128, "{r:?}");
+        assert!(
+            r.stderr.contains(
+                "fatal: gitgate: repository 'pub/lib' is not in ALLOWED_REPOS (ALLOWED_REPOS)"
+            ),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(
+            fx.server.request_count(),
+            before,
+            "the push reached the server"
+        );
+
+        // a private repository: the server wants credentials, the agent never sends the token
+        let before = fx.server.requests().len();
+        let r = fx.gitgate(
+            fx.work.path(),
+            &[
+                "clone",
+                &format!("http://127.0.0.1:{port}/priv/secret.git"),
+                "s",
+            ],
+        );
+        assert_eq!(r.code, 128, "{r:?}");
+        assert!(
+            r.stderr.contains(
+                "fatal: gitgate: 'priv/secret' is not in ALLOWED_REPOS, so it was fetched without credentials (ALLOW_PUBLIC_FETCH) and the server answered 401"
+            ),
+            "{}",
+            r.stderr
+        );
+        let seen = &fx.server.requests()[before..];
+        assert!(
+            !seen.is_empty() && seen.iter().all(|r| !r.had_auth),
+            "{seen:?}"
+        );
+
+        let audit = std::fs::read_to_string(fx.agent.state.join("audit.jsonl")).unwrap();
+        let lines: Vec<serde_json::Value> = audit
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(lines
+            .iter()
+            .any(|l| l["repo"] == "pub/lib" && l["anonymous"] == true && l["code"] == 0));
+        assert!(lines
+            .iter()
+            .filter(|l| l["repo"] == "acme/app")
+            .all(|l| l["anonymous"] == false));
+
+        // without the setting: refused, naming it, and the server sees nothing
+        let strict = fx_agent(&fx, &[]);
+        let before = fx.server.request_count();
+        let r = Run::from(
+            git_cmd(&fx.git, fx.work.path())
+                .env("GIT_EXEC_PATH", &fx.overlay)
+                .env("GITGATE_SOCKET", &strict.socket)
+                .args(["ls-remote", &public])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(r.code, 128, "{r:?}");
+        assert!(
+            r.stderr.contains(
+                "fatal: gitgate: repository 'pub/lib' is not in ALLOWED_REPOS (ALLOWED_REPOS; or ALLOW_PUBLIC_FETCH=true to fetch public repositories without credentials)"
+            ),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(fx.server.request_count(), before);
+    });
 }

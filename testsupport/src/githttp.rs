@@ -55,6 +55,8 @@ struct Shared {
     home: PathBuf,
     redirect: Mutex<Option<String>>,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// `owner/name.git` paths anyone may fetch without credentials (like a public GitHub repo).
+    public: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -90,6 +92,7 @@ impl GitHttpServer {
             home: test_home().to_path_buf(),
             redirect: Mutex::new(None),
             requests: Mutex::new(Vec::new()),
+            public: Mutex::new(Vec::new()),
         });
 
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
@@ -175,6 +178,16 @@ impl GitHttpServer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Make `owner/name` public: fetches without an `Authorization` header are served (as user
+    /// `anonymous`); pushes and wrong credentials still get 401, as on GitHub.
+    pub fn set_public(&self, owner: &str, name: &str) {
+        self.shared
+            .public
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("/{owner}/{name}.git/"));
     }
 
     /// With `Some(location)`, every request (before any auth check) gets `302 Found` with
@@ -276,8 +289,15 @@ async fn handle(
         return r;
     }
 
+    let public_read = !had_auth && {
+        let public = shared.public.lock().unwrap_or_else(|e| e.into_inner());
+        public.iter().any(|p| rec.path.starts_with(p.as_str()))
+            && (rec.path.ends_with("/git-upload-pack")
+                || rec.path.ends_with("/info/refs?service=git-upload-pack"))
+    };
     let user = match creds {
         Some((user, _)) if auth_ok => user,
+        None if public_read => "anonymous".to_owned(),
         _ => {
             let mut r = simple(StatusCode::UNAUTHORIZED, "authentication required\n");
             r.headers_mut().insert(

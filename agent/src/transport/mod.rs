@@ -29,6 +29,8 @@ pub struct Upstream {
     pub host: String,
     /// `https://host/owner/name.git` (http only to loopback when allowed, for tests).
     pub base: String,
+    /// Not in `ALLOWED_REPOS`, fetched without credentials (`ALLOW_PUBLIC_FETCH`).
+    pub anonymous: bool,
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -38,11 +40,13 @@ fn is_loopback(host: &str) -> bool {
 
 const USE_HTTPS: &str = "use https://HOST/OWNER/NAME.git";
 
-/// Parse and check the URL git handed the helper. The URL itself is never forwarded.
+/// Parse and check the URL git handed the helper for a fetch or a push. The URL itself is never
+/// forwarded.
 pub fn upstream_for(
     settings: &crate::config::Settings,
     policy: &gitgate_policy::Policy,
     url: &str,
+    push: bool,
 ) -> Result<Upstream, AgentError> {
     let denied = |m: String| AgentError::denied(format!("gitgate: {m}"));
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -90,17 +94,16 @@ pub fn upstream_for(
         )));
     }
     let slug = r.slug();
-    if !policy.repo_allowed(&slug) {
-        return Err(denied(format!(
-            "repository '{slug}' is not in ALLOWED_REPOS (ALLOWED_REPOS)"
-        )));
-    }
+    let access = policy
+        .git_access(&slug, push)
+        .map_err(|d| denied(d.message))?;
     let http_ok = settings.allow_http_loopback && is_loopback(&r.host);
     let out_scheme = if http_ok { "http" } else { "https" };
     Ok(Upstream {
         base: format!("{out_scheme}://{}/{}/{}.git", r.host, r.owner, r.name),
         host: r.host,
         slug,
+        anonymous: access == gitgate_policy::GitAccess::Anonymous,
     })
 }
 
@@ -203,17 +206,28 @@ pub fn protocol_error(e: impl std::fmt::Display) -> AgentError {
 pub async fn run(state: &AgentState, req: &mut Request) -> Result<Exit, AgentError> {
     let settings = state.settings();
     let policy = state.policy();
-    let up = upstream_for(&settings, &policy, &req.hello.url)?;
+    let push = match req.hello.service.as_str() {
+        "git-upload-pack" => false,
+        "git-receive-pack" => true,
+        other => {
+            return Err(AgentError::Usage(format!(
+                "gitgate: unknown git service '{}'",
+                other.escape_default()
+            )))
+        }
+    };
+    let up = upstream_for(&settings, &policy, &req.hello.url, push)?;
     req.audit.set_repo(&up.slug);
-    crate::error::require_token(&state.token)?;
+    if up.anonymous {
+        req.audit.set_anonymous();
+    } else {
+        crate::error::require_token(&state.token)?;
+    }
     let client = http::client(&settings).map_err(AgentError::Internal)?;
-    match req.hello.service.as_str() {
-        "git-upload-pack" => upload::run(state, req, &client, &up).await,
-        "git-receive-pack" => receive::run(state, req, &client, &up).await,
-        other => Err(AgentError::Usage(format!(
-            "gitgate: unknown git service '{}'",
-            other.escape_default()
-        ))),
+    if push {
+        receive::run(state, req, &client, &up).await
+    } else {
+        upload::run(state, req, &client, &up).await
     }
 }
 
@@ -221,14 +235,37 @@ pub async fn run(state: &AgentState, req: &mut Request) -> Result<Exit, AgentErr
 mod tests {
     use super::*;
 
-    fn check(url: &str) -> Result<Upstream, String> {
+    fn check_with(url: &str, public: bool, push: bool) -> Result<Upstream, String> {
         let s = crate::config::Settings {
             allowed_repos: vec!["acme/*".into()],
             allowed_hosts: vec!["github.com".into(), "127.0.0.1:8080".into()],
+            allow_public_fetch: public,
             ..Default::default()
         };
         let p = s.policy().unwrap();
-        upstream_for(&s, &p, url).map_err(|e| e.to_string())
+        upstream_for(&s, &p, url, push).map_err(|e| e.to_string())
+    }
+
+    fn check(url: &str) -> Result<Upstream, String> {
+        check_with(url, false, false)
+    }
+
+    #[test]
+    fn public_fetch_is_anonymous_and_never_a_push() {
+        assert!(!check("https://github.com/acme/app.git").unwrap().anonymous);
+        let u = check_with("https://github.com/rust-lang/rust.git", true, false).unwrap();
+        assert!(u.anonymous);
+        assert_eq!(u.base, "https://github.com/rust-lang/rust.git");
+        let e = check_with("https://github.com/rust-lang/rust.git", true, true).unwrap_err();
+        assert!(
+            e.ends_with("repository 'rust-lang/rust' is not in ALLOWED_REPOS (ALLOWED_REPOS)"),
+            "{e}"
+        );
+        let e = check("https://github.com/rust-lang/rust.git").unwrap_err();
+        assert!(e.contains("ALLOW_PUBLIC_FETCH=true"), "{e}");
+        // the host allowlist still applies
+        let e = check_with("https://evil.example/a/b.git", true, false).unwrap_err();
+        assert!(e.contains("ALLOWED_HOSTS"), "{e}");
     }
 
     #[test]
@@ -263,7 +300,7 @@ mod tests {
             ),
             (
                 "https://github.com/other/app.git",
-                "repository 'other/app' is not in ALLOWED_REPOS (ALLOWED_REPOS)",
+                "repository 'other/app' is not in ALLOWED_REPOS (ALLOWED_REPOS; or ALLOW_PUBLIC_FETCH=true",
             ),
             (
                 "https://github.com/acme/app/extra",

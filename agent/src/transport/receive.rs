@@ -155,7 +155,7 @@ pub async fn run(
         "git-receive-pack",
         None,
         MAX_ADVERTISEMENT,
-        &auth,
+        Some(&auth),
         &shown_url,
     )
     .await?;

@@ -23,7 +23,12 @@ pub async fn run(
     up: &Upstream,
 ) -> Result<Exit, AgentError> {
     let settings = state.settings();
-    let auth = auth_header(&state.token).ok_or_else(AgentError::no_token)?;
+    // A public fetch (ALLOW_PUBLIC_FETCH) carries no credentials at all.
+    let auth = if up.anonymous {
+        None
+    } else {
+        Some(auth_header(&state.token).ok_or_else(AgentError::no_token)?)
+    };
     let shown_url = req.hello.url.clone();
     let body = advertisement(
         client,
@@ -31,7 +36,7 @@ pub async fn run(
         "git-upload-pack",
         Some("version=2"),
         MAX_ADVERTISEMENT,
-        &auth,
+        auth.as_ref(),
         &shown_url,
     )
     .await?;
@@ -61,9 +66,11 @@ pub async fn run(
         if !request.starts_with(b"0") || !contains(&request, b"command=") {
             return Err(protocol_error("expected a protocol v2 command request"));
         }
-        let resp = client
-            .post(&post_url)
-            .header(AUTHORIZATION, auth.clone())
+        let mut post = client.post(&post_url);
+        if let Some(auth) = &auth {
+            post = post.header(AUTHORIZATION, auth.clone());
+        }
+        let resp = post
             .header(CONTENT_TYPE, "application/x-git-upload-pack-request")
             .header(ACCEPT, "application/x-git-upload-pack-result")
             .header("Git-Protocol", "version=2")
@@ -72,7 +79,7 @@ pub async fn run(
             .await
             .map_err(|e| http::send_error(&e, &shown_url))?;
         if !resp.status().is_success() {
-            return Err(status_error(resp.status(), &shown_url));
+            return Err(refused_upstream(resp.status(), up, &shown_url));
         }
         http::forward(resp, &req.out, state.redactor.scanner(), false, &shown_url).await?;
     }
@@ -83,20 +90,38 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// `GET info/refs?service=…` with the token: the advertisement (at most `max` bytes) without its
-/// `# service=` header, as git expects it over `connect`.
+/// An upstream error status in git's words; for a public fetch, why it was not served.
+fn refused_upstream(status: reqwest::StatusCode, up: &Upstream, shown_url: &str) -> AgentError {
+    if up.anonymous && matches!(status.as_u16(), 401 | 403 | 404) {
+        return AgentError::failed(
+            format!(
+                "fatal: gitgate: '{}' is not in ALLOWED_REPOS, so it was fetched without credentials \
+                 (ALLOW_PUBLIC_FETCH) and the server answered {}: it is private or does not exist; \
+                 add it to ALLOWED_REPOS to fetch it with the token",
+                up.slug,
+                status.as_u16()
+            ),
+            128,
+        );
+    }
+    status_error(status, shown_url)
+}
+
+/// `GET info/refs?service=…` with the token (none for a public fetch): the advertisement (at most
+/// `max` bytes) without its `# service=` header, as git expects it over `connect`.
 pub async fn advertisement(
     client: &reqwest::Client,
     up: &Upstream,
     service: &str,
     git_protocol: Option<&str>,
     max: usize,
-    auth: &reqwest::header::HeaderValue,
+    auth: Option<&reqwest::header::HeaderValue>,
     shown_url: &str,
 ) -> Result<Vec<u8>, AgentError> {
-    let mut get = client
-        .get(format!("{}/info/refs?service={service}", up.base))
-        .header(AUTHORIZATION, auth.clone());
+    let mut get = client.get(format!("{}/info/refs?service={service}", up.base));
+    if let Some(auth) = auth {
+        get = get.header(AUTHORIZATION, auth.clone());
+    }
     if let Some(p) = git_protocol {
         get = get.header("Git-Protocol", p);
     }
@@ -105,7 +130,7 @@ pub async fn advertisement(
         .await
         .map_err(|e| http::send_error(&e, shown_url))?;
     if !resp.status().is_success() {
-        return Err(status_error(resp.status(), shown_url));
+        return Err(refused_upstream(resp.status(), up, shown_url));
     }
     let mut body = read_bounded(resp, max, shown_url).await?;
     let skip = pkt::strip_service_header(&body)
