@@ -919,3 +919,55 @@ fn public_repositories_are_fetched_without_credentials_only_when_allowed() {
         assert_eq!(fx.server.request_count(), before);
     });
 }
+
+/// git's child processes (submodule clones, `fetch --all`'s per-remote fetches) reach gitgate too,
+/// because the helper is in git's exec path, not in one process's argv.
+#[test]
+fn submodules_and_fetch_all_are_identical() {
+    each_git(|g| {
+        let fx = fx(g, &[]);
+        let lib = init_bare(fx.srv.path(), "acme", "lib");
+        let lib_url = fx.server.url("acme", "lib");
+        let seed = fx.clone_direct("seed", &[]);
+        git_ok(
+            &seed,
+            &[
+                "push",
+                "-q",
+                &fx.server.url_with_token("acme", "lib", &fx.token),
+                "main",
+            ],
+        );
+        let _ = lib;
+        // app gets the submodule (as a user would add it, directly)
+        fx.direct(&seed, &["submodule", "add", "-q", &lib_url, "lib"])
+            .assert_code(0);
+        git_ok(&seed, &["commit", "-q", "-m", "add lib"]);
+        fx.direct(&seed, &["push", "-q", "origin", "main"])
+            .assert_code(0);
+        std::fs::remove_dir_all(&seed).unwrap();
+        let url = fx.url();
+        differential(
+            &fx,
+            &["c", "c/lib"],
+            &[("", vec!["clone", "--recurse-submodules", &url, "c"])],
+        );
+        fx.clone_direct("d", &[]);
+        differential(
+            &fx,
+            &["d", "d/lib"],
+            &[("d", vec!["submodule", "update", "--init"])],
+        );
+        // a second remote; both fetched by `fetch --all`, each by its own git child process
+        let a = fx.clone_direct("a", &[]);
+        git_ok(&a, &["remote", "add", "lib", &lib_url]);
+        fx.server_commit("main", "m1.txt");
+        differential(&fx, &["a"], &[("a", vec!["fetch", "--all"])]);
+        differential(
+            &fx,
+            &["a"],
+            &[("a", vec!["fetch", "--multiple", "origin", "lib"])],
+        );
+        differential(&fx, &["a"], &[("a", vec!["remote", "update"])]);
+    });
+}
