@@ -219,6 +219,30 @@ fn copy_dir(from: &Path, to: &Path) {
 /// Run `steps` (cwd relative to the work dir, args) directly and through gitgate from the same
 /// starting state (work dir and server restored in between) and compare everything.
 fn differential(fx: &Fx, repos: &[&str], steps: &[(&str, Vec<&str>)]) {
+    differential_with(fx, repos, steps, |direct| direct)
+}
+
+/// With `-v`, git's own HTTP transport (remote-curl) prints a debug line for every HTTP request it
+/// makes (`POST git-upload-pack (186 bytes)`, or `(gzip N to M bytes)`, `(chunked)`). Through
+/// gitgate git makes no HTTP request (its helper speaks the protocol over the agent's socket), so
+/// exactly those lines are absent; this removes them from the direct run's stderr, and nothing else.
+fn without_remote_curl_post_lines(mut direct: Run) -> Run {
+    direct.stderr = direct
+        .stderr
+        .split_inclusive('\n')
+        .filter(|l| {
+            !(l.starts_with("POST git-upload-pack (") || l.starts_with("POST git-receive-pack ("))
+        })
+        .collect();
+    direct
+}
+
+fn differential_with(
+    fx: &Fx,
+    repos: &[&str],
+    steps: &[(&str, Vec<&str>)],
+    direct_filter: impl Fn(Run) -> Run,
+) {
     let snap = tempfile::tempdir().unwrap();
     let (srv_snap, work_snap) = (snap.path().join("srv"), snap.path().join("work"));
     copy_dir(fx.srv.path(), &srv_snap);
@@ -231,7 +255,7 @@ fn differential(fx: &Fx, repos: &[&str], steps: &[(&str, Vec<&str>)]) {
                 if through {
                     fx.gitgate(&cwd, args)
                 } else {
-                    fx.direct(&cwd, args)
+                    direct_filter(fx.direct(&cwd, args))
                 }
             })
             .collect();
@@ -328,8 +352,14 @@ fn fetch_and_pull_variants_are_identical() {
         git_ok(&bare(&fx), &["tag", "v2", "main"]);
         git_ok(&bare(&fx), &["branch", "gone", "main"]);
         let repos = ["a", "s"];
+        // -v with something to fetch, then plain
+        differential_with(
+            &fx,
+            &repos,
+            &[("a", vec!["fetch", "-v"])],
+            without_remote_curl_post_lines,
+        );
         differential(&fx, &repos, &[("a", vec!["fetch"])]);
-        // `fetch -v`: remote-curl adds "POST git-upload-pack (N bytes)" lines of its own (see report).
         differential(&fx, &repos, &[("a", vec!["fetch", "-q"])]);
         differential(&fx, &repos, &[("a", vec!["fetch", "--tags"])]);
         differential(
