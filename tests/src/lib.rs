@@ -75,6 +75,8 @@ pub struct Agent {
     pub token: Option<String>,
     launch_env: Vec<(String, String)>,
     launch_args: Vec<String>,
+    /// Runs in a mount namespace with the temp dir hidden (`AgentBuilder::hide_workspaces`).
+    hidden: bool,
 }
 
 pub struct AgentBuilder {
@@ -82,6 +84,7 @@ pub struct AgentBuilder {
     args: Vec<String>,
     token: Option<String>,
     token_via_file: bool,
+    hide_workspaces: bool,
 }
 
 impl AgentBuilder {
@@ -98,6 +101,15 @@ impl AgentBuilder {
         self.token = Some(t.into());
         self
     }
+    /// Run the agent in its own mount namespace with an empty tmpfs over the temp dir, where every
+    /// workspace, clone and server repository of the tests lives: the agent can see none of them
+    /// (DESIGN §2: it never reads the workspace). Its own socket, state and log move under the
+    /// target dir. Needs `unshare -m` (root); without it the agent runs unhidden with a note,
+    /// unless `GITGATE_E2E_REQUIRE_HIDDEN=1` (CI), which makes that a failure.
+    pub fn hide_workspaces(mut self) -> Self {
+        self.hide_workspaces = true;
+        self
+    }
     pub fn token_file(mut self, t: &str) -> Self {
         self.token = Some(t.into());
         self.token_via_file = true;
@@ -106,10 +118,21 @@ impl AgentBuilder {
 
     /// Start the agent and wait (bounded) until it accepts connections.
     pub fn start(self) -> Agent {
-        let dir = tempfile::Builder::new()
-            .prefix("gitgate-e2e")
-            .tempdir()
-            .expect("tempdir");
+        let hidden = self.hide_workspaces && hiding_available();
+        let dir = if hidden {
+            let parent = bin_dir().join("e2e-agents");
+            std::fs::create_dir_all(&parent).unwrap();
+            assert!(
+                !parent.starts_with(std::env::temp_dir()),
+                "the target dir is inside the temp dir, which the hidden agent cannot see"
+            );
+            tempfile::Builder::new()
+                .prefix("gitgate-e2e")
+                .tempdir_in(parent)
+        } else {
+            tempfile::Builder::new().prefix("gitgate-e2e").tempdir()
+        }
+        .expect("tempdir");
         let root = dir.path().canonicalize().expect("canonical tempdir");
         let workspace = root.join("workspace");
         let state = root.join("state");
@@ -149,17 +172,53 @@ impl AgentBuilder {
             token: self.token,
             launch_env: env,
             launch_args: self.args,
+            hidden,
         };
         agent.launch();
         agent
     }
 }
 
+/// Can this process give the agent a mount namespace of its own (see `hide_workspaces`)?
+fn hiding_available() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        let ok = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+            .arg("mount -t tmpfs -o size=64k gitgate-probe /mnt")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var_os("GITGATE_E2E_REQUIRE_HIDDEN").is_none(),
+                "GITGATE_E2E_REQUIRE_HIDDEN is set but `unshare -m` + tmpfs does not work here"
+            );
+            eprintln!(
+                "note: `unshare -m` is not available (not root?): the agent runs with the \
+                 workspaces visible"
+            );
+        }
+        ok
+    })
+}
+
 impl Agent {
     /// Start the agent process with the recorded settings and wait (bounded) until it accepts
     /// connections.
     fn launch(&mut self) {
-        let mut cmd = Command::new(agent_bin());
+        let mut cmd = if self.hidden {
+            // unshare and sh exec in place: the child's pid is the agent's.
+            let mut c = Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+                .arg(r#"d=$1; shift; mount -t tmpfs -o size=64k,mode=0755 gitgate-hidden "$d" && exec "$0" "$@""#)
+                .arg(agent_bin())
+                .arg(std::env::temp_dir());
+            c
+        } else {
+            Command::new(agent_bin())
+        };
         cmd.env_clear()
             .envs(self.launch_env.iter().map(|(k, v)| (k, v)))
             .args(&self.launch_args)
@@ -189,6 +248,18 @@ impl Agent {
                 self.log_text()
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.hidden {
+            let mounts = std::fs::read_to_string(format!("/proc/{}/mountinfo", self.pid()))
+                .unwrap_or_default();
+            let tmp = std::env::temp_dir();
+            assert!(
+                mounts.lines().any(|l| {
+                    let f: Vec<&str> = l.split(' ').collect();
+                    f.get(4) == Some(&tmp.to_str().unwrap_or("")) && l.contains("gitgate-hidden")
+                }),
+                "the agent's temp dir is not hidden: {mounts}"
+            );
         }
     }
 
@@ -235,6 +306,7 @@ impl Agent {
             args: vec![],
             token: None,
             token_via_file: false,
+            hide_workspaces: false,
         }
     }
 

@@ -173,6 +173,7 @@ fn seeded_server(token: &str) -> (tempfile::TempDir, GitHttpServer, PathBuf) {
 
 fn agent_for(host: &str, token: &str, extra: &[(&str, &str)]) -> Agent {
     let mut b = Agent::builder()
+        .hide_workspaces()
         .token(token)
         .env("ALLOWED_HOSTS", &format!("[\"{host}\"]"))
         .env("ALLOWED_REPOS", r#"["acme/*"]"#)

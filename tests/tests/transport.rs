@@ -4,6 +4,8 @@
 //! gitgate and once with the same git talking directly to the same server (credential helper
 //! holding the token), from identical starting states; everything git prints and stores must be
 //! byte-identical. Refusals: git's own format, a `gitgate:` reason, and no receive-pack POST.
+//! Every agent here runs in a mount namespace where the temp dir, and so every workspace, clone
+//! and server repository, is an empty tmpfs (`AgentBuilder::hide_workspaces`).
 
 use base64::Engine as _;
 use gitgate_e2e::*;
@@ -72,6 +74,7 @@ fn fx(git: &Path, extra: &[(&str, &str)]) -> Fx {
 /// An agent for `server` allowed to use acme/*, with `extra` settings.
 fn start_agent(token: &str, server: &GitHttpServer, extra: &[(&str, &str)]) -> Agent {
     let mut ab = Agent::builder()
+        .hide_workspaces()
         .token(token)
         .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
         .env("ALLOWED_REPOS", r#"["acme/*"]"#)

@@ -42,6 +42,7 @@ fn fx(extra: &[(&str, &str)]) -> Fx {
         ],
     );
     let mut b = Agent::builder()
+        .hide_workspaces()
         .token(&token)
         .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
         .env("ALLOWED_REPOS", r#"["acme/*"]"#)
