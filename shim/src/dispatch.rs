@@ -16,6 +16,8 @@ pub enum Invocation {
     Tool(Tool, Vec<OsString>),
     /// `git-remote-https`/`git-remote-http`: git's remote helper, with `<remote> [<url>]`.
     Remote(Vec<OsString>),
+    /// `gitgate-shim ssh …`: git's ssh command, which refuses (shim/src/ssh.rs).
+    Ssh(Vec<OsString>),
     /// `gitgate-shim --version`.
     Version,
     /// Anything else: print usage, exit 2.
@@ -79,6 +81,10 @@ pub fn dispatch(mut argv: Vec<OsString>) -> Invocation {
         b"remote-https" | b"remote-http" => {
             argv.remove(0);
             Invocation::Remote(argv)
+        }
+        b"ssh" => {
+            argv.remove(0);
+            Invocation::Ssh(argv)
         }
         name => match tool_named(name) {
             Some(tool) => {

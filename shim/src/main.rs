@@ -14,6 +14,7 @@ mod dispatch;
 mod gh;
 mod native;
 mod remote;
+mod ssh;
 mod sys;
 
 use dispatch::Invocation;
@@ -72,6 +73,7 @@ fn run(argv: Vec<OsString>) -> Result<i32, Fail> {
             let code = client::converse(&hello, tool == Tool::Hook)?.code;
             Ok(code)
         }
+        Invocation::Ssh(args) => Err(ssh::run(&args)),
         Invocation::Remote(args) => Ok(remote::run(&args).unwrap_or_else(|f| {
             // git's own helpers report a fatal transport error this way.
             use std::io::Write as _;

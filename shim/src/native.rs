@@ -151,6 +151,11 @@ fn overlay(real: &Path, me: &Path) -> Option<(PathBuf, PathBuf)> {
         .then_some((dir, templates))
 }
 
+/// `path` as one POSIX sh word (git runs `GIT_SSH_COMMAND` through the shell).
+fn sh_quote(path: &Path) -> String {
+    format!("'{}'", path.to_string_lossy().replace('\'', r"'\''"))
+}
+
 /// Exec the real git with the overlay. Returns only on failure.
 pub fn run(args: &[OsString]) -> Fail {
     let me = match std::env::current_exe() {
@@ -168,6 +173,11 @@ pub fn run(args: &[OsString]) -> Fail {
     };
     let mut cmd = Command::new(&real);
     cmd.arg0("git").args(args);
+    // ssh remotes would go around gitgate (the user's own keys): git runs the shim instead, which
+    // refuses and names the https URL. variant `ssh`: no `-G` probe; the options it adds are skipped.
+    cmd.env("GIT_SSH_COMMAND", format!("{} ssh", sh_quote(&me)))
+        .env("GIT_SSH_VARIANT", "ssh")
+        .env_remove("GIT_SSH");
     // git's own children (submodules, `fetch --all`, hooks calling git) inherit both.
     let already = std::env::var_os("GIT_EXEC_PATH")
         .map(PathBuf::from)

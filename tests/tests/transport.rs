@@ -709,6 +709,25 @@ fn native_git_shim_installs_the_hook_which_refuses_early_and_never_replaces_a_re
     };
     let w = fx.work.path();
     let url = fx.url();
+    // ssh remotes go around gitgate: git's ssh command is the shim, which refuses
+    for (args, want) in [
+        (
+            vec!["clone", "git@127.0.0.1:acme/app.git", "s"],
+            "gitgate: ssh remotes are not supported (git would connect over ssh, around gitgate); use https://127.0.0.1/acme/app.git",
+        ),
+        (
+            vec!["ls-remote", "ssh://git@127.0.0.1:2222/acme/app"],
+            "use https://127.0.0.1/acme/app.git",
+        ),
+    ] {
+        let before = fx.server.request_count();
+        let r = native(w, &args);
+        assert_eq!(r.code, 128, "{r:?}");
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("fatal: Could not read from remote repository."), "{}", r.stderr);
+        assert_eq!(fx.server.request_count(), before);
+        assert!(!w.join("s").exists());
+    }
     native(w, &["clone", "-q", &url, "a"]).assert_code(0);
     let a = w.join("a");
     let hook = std::fs::read_to_string(a.join(".git/hooks/pre-push")).unwrap();
