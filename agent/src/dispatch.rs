@@ -11,10 +11,5 @@ pub async fn handle(state: &AgentState, mut req: Request) -> Result<Exit, AgentE
         Tool::Transport => crate::transport::run(state, &mut req).await,
         // The hook's question carries everything it needs: the workspace is not read.
         Tool::Hook => crate::hook::run(state, &mut req).await,
-        // gh v3 is the real gh talking HTTP to the API gateway (agent/src/gateway); an old shim
-        // that still sends gh argv here is told so.
-        Tool::Gh => Err(AgentError::Usage(
-            "this gitgate-shim is older than the agent: gh now runs as the real gh through the agent's API socket; reinstall the shim".into(),
-        )),
     }
 }

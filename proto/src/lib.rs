@@ -77,7 +77,6 @@ impl Kind {
 pub enum Tool {
     /// git's remote helper (`git-remote-https`): git protocol bytes for one service.
     Transport,
-    Gh,
     AgentStatus,
     /// The pre-push hook asking whether ref updates would be allowed (advisory).
     Hook,
@@ -87,7 +86,6 @@ impl Tool {
     pub fn as_str(self) -> &'static str {
         match self {
             Tool::Transport => "transport",
-            Tool::Gh => "gh",
             Tool::AgentStatus => "agent-status",
             Tool::Hook => "hook",
         }
@@ -95,7 +93,6 @@ impl Tool {
     pub fn parse(s: &str) -> Option<Tool> {
         Some(match s {
             "transport" => Tool::Transport,
-            "gh" => Tool::Gh,
             "agent-status" => Tool::AgentStatus,
             "hook" => Tool::Hook,
             _ => return None,
@@ -122,9 +119,6 @@ pub struct Hello {
     pub cwd: String,
     pub tty: Tty,
     pub cols: u16,
-    /// Files the client named (`--body-file`, `@file`, `--input`), read by the shim and sent as
-    /// data, so the agent never opens a path a client names. `(name as written, contents)`.
-    pub files: Vec<(String, String)>,
     /// Transport: `git-upload-pack` or `git-receive-pack`.
     pub service: String,
     /// Transport: the remote URL exactly as git handed it to the helper.
@@ -256,7 +250,6 @@ impl Hello {
             cwd,
             tty: Tty::default(),
             cols: 80,
-            files: Vec::new(),
             service: String::new(),
             url: String::new(),
             protocol: String::new(),
@@ -290,15 +283,6 @@ impl Hello {
                 ]),
             ),
             ("cols".into(), Value::Int(self.cols.into())),
-            (
-                "files".into(),
-                Value::Array(
-                    self.files
-                        .iter()
-                        .map(|(n, c)| Value::Array(vec![s(n), s(c)]))
-                        .collect(),
-                ),
-            ),
             ("service".into(), s(&self.service)),
             ("url".into(), s(&self.url)),
             ("protocol".into(), s(&self.protocol)),
@@ -344,23 +328,6 @@ impl Hello {
             .and_then(Value::as_i64)
             .map(|c| c.clamp(0, u16::MAX.into()) as u16)
             .unwrap_or(80);
-        let mut files = Vec::new();
-        if let Some(list) = v.get("files") {
-            for pair in list
-                .as_array()
-                .ok_or_else(|| bad("'files' is not an array"))?
-            {
-                let p = str_array(pair, "files")?;
-                if p.len() != 2 {
-                    return Err(bad("'files' entries must be [name, contents]"));
-                }
-                check_arg("a file name", &p[0])?;
-                let mut it = p.into_iter();
-                if let (Some(n), Some(c)) = (it.next(), it.next()) {
-                    files.push((n, c));
-                }
-            }
-        }
         let opt_str = |k: &str| -> Result<String, ProtoError> {
             match v.get(k) {
                 None => Ok(String::new()),
@@ -395,7 +362,6 @@ impl Hello {
             cwd,
             tty,
             cols,
-            files,
             service,
             url,
             protocol,

@@ -3,13 +3,12 @@ use proptest::prelude::*;
 
 fn hello() -> Hello {
     let mut h = Hello::new(
-        Tool::Gh,
-        vec!["push".into(), "origin".into(), "feature/é".into()],
+        Tool::Hook,
+        vec!["pre-push".into(), "origin".into(), "feature/é".into()],
         "/workspace/repo".into(),
     );
     h.tty.stdout = true;
     h.cols = 120;
-    h.files.push(("body.md".into(), "line\n\"quoted\"".into()));
     h
 }
 
@@ -165,7 +164,7 @@ proptest! {
 
     #[test]
     fn hello_args_round_trip(args in proptest::collection::vec("[^\u{0}]{0,40}", 0..20), cwd in "/[^\u{0}]{0,30}") {
-        let h = Hello::new(Tool::Gh, args, cwd);
+        let h = Hello::new(Tool::Hook, args, cwd);
         let bytes = Frame::Hello(h.clone()).encode();
         let (back, _) = decode(&bytes).unwrap().unwrap();
         prop_assert_eq!(back, Frame::Hello(h));

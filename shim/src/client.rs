@@ -245,10 +245,9 @@ mod tests {
 
     #[test]
     fn hello_size_limit() {
-        let mut h = Hello::new(Tool::Gh, vec!["pr".into(), "create".into()], "/w".into());
+        let mut h = Hello::new(Tool::Hook, vec!["pre-push".into()], "/w".into());
         assert!(encode_hello(&h).is_ok());
-        h.files
-            .push(("big.md".into(), "x".repeat(proto::MAX_HELLO)));
+        h.args.push("x".repeat(proto::MAX_HELLO));
         let f = encode_hello(&h).unwrap_err();
         assert_eq!(f.code, 125);
         assert!(

@@ -195,7 +195,6 @@ fn streams_output_and_passes_the_exit_code() {
     assert_eq!(req.hello.cols, 123);
     assert_eq!(req.hello.version, proto::PROTOCOL_VERSION);
     assert!(!req.hello.tty.stdin && !req.hello.tty.stdout && !req.hello.tty.stderr);
-    assert!(req.hello.files.is_empty());
     assert!(req.stdin.is_empty());
 }
 
