@@ -96,12 +96,12 @@ fn raw(kind: Kind, payload: &[u8]) -> Vec<u8> {
 fn invalid_utf8_and_nul_in_args_are_refused() {
     let bad_utf8 = raw(
         Kind::Hello,
-        b"{\"version\":1,\"tool\":\"gh\",\"args\":[\"\xff\"],\"cwd\":\"/\"}",
+        b"{\"version\":1,\"tool\":\"hook\",\"args\":[\"\xff\"],\"cwd\":\"/\"}",
     );
     assert!(matches!(decode(&bad_utf8), Err(ProtoError::BadPayload(_))));
     let nul = raw(
         Kind::Hello,
-        br#"{"version":1,"tool":"gh","args":["a\u0000b"],"cwd":"/"}"#,
+        br#"{"version":1,"tool":"hook","args":["a\u0000b"],"cwd":"/"}"#,
     );
     match decode(&nul) {
         Err(ProtoError::BadPayload(m)) => assert!(m.contains("NUL"), "{m}"),
@@ -109,7 +109,7 @@ fn invalid_utf8_and_nul_in_args_are_refused() {
     }
     let nul_cwd = raw(
         Kind::Hello,
-        br#"{"version":1,"tool":"gh","args":[],"cwd":"/a\u0000"}"#,
+        br#"{"version":1,"tool":"hook","args":[],"cwd":"/a\u0000"}"#,
     );
     assert!(decode(&nul_cwd).is_err());
 }
