@@ -111,7 +111,7 @@ check_compose() {
 		# v3: the agent never sees the workspace and the AI container no agent state; they share
 		# only the socket volume.
 		if ! contains "$agent" "GITGATE_WORKSPACE" && ! contains "$agent" "$TMP_ROOT/ws" &&
-			! contains "$agent" "mirrors" && contains "$agent" "ALLOWED_UIDS: '[1234]'" &&
+			! contains "$agent" "mirrors" && contains "$agent" "ALLOWED_UIDS: '[1234,10001]'" &&
 			contains "$agent" "read_only: true" && contains "$claude" "user: 1234:2345" &&
 			contains "$claude" "source: $TMP_ROOT/ws" && ! contains "$claude" "mirrors" &&
 			contains "$claude" "socket:/run/gitgate:rw" &&
