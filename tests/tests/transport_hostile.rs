@@ -362,3 +362,210 @@ fn a_100k_commit_chain_is_walked_without_blowing_the_stack() {
     assert_eq!(fx.posts(), 1);
     let _ = (&fx.token, Z, PathBuf::new(), Path::new("/"));
 }
+
+/// A pack made by hand: git itself refuses to build trees this deep (`core.maxTreeDepth`).
+mod handmade {
+    /// SHA-1 (FIPS 180-1), for object ids and the pack trailer.
+    pub fn sha1(data: &[u8]) -> [u8; 20] {
+        let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+        let mut msg = data.to_vec();
+        let bits = (data.len() as u64).wrapping_mul(8);
+        msg.push(0x80);
+        while msg.len() % 64 != 56 {
+            msg.push(0);
+        }
+        msg.extend_from_slice(&bits.to_be_bytes());
+        for block in msg.chunks(64) {
+            let mut w = [0u32; 80];
+            for (i, word) in block.chunks(4).enumerate() {
+                w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+            }
+            for i in 16..80 {
+                w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+            }
+            let [mut a, mut b, mut c, mut d, mut e] = h;
+            for (i, wi) in w.iter().enumerate() {
+                let (f, k) = match i {
+                    0..=19 => ((b & c) | (!b & d), 0x5A827999),
+                    20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
+                    40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
+                    _ => (b ^ c ^ d, 0xCA62C1D6),
+                };
+                let t = a
+                    .rotate_left(5)
+                    .wrapping_add(f)
+                    .wrapping_add(e)
+                    .wrapping_add(k)
+                    .wrapping_add(*wi);
+                e = d;
+                d = c;
+                c = b.rotate_left(30);
+                b = a;
+                a = t;
+            }
+            for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+                *x = x.wrapping_add(y);
+            }
+        }
+        let mut out = [0u8; 20];
+        for (i, x) in h.iter().enumerate() {
+            out[i * 4..i * 4 + 4].copy_from_slice(&x.to_be_bytes());
+        }
+        out
+    }
+
+    pub fn hex(id: &[u8; 20]) -> String {
+        id.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// zlib with stored (uncompressed) deflate blocks.
+    fn zlib_stored(data: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x78, 0x01];
+        let mut chunks = data.chunks(65535).peekable();
+        if data.is_empty() {
+            out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+        }
+        while let Some(c) = chunks.next() {
+            out.push(u8::from(chunks.peek().is_none()));
+            let len = c.len() as u16;
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&(!len).to_le_bytes());
+            out.extend_from_slice(c);
+        }
+        let (mut a, mut b) = (1u32, 0u32);
+        for &x in data {
+            a = (a + u32::from(x)) % 65521;
+            b = (b + a) % 65521;
+        }
+        out.extend_from_slice(&((b << 16) | a).to_be_bytes());
+        out
+    }
+
+    /// A pack of whole objects `(type: 1 commit, 2 tree, 3 blob; content)`.
+    pub struct Pack {
+        body: Vec<u8>,
+        count: u32,
+    }
+
+    impl Pack {
+        pub fn new() -> Pack {
+            Pack {
+                body: Vec::new(),
+                count: 0,
+            }
+        }
+        /// Add an object; returns its id.
+        pub fn add(&mut self, kind: u8, content: &[u8]) -> [u8; 20] {
+            let name = match kind {
+                1 => "commit",
+                2 => "tree",
+                _ => "blob",
+            };
+            let mut obj = format!("{name} {}\0", content.len()).into_bytes();
+            obj.extend_from_slice(content);
+            let id = sha1(&obj);
+            let mut size = content.len();
+            let mut byte = (kind << 4) | (size & 0x0f) as u8;
+            size >>= 4;
+            while size > 0 {
+                self.body.push(byte | 0x80);
+                byte = (size & 0x7f) as u8;
+                size >>= 7;
+            }
+            self.body.push(byte);
+            self.body.extend_from_slice(&zlib_stored(content));
+            self.count += 1;
+            id
+        }
+        pub fn finish(self) -> Vec<u8> {
+            let mut out = b"PACK".to_vec();
+            out.extend_from_slice(&2u32.to_be_bytes());
+            out.extend_from_slice(&self.count.to_be_bytes());
+            out.extend_from_slice(&self.body);
+            let sum = sha1(&out);
+            out.extend_from_slice(&sum);
+            out
+        }
+    }
+
+    #[test]
+    fn sha1_known_answers() {
+        assert_eq!(hex(&sha1(b"")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+        assert_eq!(
+            hex(&sha1(b"abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+    }
+}
+
+#[test]
+fn a_pack_with_a_30000_level_tree_does_not_hurt_the_agent() {
+    let mut fx = fx(&[]);
+    let base = fx.head();
+    let mut p = handmade::Pack::new();
+    let blob = p.add(3, b"deep\n");
+    let mut tree = {
+        let mut t = b"100644 f\0".to_vec();
+        t.extend_from_slice(&blob);
+        p.add(2, &t)
+    };
+    for _ in 0..30_000 {
+        let mut t = b"40000 a\0".to_vec();
+        t.extend_from_slice(&tree);
+        tree = p.add(2, &t);
+    }
+    let commit = p.add(
+        1,
+        format!(
+            "tree {}\nparent {base}\nauthor T <t@t> 1700000000 +0000\ncommitter T <t@t> 1700000000 +0000\n\ndeep\n",
+            handmade::hex(&tree)
+        )
+        .as_bytes(),
+    );
+    let pack = p.finish();
+    // the pack is well formed: git's own index-pack accepts it and finds the commit
+    let check = tempfile::tempdir().unwrap();
+    git(check.path(), &["init", "-q", "--bare"]);
+    let mut ip = std::process::Command::new("git")
+        .args(["index-pack", "--stdin"])
+        .current_dir(check.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    ip.stdin.take().unwrap().write_all(&pack).unwrap();
+    assert!(
+        ip.wait().unwrap().success(),
+        "index-pack refused the handmade pack"
+    );
+    let id = handmade::hex(&commit);
+    assert_eq!(git(check.path(), &["cat-file", "-t", &id]), "commit");
+
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(Z, &id, "refs/heads/claude/deep"));
+    c.send(&pack);
+    let (data, last) = c.finish();
+    // whatever upstream makes of it, the agent relays an answer, stays up and serves others
+    assert!(
+        matches!(last, Some(Frame::Exit(_)) | Some(Frame::Error(_))),
+        "{last:?} {}",
+        String::from_utf8_lossy(&data)
+    );
+    // what git reports is what the server did (git 2.39's receive-pack takes it)
+    let text = String::from_utf8_lossy(&data);
+    let on_server = std::process::Command::new("git")
+        .args(["rev-parse", "-q", "--verify", "refs/heads/claude/deep"])
+        .current_dir(fx._srv.path().join("acme/app.git"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        text.contains("ok refs/heads/claude/deep"),
+        String::from_utf8_lossy(&on_server.stdout).trim() == id,
+        "{text}"
+    );
+    assert!(fx.agent.alive());
+    fx.still_serves();
+    let log = fx.agent.log_text();
+    assert!(!log.contains("panicked"), "{log}");
+}
