@@ -160,6 +160,44 @@ impl Fx {
     fn server_refs(&self) -> String {
         refs_of(&bare(self))
     }
+    /// Leak scan: no token form in any file of the work dir (clones, their config, FETCH_HEAD,
+    /// reflogs), the agent's state dir (its caches, spool, audit log), its log, or its
+    /// `/proc/<pid>/environ`.
+    fn assert_token_nowhere(&self) {
+        let forms = token_forms(&self.token);
+        let check = |what: &str, bytes: &[u8]| {
+            for f in &forms {
+                assert!(
+                    !bytes.windows(f.len()).any(|w| w == f.as_bytes()),
+                    "the token is in {what}"
+                );
+            }
+        };
+        let mut dirs = vec![self.work.path().to_path_buf(), self.agent.state.clone()];
+        let mut files = 0;
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let path = e.path();
+                let ty = e.file_type().unwrap();
+                if ty.is_dir() {
+                    dirs.push(path);
+                } else if ty.is_file() {
+                    check(&path.display().to_string(), &std::fs::read(&path).unwrap());
+                    files += 1;
+                }
+            }
+        }
+        assert!(files > 10, "the scan saw only {files} files");
+        check("the agent log", self.agent.log_text().as_bytes());
+        // The agent is not dumpable: only root may read its environ.
+        match std::fs::read(format!("/proc/{}/environ", self.agent.pid())) {
+            Ok(environ) => check("the agent's environ", &environ),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                eprintln!("note: /proc/<agent>/environ not readable here (not root)")
+            }
+            Err(e) => panic!("/proc/<agent>/environ: {e}"),
+        }
+    }
 }
 
 /// Everything observable about the client repos and the server after a run.
@@ -394,6 +432,7 @@ fn fetch_and_pull_variants_are_identical() {
         differential(&fx, &repos, &[("a", vec!["fetch", "--prune"])]);
         // up to date
         differential(&fx, &repos, &[("a", vec!["fetch"]), ("a", vec!["fetch"])]);
+        fx.assert_token_nowhere();
     });
 }
 
@@ -506,6 +545,7 @@ fn push_variants_are_identical() {
             &repos,
             &[("a", vec!["push", "origin", "HEAD:claude/remote2"])],
         );
+        fx.assert_token_nowhere();
     });
 }
 
@@ -1021,5 +1061,6 @@ fn submodules_and_fetch_all_are_identical() {
             &[("a", vec!["fetch", "--multiple", "origin", "lib"])],
         );
         differential(&fx, &["a"], &[("a", vec!["remote", "update"])]);
+        fx.assert_token_nowhere();
     });
 }
