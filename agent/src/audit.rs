@@ -37,28 +37,42 @@ pub static RECENT: Mutex<std::collections::VecDeque<String>> =
 const RECENT_MAX: usize = 200;
 
 pub fn record(state: &AgentState, r: AuditRecord<'_>) {
+    let line = with_header(
+        r.peer,
+        r.hello.tool.as_str(),
+        serde_json::json!({
+            // git transport: which service (upload-pack = fetch/clone, receive-pack = push).
+            "service": r.hello.service,
+            "argv": r.hello.args,
+            "cwd": r.hello.cwd,
+            "repo": r.repo,
+            "decision": r.decision,
+            "reason": r.reason,
+            "outcome": r.outcome.map(crate::session::Outcome::as_str),
+            "anonymous": r.anonymous,
+            "code": r.code,
+            "duration_ms": r.duration.as_secs_f64() * 1000.0,
+            "bytes": r.bytes,
+        }),
+    );
+    write_record(state, line);
+}
+
+/// `fields` after the fields every record starts with: time, peer uid and pid, tool.
+fn with_header(peer: Peer, tool: &str, fields: serde_json::Value) -> serde_json::Value {
     let time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "time": time.as_secs_f64(),
-        "uid": r.peer.uid,
-        "pid": r.peer.pid,
-        "tool": r.hello.tool.as_str(),
-        // git transport: which service (upload-pack = fetch/clone, receive-pack = push).
-        "service": r.hello.service,
-        "argv": r.hello.args,
-        "cwd": r.hello.cwd,
-        "repo": r.repo,
-        "decision": r.decision,
-        "reason": r.reason,
-        "outcome": r.outcome.map(crate::session::Outcome::as_str),
-        "anonymous": r.anonymous,
-        "code": r.code,
-        "duration_ms": r.duration.as_secs_f64() * 1000.0,
-        "bytes": r.bytes,
+        "uid": peer.uid,
+        "pid": peer.pid,
+        "tool": tool,
     });
-    write_record(state, line);
+    if let (Some(l), serde_json::Value::Object(f)) = (line.as_object_mut(), fields) {
+        l.extend(f);
+    }
+    line
 }
 
 /// Every record's way out: the pod's name added, redacted, kept for `agent-status --recent`, then
@@ -173,24 +187,21 @@ pub struct ApiAuditRecord<'a> {
 
 /// The audit line of one API request; written like [`record`]'s (redacted, rotated, whole lines).
 pub fn record_api(state: &AgentState, r: ApiAuditRecord<'_>) {
-    let time = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let line = serde_json::json!({
-        "time": time.as_secs_f64(),
-        "uid": r.peer.uid,
-        "pid": r.peer.pid,
-        "tool": "api",
-        "method": r.method,
-        "path": r.path,
-        "operation": r.operation,
-        "repo": r.repo,
-        "decision": r.decision,
-        "reason": r.reason,
-        "status": r.status,
-        "duration_ms": r.duration.as_secs_f64() * 1000.0,
-        "bytes": r.bytes,
-    });
+    let line = with_header(
+        r.peer,
+        "api",
+        serde_json::json!({
+            "method": r.method,
+            "path": r.path,
+            "operation": r.operation,
+            "repo": r.repo,
+            "decision": r.decision,
+            "reason": r.reason,
+            "status": r.status,
+            "duration_ms": r.duration.as_secs_f64() * 1000.0,
+            "bytes": r.bytes,
+        }),
+    );
     write_record(state, line);
 }
 
