@@ -485,29 +485,7 @@ pub fn exec_overlay(git: &Path, dir: &Path) -> PathBuf {
 
 /// `git` (a given binary) in `dir` with the deterministic test environment.
 pub fn git_cmd(git: &Path, dir: &Path) -> Command {
-    let home = test_home();
-    let mut c = Command::new(git);
-    c.current_dir(dir)
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("LANG", "C")
-        .env("LC_ALL", "C")
-        .env("TZ", "UTC")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_ASKPASS", "/bin/false")
-        .env("GIT_EDITOR", "true")
-        .env("GIT_PAGER", "cat")
-        .env("GIT_AUTHOR_NAME", "Gitgate Test")
-        .env("GIT_AUTHOR_EMAIL", "test@gitgate.invalid")
-        .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_NAME", "Gitgate Test")
-        .env("GIT_COMMITTER_EMAIL", "test@gitgate.invalid")
-        .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
-        .stdin(Stdio::null());
-    c
+    githttp::clean_git_command(git, dir)
 }
 
 /// A raw protocol client for tests that drive the socket directly (limits, faults).

@@ -555,10 +555,16 @@ pub fn test_home() -> &'static Path {
 }
 
 fn git_command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = clean_git_command(&git_binary(), dir);
+    c.args(args);
+    c
+}
+
+/// `git` run in `dir` with a clean, deterministic environment (see [`git`]).
+pub fn clean_git_command(git: &Path, dir: &Path) -> Command {
     let home = test_home();
-    let mut c = Command::new(git_binary());
-    c.args(args)
-        .current_dir(dir)
+    let mut c = Command::new(git);
+    c.current_dir(dir)
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("HOME", home)
