@@ -3,9 +3,16 @@
 //! spooled and parsed for ancestry. Refused → the pack is drained, upstream receive-pack is never
 //! contacted and git gets a report-status with `ng` for every ref (all or nothing). Allowed → the
 //! commands and the original pack bytes go upstream unchanged and the answer streams back.
+//!
+//! GitHub App mode: a 401 to the advertisement GET or to the receive-pack POST gets one refresh
+//! (shared with the gateway, single-flight) and one retry. A 401 is the server refusing the
+//! credentials before receive-pack runs, so nothing landed, and nothing of that answer has
+//! reached git; the POST body is replayed exactly (commands and options from memory, the pack
+//! from the spool file, which lives until the last attempt is done). Any other answer, or an
+//! error after the body was sent, is never retried. A personal token is never retried.
 
 use super::cache::Cache;
-use super::http::{self, auth_header, status_error};
+use super::http::{self, status_error};
 use super::pack::{self, Ingested, PackError};
 use super::pkt::{self, Pkt};
 use super::upload::send_scanned;
@@ -147,15 +154,14 @@ pub async fn run(
     let policy = state.policy();
     // Until the POST below, nothing that writes has been sent.
     req.audit.set_outcome(crate::session::Outcome::NotSent);
-    let auth = auth_header(&state.token).ok_or_else(AgentError::no_token)?;
     let shown_url = req.hello.url.clone();
     let body = super::upload::advertisement(
+        state,
         client,
         up,
         "git-receive-pack",
         None,
         MAX_ADVERTISEMENT,
-        &auth,
         &shown_url,
     )
     .await?;
@@ -340,18 +346,78 @@ pub async fn run(
     };
     let mut head = cmd_raw;
     head.extend_from_slice(&opt_raw);
+    let head = bytes::Bytes::from(head);
     let total = head.len() as u64 + spool_len;
-    let file =
-        match &spool_path {
+    // From here on the push may land: it runs to the end even if the client goes away, and says
+    // what happened.
+    let scanner = state.redactor.scanner();
+    let refs: Vec<String> = cmds.updates.iter().map(|u| u.name.clone()).collect();
+    req.audit.begin_upstream_work();
+    // The spool file lives until the upload is done (and a retry of it, below).
+    let keep = std::sync::Arc::new(ingested);
+    let mut scanner = Some(scanner);
+    let mut retried = false;
+    loop {
+        let (auth, seen) = http::auth_versioned(&state.token).ok_or_else(AgentError::no_token)?;
+        let file = match &spool_path {
             Some(p) => Some(tokio::fs::File::open(p).await.map_err(|e| {
                 AgentError::Internal(format!("cannot reopen the spooled pack: {e}"))
             })?),
             None => None,
         };
-    let body = futures_util::stream::unfold((Some(head), file), |(head, mut file)| async move {
+        let post = client
+            .post(format!("{}/git-receive-pack", up.base))
+            .header(AUTHORIZATION, auth)
+            .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
+            .header(ACCEPT, "application/x-git-receive-pack-result")
+            .header(CONTENT_LENGTH, total)
+            .body(reqwest::Body::wrap_stream(spooled_body(head.clone(), file)));
+        // From here on an interruption leaves the result unknown until the server answers.
+        req.audit.set_outcome(crate::session::Outcome::Unknown);
+        let task = tokio::spawn(post_task(
+            post,
+            PostCtx {
+                out: req.out.clone(),
+                // Taken by the attempt that forwards the answer (a 401 gives it back unused).
+                scanner: scanner.take(),
+                redactor: state.redactor.clone(),
+                shown_url: shown_url.clone(),
+                slug: up.slug.clone(),
+                refs: refs.clone(),
+                cancel: req.cancel.clone(),
+                audit: req.audit.clone(),
+                keep: keep.clone(),
+            },
+        ));
+        match task
+            .await
+            .map_err(|e| AgentError::Internal(format!("push task failed: {e}")))??
+        {
+            Posted::Answered(_) => return Ok(Exit::code(0)),
+            Posted::Unauthorized(sc) => {
+                // Upstream refused the credentials before receive-pack ran: nothing landed, and
+                // the whole body (commands, options, spooled pack) can be sent again. GitHub App
+                // mode: one refresh, one retry. Personal token: git's "Authentication failed".
+                scanner = Some(sc);
+                if retried || !http::retry_401(state, reqwest::StatusCode::UNAUTHORIZED, seen).await
+                {
+                    return Err(status_error(reqwest::StatusCode::UNAUTHORIZED, &shown_url));
+                }
+                retried = true;
+            }
+        }
+    }
+}
+
+/// Commands and push options (in memory), then the spooled pack, as one request body.
+fn spooled_body(
+    head: bytes::Bytes,
+    file: Option<tokio::fs::File>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    futures_util::stream::unfold((Some(head), file), |(head, mut file)| async move {
         use tokio::io::AsyncReadExt as _;
         if let Some(h) = head {
-            return Some((Ok::<_, std::io::Error>(bytes::Bytes::from(h)), (None, file)));
+            return Some((Ok::<_, std::io::Error>(h), (None, file)));
         }
         let f = file.as_mut()?;
         let mut buf = vec![0u8; 256 * 1024];
@@ -363,67 +429,87 @@ pub async fn run(
             }
             Err(e) => Some((Err(e), (None, None))),
         }
-    });
-    let post = client
-        .post(format!("{}/git-receive-pack", up.base))
-        .header(AUTHORIZATION, auth)
-        .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
-        .header(ACCEPT, "application/x-git-receive-pack-result")
-        .header(CONTENT_LENGTH, total)
-        .body(reqwest::Body::wrap_stream(body));
-    // From here on the push may land: it runs to the end even if the client goes away, and says
-    // what happened.
-    let out = req.out.clone();
-    let scanner = state.redactor.scanner();
-    let redactor = state.redactor.clone();
-    let slug = up.slug.clone();
-    let refs: Vec<String> = cmds.updates.iter().map(|u| u.name.clone()).collect();
-    let cancel = req.cancel.clone();
-    req.audit.begin_upstream_work();
-    // From here on an interruption leaves the result unknown until the server answers.
-    req.audit.set_outcome(crate::session::Outcome::Unknown);
-    let audit = req.audit.clone();
-    let task = tokio::spawn(async move {
-        use crate::session::Outcome;
-        let _keep = ingested; // the spool file lives until the upload is done
-        let result = async {
-            let resp = post.send().await.map_err(|e| {
-                if e.is_connect() {
-                    audit.set_outcome(Outcome::NotSent);
-                    return http::send_error(&e, &shown_url);
-                }
-                audit.set_outcome(Outcome::Unknown);
-                AgentError::OutcomeUnknown(format!(
-                    "the push was sent to the server but its answer never came ({}); check the branch on the server before pushing again",
-                    http::send_error(&e, &shown_url)
-                ))
-            })?;
-            // The server answered: its report-status (forwarded as is) says what happened.
-            audit.set_outcome(Outcome::Landed);
-            if !resp.status().is_success() {
-                return Err(status_error(resp.status(), &shown_url));
+    })
+}
+
+struct PostCtx {
+    out: crate::session::Output,
+    scanner: Option<crate::redact::StreamScanner>,
+    redactor: crate::redact::Redactor,
+    shown_url: String,
+    slug: String,
+    refs: Vec<String>,
+    cancel: tokio_util::sync::CancellationToken,
+    audit: std::sync::Arc<crate::session::AuditNote>,
+    keep: std::sync::Arc<Option<Ingested>>,
+}
+
+enum Posted {
+    /// The server's answer was forwarded to git (this many bytes).
+    Answered(u64),
+    /// 401 before anything was forwarded: the scanner, unused, for a retry.
+    Unauthorized(crate::redact::StreamScanner),
+}
+
+/// One receive-pack POST, run to the end even if the client goes away.
+async fn post_task(post: reqwest::RequestBuilder, cx: PostCtx) -> Result<Posted, AgentError> {
+    use crate::session::Outcome;
+    let PostCtx {
+        out,
+        scanner,
+        redactor,
+        shown_url,
+        slug,
+        refs,
+        cancel,
+        audit,
+        keep: _keep,
+    } = cx;
+    let result = async {
+        let resp = post.send().await.map_err(|e| {
+            if e.is_connect() {
+                audit.set_outcome(Outcome::NotSent);
+                return http::send_error(&e, &shown_url);
             }
-            http::forward(resp, &out, scanner, false, &shown_url).await
+            audit.set_outcome(Outcome::Unknown);
+            AgentError::OutcomeUnknown(format!(
+                "the push was sent to the server but its answer never came ({}); check the branch on the server before pushing again",
+                http::send_error(&e, &shown_url)
+            ))
+        })?;
+        if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+            audit.set_outcome(Outcome::NotSent);
+            if let Some(sc) = scanner {
+                return Ok(Posted::Unauthorized(sc));
+            }
+            return Err(status_error(resp.status(), &shown_url));
         }
-        .await;
-        if cancel.is_cancelled() {
-            crate::log::warn_redacted(
-                &redactor,
-                &format!(
-                    "push to {slug} ({}) was sent upstream before the client went away; upstream result: {}",
-                    refs.join(", "),
-                    match &result {
-                        Ok(n) => format!("answered ({n} bytes of report)"),
-                        Err(e) => e.to_string(),
-                    }
-                ),
-            );
+        // The server answered: its report-status (forwarded as is) says what happened.
+        audit.set_outcome(Outcome::Landed);
+        if !resp.status().is_success() {
+            return Err(status_error(resp.status(), &shown_url));
         }
-        result
-    });
-    task.await
-        .map_err(|e| AgentError::Internal(format!("push task failed: {e}")))??;
-    Ok(Exit::code(0))
+        let scanner = scanner.ok_or_else(|| AgentError::Internal("no scanner".into()))?;
+        http::forward(resp, &out, scanner, false, &shown_url)
+            .await
+            .map(Posted::Answered)
+    }
+    .await;
+    if cancel.is_cancelled() {
+        crate::log::warn_redacted(
+            &redactor,
+            &format!(
+                "push to {slug} ({}) was sent upstream before the client went away; upstream result: {}",
+                refs.join(", "),
+                match &result {
+                    Ok(Posted::Answered(n)) => format!("answered ({n} bytes of report)"),
+                    Ok(Posted::Unauthorized(_)) => "refused: 401 (not pushed)".to_owned(),
+                    Err(e) => e.to_string(),
+                }
+            ),
+        );
+    }
+    result
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! so each request git writes (pkt-lines up to a flush) becomes one POST, and each response is
 //! streamed back unmodified (through the token scanner). Read-only upstream.
 
-use super::http::{self, auth_header, status_error};
+use super::http::{self, status_error};
 use super::{pkt, protocol_error, Input, Upstream};
 use crate::error::AgentError;
 use crate::session::Request;
@@ -23,15 +23,14 @@ pub async fn run(
     up: &Upstream,
 ) -> Result<Exit, AgentError> {
     let settings = state.settings();
-    let auth = auth_header(&state.token).ok_or_else(AgentError::no_token)?;
     let shown_url = req.hello.url.clone();
     let body = advertisement(
+        state,
         client,
         up,
         "git-upload-pack",
         Some("version=2"),
         MAX_ADVERTISEMENT,
-        &auth,
         &shown_url,
     )
     .await?;
@@ -61,16 +60,19 @@ pub async fn run(
         if !request.starts_with(b"0") || !contains(&request, b"command=") {
             return Err(protocol_error("expected a protocol v2 command request"));
         }
-        let resp = client
-            .post(&post_url)
-            .header(AUTHORIZATION, auth.clone())
-            .header(CONTENT_TYPE, "application/x-git-upload-pack-request")
-            .header(ACCEPT, "application/x-git-upload-pack-result")
-            .header("Git-Protocol", "version=2")
-            .body(request)
-            .send()
-            .await
-            .map_err(|e| http::send_error(&e, &shown_url))?;
+        // The request is held here, so a 401 in App mode can be answered with one refresh and
+        // the same request again (nothing of this response has reached git yet).
+        let request = bytes::Bytes::from(request);
+        let resp = http::send_replayable(state, &shown_url, |auth| {
+            client
+                .post(&post_url)
+                .header(AUTHORIZATION, auth)
+                .header(CONTENT_TYPE, "application/x-git-upload-pack-request")
+                .header(ACCEPT, "application/x-git-upload-pack-result")
+                .header("Git-Protocol", "version=2")
+                .body(request.clone())
+        })
+        .await?;
         if !resp.status().is_success() {
             return Err(status_error(resp.status(), &shown_url));
         }
@@ -84,26 +86,26 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// `GET info/refs?service=…` with the token: the advertisement (at most `max` bytes) without its
-/// `# service=` header, as git expects it over `connect`.
+/// `# service=` header, as git expects it over `connect`. Nothing has gone to git (and, for a
+/// push, no pack upstream) before it, so in App mode a 401 gets one refresh and one retry.
 pub async fn advertisement(
+    state: &AgentState,
     client: &reqwest::Client,
     up: &Upstream,
     service: &str,
     git_protocol: Option<&str>,
     max: usize,
-    auth: &reqwest::header::HeaderValue,
     shown_url: &str,
 ) -> Result<Vec<u8>, AgentError> {
-    let mut get = client
-        .get(format!("{}/info/refs?service={service}", up.base))
-        .header(AUTHORIZATION, auth.clone());
-    if let Some(p) = git_protocol {
-        get = get.header("Git-Protocol", p);
-    }
-    let resp = get
-        .send()
-        .await
-        .map_err(|e| http::send_error(&e, shown_url))?;
+    let url = format!("{}/info/refs?service={service}", up.base);
+    let resp = http::send_replayable(state, shown_url, |auth| {
+        let get = client.get(&url).header(AUTHORIZATION, auth);
+        match git_protocol {
+            Some(p) => get.header("Git-Protocol", p),
+            None => get,
+        }
+    })
+    .await?;
     if !resp.status().is_success() {
         return Err(status_error(resp.status(), shown_url));
     }
