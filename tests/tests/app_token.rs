@@ -928,3 +928,42 @@ fn a_personal_token_refused_by_the_server_is_not_retried_and_git_says_authentica
         }
     });
 }
+
+#[test]
+fn concurrent_401s_from_git_cause_one_mint_and_every_command_succeeds() {
+    each_git(|g| {
+        let e = git_env(g, None);
+        e.clone("a");
+        e.fake.revoke_app_token(0);
+        let from = e.server.request_count();
+        let url = e.server.url("acme", "app");
+        let runs: Vec<Run> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| e.git(e.work.path(), &["ls-remote", &url])))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in &runs {
+            r.assert_code(0);
+            assert!(r.stdout.contains("refs/heads/main"), "{r:?}");
+        }
+        // One mint for all of them (single-flight), each 401 retried once with the new token.
+        assert_eq!(e.fake.app_mints().len(), 2, "{}", e.agent.log_text());
+        let reqs = e.requests_since(from);
+        let refused: Vec<_> = reqs.iter().filter(|r| r.3 == 401).collect();
+        assert!(!refused.is_empty() && refused.len() <= 8, "{reqs:#?}");
+        assert!(
+            refused
+                .iter()
+                .all(|r| r.2.as_deref() == Some("app token #0")),
+            "{reqs:#?}"
+        );
+        assert!(
+            reqs.iter()
+                .filter(|r| r.3 < 400)
+                .all(|r| r.2.as_deref() == Some("app token #1")),
+            "{reqs:#?}"
+        );
+        e.nothing_secret_anywhere();
+    });
+}
