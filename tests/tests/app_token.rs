@@ -519,6 +519,11 @@ type RevokeAt = Option<(&'static str, &'static str)>;
 /// exists before the agent mints one) judging credentials by the fake App's registry, and an
 /// App-mode agent allowed to use it (ALLOWED_REPOS from an env file, for a SIGHUP rotation).
 fn git_env(git_bin: &Path, revoke_at: RevokeAt) -> GitEnv {
+    git_env_with_key(git_bin, revoke_at, 0)
+}
+
+/// [`git_env`] with the App key `key` (1: a key that does not belong to the App).
+fn git_env_with_key(git_bin: &Path, revoke_at: RevokeAt, which_key: usize) -> GitEnv {
     let fake = fake(None);
     let creds = fake.app_git_credentials();
     let check: Arc<dyn CredentialCheck> = match revoke_at {
@@ -546,7 +551,7 @@ fn git_env(git_bin: &Path, revoke_at: RevokeAt) -> GitEnv {
     git(s, &["push", "-q", &bare.display().to_string(), "main"]);
     let server = GitHttpServer::start_with(srv.path(), check).unwrap();
     let keys = tempfile::tempdir().unwrap();
-    let key = key_file(keys.path(), 0);
+    let key = key_file(keys.path(), which_key);
     let env_file = keys.path().join("gitgate.env");
     std::fs::write(&env_file, "ALLOWED_REPOS='[\"acme/app\"]'\n").unwrap();
     let agent = Agent::builder()
@@ -558,7 +563,12 @@ fn git_env(git_bin: &Path, revoke_at: RevokeAt) -> GitEnv {
         .arg("--env-file")
         .arg(&env_file.display().to_string())
         .start();
-    assert_eq!(fake.app_mints().len(), 1, "{}", agent.log_text());
+    assert_eq!(
+        fake.app_mints().len(),
+        usize::from(which_key == 0),
+        "{}",
+        agent.log_text()
+    );
     let ovl = tempfile::tempdir().unwrap();
     let overlay = exec_overlay(git_bin, &ovl.path().join("exec"));
     GitEnv {
@@ -613,8 +623,15 @@ impl GitEnv {
 
     /// Log, audit and environment: no token form, no key bytes.
     fn nothing_secret_anywhere(&self) {
-        let audit =
-            std::fs::read_to_string(self.agent.state.join("audit.jsonl")).unwrap_or_default();
+        // The agent writes a request's audit line after git has its answer: wait (bounded).
+        let read = || std::fs::read_to_string(self.agent.state.join("audit.jsonl"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !read().unwrap_or_default().contains("transport")
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let audit = read().unwrap_or_default();
         assert!(audit.contains("transport"), "no git audit lines: {audit}");
         let environ = std::fs::read(format!("/proc/{}/environ", self.agent.pid()))
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -964,6 +981,51 @@ fn concurrent_401s_from_git_cause_one_mint_and_every_command_succeeds() {
                 .all(|r| r.2.as_deref() == Some("app token #1")),
             "{reqs:#?}"
         );
+        e.nothing_secret_anywhere();
+    });
+}
+
+#[test]
+fn without_a_minted_token_git_is_told_why_and_nothing_goes_upstream() {
+    each_git(|g| {
+        let e = git_env_with_key(g, None, 1);
+        let url = e.server.url("acme", "app");
+        let r = e.git(e.work.path(), &["ls-remote", &url]);
+        assert_ne!(r.code, 0, "{r:?}");
+        let want = format!("gitgate: no GitHub App installation token: the key in GITHUB_APP_PRIVATE_KEY_FILE does not match GitHub App GITHUB_APP_ID={APP_ID}");
+        assert!(r.stderr.contains(&want), "{}", r.stderr);
+        assert_eq!(e.server.request_count(), 0);
+        e.nothing_secret_anywhere();
+    });
+}
+
+#[test]
+fn a_401_whose_refresh_fails_is_not_retried_and_git_says_why() {
+    each_git(|g| {
+        let e = git_env(g, None);
+        let a = e.clone("a");
+        // GitHub's clock moves: the agent's JWT is refused, so no new token can be minted.
+        e.fake.set_app_clock_skew(600);
+        e.fake.revoke_app_token(0);
+        let from = e.server.request_count();
+        let r = e.git(&a, &["fetch", "origin"]);
+        assert_eq!(r.code, 128, "{r:?}");
+        let url = e.server.url("acme", "app");
+        assert!(
+            r.stderr.contains("gitgate: GitHub refused the App installation token and a new one could not be minted: clock skew: this machine's clock is about 600 s behind GitHub's"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr
+                .contains(&format!("fatal: Authentication failed for '{url}/'")),
+            "{}",
+            r.stderr
+        );
+        let reqs = e.requests_since(from);
+        assert_eq!(reqs.len(), 1, "retried: {reqs:#?}");
+        assert_eq!(reqs[0].3, 401);
+        assert_eq!(e.fake.app_mints().len(), 1);
         e.nothing_secret_anywhere();
     });
 }

@@ -78,7 +78,7 @@ pub async fn send_replayable(
 ) -> Result<reqwest::Response, AgentError> {
     let mut retried = false;
     loop {
-        let (auth, seen) = auth_versioned(&state.token).ok_or_else(AgentError::no_token)?;
+        let (auth, seen) = auth_versioned(&state.token).ok_or_else(|| no_token(state))?;
         let resp = build(auth)
             .send()
             .await
@@ -111,6 +111,33 @@ pub fn status_error(status: reqwest::StatusCode, url: &str) -> AgentError {
         s => format!("fatal: unable to access '{u}': The requested URL returned error: {s}"),
     };
     AgentError::failed(msg, 128)
+}
+
+/// [`status_error`], plus in GitHub App mode why the token could not be replaced when a 401 stays
+/// a 401 because minting a new token failed (the cause a user can fix, as agent-status shows it).
+pub fn refused(state: &AgentState, status: reqwest::StatusCode, url: &str) -> AgentError {
+    let plain = status_error(status, url);
+    let why = match state.app.get() {
+        Some(app) if status == reqwest::StatusCode::UNAUTHORIZED => app.last_error(),
+        _ => None,
+    };
+    match (why, plain) {
+        (Some(why), AgentError::Failed { message, code }) => AgentError::failed(
+            format!(
+                "gitgate: GitHub refused the App installation token and a new one could not be minted: {why} (see agent-status)\n{message}"
+            ),
+            code,
+        ),
+        (_, plain) => plain,
+    }
+}
+
+/// No token to send: in GitHub App mode, why none was minted.
+pub fn no_token(state: &AgentState) -> AgentError {
+    match state.app.get() {
+        Some(app) => AgentError::denied(app.no_token_reason()),
+        None => AgentError::no_token(),
+    }
 }
 
 pub fn send_error(e: &reqwest::Error, url: &str) -> AgentError {

@@ -205,6 +205,10 @@ pub async fn run(state: &AgentState, req: &mut Request) -> Result<Exit, AgentErr
     let policy = state.policy();
     let up = upstream_for(&settings, &policy, &req.hello.url)?;
     req.audit.set_repo(&up.slug);
+    if state.app.get().is_some() && !state.token.is_loaded() {
+        // GitHub App mode: why no token was minted.
+        return Err(http::no_token(state));
+    }
     crate::error::require_token(&state.token)?;
     let client = http::client(&settings).map_err(AgentError::Internal)?;
     match req.hello.service.as_str() {

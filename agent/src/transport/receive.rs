@@ -358,7 +358,8 @@ pub async fn run(
     let mut scanner = Some(scanner);
     let mut retried = false;
     loop {
-        let (auth, seen) = http::auth_versioned(&state.token).ok_or_else(AgentError::no_token)?;
+        let (auth, seen) =
+            http::auth_versioned(&state.token).ok_or_else(|| http::no_token(state))?;
         let file = match &spool_path {
             Some(p) => Some(tokio::fs::File::open(p).await.map_err(|e| {
                 AgentError::Internal(format!("cannot reopen the spooled pack: {e}"))
@@ -401,7 +402,11 @@ pub async fn run(
                 scanner = Some(sc);
                 if retried || !http::retry_401(state, reqwest::StatusCode::UNAUTHORIZED, seen).await
                 {
-                    return Err(status_error(reqwest::StatusCode::UNAUTHORIZED, &shown_url));
+                    return Err(http::refused(
+                        state,
+                        reqwest::StatusCode::UNAUTHORIZED,
+                        &shown_url,
+                    ));
                 }
                 retried = true;
             }

@@ -2,7 +2,7 @@
 //! so each request git writes (pkt-lines up to a flush) becomes one POST, and each response is
 //! streamed back unmodified (through the token scanner). Read-only upstream.
 
-use super::http::{self, status_error};
+use super::http;
 use super::{pkt, protocol_error, Input, Upstream};
 use crate::error::AgentError;
 use crate::session::Request;
@@ -74,7 +74,7 @@ pub async fn run(
         })
         .await?;
         if !resp.status().is_success() {
-            return Err(status_error(resp.status(), &shown_url));
+            return Err(http::refused(state, resp.status(), &shown_url));
         }
         http::forward(resp, &req.out, state.redactor.scanner(), false, &shown_url).await?;
     }
@@ -107,7 +107,7 @@ pub async fn advertisement(
     })
     .await?;
     if !resp.status().is_success() {
-        return Err(status_error(resp.status(), shown_url));
+        return Err(http::refused(state, resp.status(), shown_url));
     }
     let mut body = read_bounded(resp, max, shown_url).await?;
     let skip = pkt::strip_service_header(&body)
