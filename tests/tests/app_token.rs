@@ -1029,3 +1029,46 @@ fn a_401_whose_refresh_fails_is_not_retried_and_git_says_why() {
         e.nothing_secret_anywhere();
     });
 }
+
+#[test]
+fn a_large_push_settles_authentication_with_a_probe_first() {
+    each_git(|g| {
+        // A server refusing the credentials answers before reading a large body and closes,
+        // which can reach the agent as a broken connection instead of the 401. So above 1 MiB
+        // the agent first sends a flush-only probe (as git's remote-curl does): the 401 comes
+        // there, one refresh, the probe again, then the pack once.
+        let e = git_env(g, Some(("POST", "/git-receive-pack")));
+        let a = e.clone("a");
+        let mut data = vec![0u8; 24 * 1024 * 1024];
+        std::fs::File::open("/dev/urandom")
+            .unwrap()
+            .read_exact(&mut data)
+            .unwrap();
+        std::fs::write(a.join("big.bin"), &data).unwrap();
+        drop(data);
+        git(&a, &["add", "."]);
+        git(&a, &["commit", "-q", "-m", "big"]);
+        let from = e.server.request_count();
+        e.git(&a, &["push", "-q", "origin", "HEAD:refs/heads/topic"])
+            .assert_code(0);
+        assert_eq!(e.fake.app_mints().len(), 2, "exactly one refresh");
+        e.one_401_then_the_new_token(from, ("POST", "/git-receive-pack"));
+        let posts: Vec<_> = e
+            .server
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/git-receive-pack"))
+            .map(|r| (r.status, r.content_length, r.credential))
+            .collect();
+        assert_eq!(posts.len(), 3, "{posts:?}");
+        let probe = (Some(4), Some("app token #0".to_owned()));
+        assert_eq!((posts[0].1, posts[0].2.clone()), probe, "{posts:?}");
+        assert_eq!(posts[1].1, Some(4), "{posts:?}");
+        assert!(posts[2].1 > Some(24 * 1024 * 1024), "{posts:?}");
+        assert_eq!(
+            git(&e.bare, &["rev-parse", "refs/heads/topic"]),
+            git(&a, &["rev-parse", "HEAD"])
+        );
+        e.nothing_secret_anywhere();
+    });
+}

@@ -29,6 +29,9 @@ use std::time::Duration;
 const MAX_ADVERTISEMENT: usize = 256 * 1024 * 1024;
 /// Largest command list (and push-option list) accepted from git.
 const MAX_COMMANDS: usize = 16 * 1024 * 1024;
+/// Above this request size a flush-only probe settles authentication first (git's
+/// `http.postBuffer` default, above which remote-curl probes the same way).
+const PROBE_ABOVE: u64 = 1024 * 1024;
 
 /// What git asked for, from the capabilities on its first command.
 #[derive(Debug, Default)]
@@ -356,6 +359,26 @@ pub async fn run(
     // The spool file lives until the upload is done (and a retry of it, below).
     let keep = std::sync::Arc::new(ingested);
     let mut scanner = Some(scanner);
+    let post_url = format!("{}/git-receive-pack", up.base);
+    if total > PROBE_ABOVE {
+        // A server that refuses the credentials answers before reading a large body and closes,
+        // which the agent may see as a broken connection instead of the 401. Like git's
+        // remote-curl (probe_rpc), a flush-only request settles authentication first (App mode:
+        // one refresh and retry); receive-pack given no command changes nothing.
+        let resp = http::send_replayable(state, &shown_url, |auth| {
+            client
+                .post(&post_url)
+                .header(AUTHORIZATION, auth)
+                .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
+                .header(ACCEPT, "application/x-git-receive-pack-result")
+                .body(&pkt::FLUSH[..])
+        })
+        .await?;
+        if !resp.status().is_success() {
+            return Err(http::refused(state, resp.status(), &shown_url));
+        }
+        super::upload::read_bounded(resp, 64 * 1024, &shown_url).await?;
+    }
     let mut retried = false;
     loop {
         let (auth, seen) =
@@ -366,13 +389,19 @@ pub async fn run(
             })?),
             None => None,
         };
+        let sent_all = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let post = client
-            .post(format!("{}/git-receive-pack", up.base))
+            .post(&post_url)
             .header(AUTHORIZATION, auth)
             .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
             .header(ACCEPT, "application/x-git-receive-pack-result")
             .header(CONTENT_LENGTH, total)
-            .body(reqwest::Body::wrap_stream(spooled_body(head.clone(), file)));
+            .body(reqwest::Body::wrap_stream(spooled_body(
+                head.clone(),
+                file,
+                total,
+                sent_all.clone(),
+            )));
         // From here on an interruption leaves the result unknown until the server answers.
         req.audit.set_outcome(crate::session::Outcome::Unknown);
         let task = tokio::spawn(post_task(
@@ -388,6 +417,7 @@ pub async fn run(
                 cancel: req.cancel.clone(),
                 audit: req.audit.clone(),
                 keep: keep.clone(),
+                sent_all,
             },
         ));
         match task
@@ -414,25 +444,53 @@ pub async fn run(
     }
 }
 
-/// Commands and push options (in memory), then the spooled pack, as one request body.
+/// Commands and push options (in memory), then the spooled pack, as one request body of
+/// `total` bytes; `sent_all` is set as the last of them is handed to the connection (so a
+/// failure before that is a body the server never had whole).
 fn spooled_body(
     head: bytes::Bytes,
     file: Option<tokio::fs::File>,
+    total: u64,
+    sent_all: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
-    futures_util::stream::unfold((Some(head), file), |(head, mut file)| async move {
-        use tokio::io::AsyncReadExt as _;
-        if let Some(h) = head {
-            return Some((Ok::<_, std::io::Error>(h), (None, file)));
+    enum Part {
+        Head(bytes::Bytes, Option<tokio::fs::File>),
+        Pack(tokio::fs::File, u64),
+        End,
+    }
+    let mark = move |given: u64| {
+        if given >= total {
+            sent_all.store(true, std::sync::atomic::Ordering::SeqCst);
         }
-        let f = file.as_mut()?;
-        let mut buf = vec![0u8; 256 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(bytes::Bytes::from(buf)), (None, file)))
+    };
+    futures_util::stream::unfold(Part::Head(head, file), move |part| {
+        let mark = mark.clone();
+        async move {
+            use tokio::io::AsyncReadExt as _;
+            let (mut f, given) = match part {
+                Part::Head(h, file) => {
+                    let given = h.len() as u64;
+                    mark(given);
+                    let next = match file {
+                        Some(f) => Part::Pack(f, given),
+                        None => Part::End,
+                    };
+                    return Some((Ok(h), next));
+                }
+                Part::Pack(f, given) => (f, given),
+                Part::End => return None,
+            };
+            let mut buf = vec![0u8; 256 * 1024];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    let given = given + n as u64;
+                    mark(given);
+                    Some((Ok(bytes::Bytes::from(buf)), Part::Pack(f, given)))
+                }
+                Err(e) => Some((Err(e), Part::End)),
             }
-            Err(e) => Some((Err(e), (None, None))),
         }
     })
 }
@@ -447,6 +505,8 @@ struct PostCtx {
     cancel: tokio_util::sync::CancellationToken,
     audit: std::sync::Arc<crate::session::AuditNote>,
     keep: std::sync::Arc<Option<Ingested>>,
+    /// The whole body was handed to the connection.
+    sent_all: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 enum Posted {
@@ -469,12 +529,25 @@ async fn post_task(post: reqwest::RequestBuilder, cx: PostCtx) -> Result<Posted,
         cancel,
         audit,
         keep: _keep,
+        sent_all,
     } = cx;
     let result = async {
         let resp = post.send().await.map_err(|e| {
             if e.is_connect() {
                 audit.set_outcome(Outcome::NotSent);
                 return http::send_error(&e, &shown_url);
+            }
+            if !sent_all.load(std::sync::atomic::Ordering::SeqCst) {
+                // The server never had the whole pack, and receive-pack updates no ref without
+                // it: nothing landed.
+                audit.set_outcome(Outcome::NotSent);
+                return AgentError::failed(
+                    format!(
+                        "gitgate: the connection to the server broke while the pack was being sent, so nothing was pushed ({})",
+                        http::send_error(&e, &shown_url)
+                    ),
+                    128,
+                );
             }
             audit.set_outcome(Outcome::Unknown);
             AgentError::OutcomeUnknown(format!(
