@@ -9,7 +9,11 @@
 //! credentials before receive-pack runs, so nothing landed, and nothing of that answer has
 //! reached git; the POST body is replayed exactly (commands and options from memory, the pack
 //! from the spool file, which lives until the last attempt is done). Any other answer, or an
-//! error after the body was sent, is never retried. A personal token is never retried.
+//! error after the body was sent, is never retried. A personal token is never retried. Bodies
+//! above 1 MiB are preceded by a flush-only probe in App mode (see `PROBE_ABOVE`), since a 401
+//! answered before a large body was read can reach the agent as a broken connection. A
+//! connection that breaks before the whole body was handed over is reported as "nothing was
+//! pushed" (receive-pack updates no ref without the whole pack), not as an unknown outcome.
 
 use super::cache::Cache;
 use super::http::{self, status_error};
@@ -29,8 +33,8 @@ use std::time::Duration;
 const MAX_ADVERTISEMENT: usize = 256 * 1024 * 1024;
 /// Largest command list (and push-option list) accepted from git.
 const MAX_COMMANDS: usize = 16 * 1024 * 1024;
-/// Above this request size a flush-only probe settles authentication first (git's
-/// `http.postBuffer` default, above which remote-curl probes the same way).
+/// GitHub App mode: above this request size a flush-only probe settles authentication first
+/// (git's `http.postBuffer` default, above which remote-curl probes the same way).
 const PROBE_ABOVE: u64 = 1024 * 1024;
 
 /// What git asked for, from the capabilities on its first command.
@@ -360,18 +364,20 @@ pub async fn run(
     let keep = std::sync::Arc::new(ingested);
     let mut scanner = Some(scanner);
     let post_url = format!("{}/git-receive-pack", up.base);
-    if total > PROBE_ABOVE {
-        // A server that refuses the credentials answers before reading a large body and closes,
-        // which the agent may see as a broken connection instead of the 401. Like git's
-        // remote-curl (probe_rpc), a flush-only request settles authentication first (App mode:
-        // one refresh and retry); receive-pack given no command changes nothing.
+    if total > PROBE_ABOVE && state.app.get().is_some() {
+        // GitHub App mode: the token may have been revoked since the advertisement (a pack can
+        // take long to arrive). A server that refuses the credentials answers before reading a
+        // large body and closes, which the agent may see as a broken connection instead of the
+        // 401. Like git's remote-curl (probe_rpc), a flush-only request settles authentication
+        // first (one refresh and retry); receive-pack given no command changes nothing. With a
+        // personal token the advertisement just authenticated the same token: no probe.
         let resp = http::send_replayable(state, &shown_url, |auth| {
             client
                 .post(&post_url)
                 .header(AUTHORIZATION, auth)
                 .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
                 .header(ACCEPT, "application/x-git-receive-pack-result")
-                .body(&pkt::FLUSH[..])
+                .body(pkt::FLUSH)
         })
         .await?;
         if !resp.status().is_success() {
