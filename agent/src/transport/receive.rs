@@ -620,6 +620,42 @@ mod tests {
         assert!(parse_commands(b"zzzz").is_err());
     }
 
+    #[tokio::test]
+    async fn the_body_is_marked_sent_only_once_its_last_byte_was_handed_over() {
+        use futures_util::StreamExt as _;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let mut spool = tempfile::NamedTempFile::new().unwrap();
+        let pack = vec![7u8; 600 * 1024];
+        std::io::Write::write_all(&mut spool, &pack).unwrap();
+        let head = bytes::Bytes::from_static(b"0000");
+        let total = 4 + pack.len() as u64;
+        let open = || async { Some(tokio::fs::File::open(spool.path()).await.unwrap()) };
+
+        let sent = std::sync::Arc::new(AtomicBool::new(false));
+        let mut body = Box::pin(spooled_body(
+            head.clone(),
+            open().await,
+            total,
+            sent.clone(),
+        ));
+        // The commands and the first part of the pack: not all of it.
+        assert_eq!(body.next().await.unwrap().unwrap(), head);
+        assert!(body.next().await.unwrap().is_ok());
+        assert!(!sent.load(Ordering::SeqCst));
+        let mut all = Vec::new();
+        while let Some(c) = body.next().await {
+            all.extend_from_slice(&c.unwrap());
+        }
+        assert!(sent.load(Ordering::SeqCst));
+        assert_eq!(all.len() as u64 + 256 * 1024, pack.len() as u64);
+
+        // Commands only (a delete): the head is the whole body.
+        let sent = std::sync::Arc::new(AtomicBool::new(false));
+        let body = spooled_body(head.clone(), None, 4, sent.clone());
+        assert_eq!(body.collect::<Vec<_>>().await.len(), 1);
+        assert!(sent.load(Ordering::SeqCst));
+    }
+
     #[test]
     fn report_status_in_sideband() {
         let u = vec![RefUpdate {
