@@ -742,6 +742,11 @@ impl AppTokens {
         }
     }
 
+    /// Why the last mint failed (redacted), if the last attempt failed.
+    pub fn last_error(&self) -> Option<String> {
+        self.status().last_error.clone()
+    }
+
     /// Why no token is loaded, for the gateway's refusal.
     pub fn no_token_reason(&self) -> String {
         match &self.status().last_error {

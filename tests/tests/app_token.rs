@@ -488,3 +488,587 @@ fn a_sighup_that_changes_allowed_repos_mints_a_token_for_the_new_list() {
         json!({"repositories": ["app", "lib"], "permissions": expected_permissions()})
     );
 }
+
+// ------------------------------------------------------------------------------------------------
+// git in App mode: the real git (both binaries) with the shim as its https transport, a real
+// `git http-backend` that accepts exactly the installation tokens the fake App minted and still
+// considers live (the fake's registry, shared), and requests recorded with which token each used.
+// ------------------------------------------------------------------------------------------------
+
+use gitgate_e2e::githttp::{CredentialCheck, CredentialVerdict};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+struct GitEnv {
+    fake: FakeGitHub,
+    server: GitHttpServer,
+    agent: Agent,
+    git: PathBuf,
+    overlay: PathBuf,
+    bare: PathBuf,
+    env_file: PathBuf,
+    work: tempfile::TempDir,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+/// Where the git server revokes the token a request presents, as it arrives (once): the
+/// request method and the end of its path.
+type RevokeAt = Option<(&'static str, &'static str)>;
+
+/// A git server for acme/app (main with one commit; seeded through the file system, so no token
+/// exists before the agent mints one) judging credentials by the fake App's registry, and an
+/// App-mode agent allowed to use it (ALLOWED_REPOS from an env file, for a SIGHUP rotation).
+fn git_env(git_bin: &Path, revoke_at: RevokeAt) -> GitEnv {
+    git_env_with_key(git_bin, revoke_at, 0)
+}
+
+/// [`git_env`] with the App key `key` (1: a key that does not belong to the App).
+fn git_env_with_key(git_bin: &Path, revoke_at: RevokeAt, which_key: usize) -> GitEnv {
+    let fake = fake(None);
+    let creds = fake.app_git_credentials();
+    let check: Arc<dyn CredentialCheck> = match revoke_at {
+        None => Arc::new(creds),
+        Some((method, suffix)) => {
+            let done = AtomicBool::new(false);
+            Arc::new(
+                move |m: &str, p: &str, u: &str, pw: &str| -> CredentialVerdict {
+                    if m == method && p.ends_with(suffix) && !done.swap(true, Ordering::SeqCst) {
+                        creds.revoke_presented(pw);
+                    }
+                    creds.check(m, p, u, pw)
+                },
+            )
+        }
+    };
+    let srv = tempfile::tempdir().unwrap();
+    let bare = init_bare(srv.path(), "acme", "app");
+    let seed = tempfile::tempdir().unwrap();
+    let s = seed.path();
+    git(s, &["init", "-q", "-b", "main"]);
+    std::fs::write(s.join("README.md"), "seed\n").unwrap();
+    git(s, &["add", "."]);
+    git(s, &["commit", "-q", "-m", "seed"]);
+    git(s, &["push", "-q", &bare.display().to_string(), "main"]);
+    let server = GitHttpServer::start_with(srv.path(), check).unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let key = key_file(keys.path(), which_key);
+    let env_file = keys.path().join("gitgate.env");
+    std::fs::write(&env_file, "ALLOWED_REPOS='[\"acme/app\"]'\n").unwrap();
+    let agent = Agent::builder()
+        .env("GITHUB_API_URL", &fake.url())
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+        .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
+        .env("GITHUB_APP_ID", &APP_ID.to_string())
+        .env("GITHUB_APP_PRIVATE_KEY_FILE", &key.display().to_string())
+        .arg("--env-file")
+        .arg(&env_file.display().to_string())
+        .start();
+    assert_eq!(
+        fake.app_mints().len(),
+        usize::from(which_key == 0),
+        "{}",
+        agent.log_text()
+    );
+    let ovl = tempfile::tempdir().unwrap();
+    let overlay = exec_overlay(git_bin, &ovl.path().join("exec"));
+    GitEnv {
+        fake,
+        server,
+        agent,
+        git: git_bin.to_path_buf(),
+        overlay,
+        bare,
+        env_file,
+        work: tempfile::tempdir().unwrap(),
+        _dirs: vec![srv, seed, keys, ovl],
+    }
+}
+
+/// Every form of every issued token that could leak: raw, base64, base64 of the Basic pair.
+fn token_forms(fake: &FakeGitHub) -> Vec<String> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    fake.app_tokens()
+        .into_iter()
+        .flat_map(|t| {
+            [
+                b64.encode(format!("x-access-token:{}", t.token)),
+                b64.encode(&t.token),
+                t.token,
+            ]
+        })
+        .collect()
+}
+
+impl GitEnv {
+    /// The real git with gitgate as its transport; asserts no token form in its output.
+    fn git(&self, cwd: &Path, args: &[&str]) -> Run {
+        let r = Run::from(
+            git_cmd(&self.git, cwd)
+                .env("GIT_EXEC_PATH", &self.overlay)
+                .env("GITGATE_SOCKET", &self.agent.socket)
+                .args(args)
+                .output()
+                .unwrap(),
+        );
+        self.no_token_in(&format!("{}\n{}", r.stdout, r.stderr));
+        r
+    }
+
+    fn no_token_in(&self, text: &str) {
+        for f in token_forms(&self.fake) {
+            assert!(!text.contains(&f), "an installation token leaked: {text}");
+        }
+    }
+
+    /// Log, audit and environment: no token form, no key bytes.
+    fn nothing_secret_anywhere(&self) {
+        // The agent writes a request's audit line after git has its answer: wait (bounded).
+        let read = || std::fs::read_to_string(self.agent.state.join("audit.jsonl"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !read().unwrap_or_default().contains("transport")
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let audit = read().unwrap_or_default();
+        assert!(audit.contains("transport"), "no git audit lines: {audit}");
+        let environ = std::fs::read(format!("/proc/{}/environ", self.agent.pid()))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        for text in [self.agent.log_text(), audit, environ] {
+            self.no_token_in(&text);
+            for k in test_keys() {
+                assert!(!text.contains(&k.private_der_b64), "the key (DER) leaked");
+            }
+        }
+    }
+
+    fn w(&self, rel: &str) -> PathBuf {
+        self.work.path().join(rel)
+    }
+
+    fn clone(&self, rel: &str) -> PathBuf {
+        let url = self.server.url("acme", "app");
+        self.git(self.work.path(), &["clone", "-q", &url, rel])
+            .assert_code(0);
+        self.w(rel)
+    }
+
+    fn commit(&self, repo: &Path, file: &str) {
+        std::fs::write(repo.join(file), format!("{file}\n")).unwrap();
+        git(repo, &["add", "."]);
+        git(repo, &["commit", "-q", "-m", file]);
+    }
+
+    /// `(method, path, credential label, status)` of the server's requests from `from` on.
+    fn requests_since(&self, from: usize) -> Vec<(String, String, Option<String>, u16)> {
+        self.server.requests()[from..]
+            .iter()
+            .map(|r| {
+                (
+                    r.method.clone(),
+                    r.path.clone(),
+                    r.credential.clone(),
+                    r.status,
+                )
+            })
+            .collect()
+    }
+
+    fn receive_pack_posts(&self) -> usize {
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/git-receive-pack"))
+            .count()
+    }
+
+    /// Every request from `from` on carried token `i` and was served.
+    fn all_used(&self, from: usize, i: usize) {
+        let reqs = self.requests_since(from);
+        assert!(!reqs.is_empty());
+        let label = format!("app token #{i}");
+        for r in &reqs {
+            assert_eq!(r.2.as_deref(), Some(label.as_str()), "{reqs:#?}");
+            assert!(r.3 < 400, "{reqs:#?}");
+        }
+    }
+
+    /// The requests from `from` on: token #0 (served) up to exactly one 401 to `refused`
+    /// (method, end of path) with token #0, then the same request again and everything after it
+    /// with token #1, served.
+    fn one_401_then_the_new_token(&self, from: usize, refused: (&str, &str)) {
+        let reqs = self.requests_since(from);
+        let k = reqs
+            .iter()
+            .position(|r| r.3 == 401)
+            .unwrap_or_else(|| panic!("no 401: {reqs:#?}"));
+        assert_eq!(reqs.iter().filter(|r| r.3 == 401).count(), 1, "{reqs:#?}");
+        for r in &reqs[..k] {
+            assert_eq!(r.2.as_deref(), Some("app token #0"), "{reqs:#?}");
+            assert!(r.3 < 400, "{reqs:#?}");
+        }
+        assert_eq!(
+            (reqs[k].0.as_str(), reqs[k].2.as_deref()),
+            (refused.0, Some("app token #0")),
+            "{reqs:#?}"
+        );
+        assert!(reqs[k].1.ends_with(refused.1), "{reqs:#?}");
+        // The retry: the same request, with the new token.
+        let retry = reqs
+            .get(k + 1)
+            .unwrap_or_else(|| panic!("no retry: {reqs:#?}"));
+        assert_eq!((&retry.0, &retry.1), (&reqs[k].0, &reqs[k].1), "{reqs:#?}");
+        for r in &reqs[k + 1..] {
+            assert_eq!(r.2.as_deref(), Some("app token #1"), "{reqs:#?}");
+            assert!(r.3 < 400, "{reqs:#?}");
+        }
+    }
+
+    /// SIGHUP with a longer ALLOWED_REPOS: the agent mints (and installs) a second token.
+    fn rotate(&self) {
+        std::fs::write(
+            &self.env_file,
+            "ALLOWED_REPOS='[\"acme/app\",\"acme/lib\"]'\n",
+        )
+        .unwrap();
+        self.agent.signal(libc::SIGHUP);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        // Installed once the agent logs it (the log line follows the swap).
+        while !self
+            .agent
+            .log_text()
+            .contains("for [\"acme/app\",\"acme/lib\"] with")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no rotation: {}",
+                self.agent.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(self.fake.app_tokens().len(), 2);
+    }
+}
+
+fn each_git(f: impl Fn(&Path)) {
+    for g in real_gits() {
+        eprintln!("--- {}", g.display());
+        f(&g);
+    }
+}
+
+const MAIN_REFUSED: &str =
+    "! [remote rejected] main -> main (gitgate: branch 'main' is protected (BLOCKED_BRANCHES))";
+
+#[test]
+fn git_clone_fetch_and_push_use_the_minted_token_and_after_a_rotation_only_the_new_one() {
+    each_git(|g| {
+        let e = git_env(g, None);
+        let a = e.clone("a");
+        e.commit(&a, "one.txt");
+        e.git(&a, &["push", "-q", "origin", "HEAD:refs/heads/topic"])
+            .assert_code(0);
+        e.all_used(0, 0);
+        assert_eq!(
+            git(&e.bare, &["rev-parse", "refs/heads/topic"]),
+            git(&a, &["rev-parse", "HEAD"])
+        );
+
+        e.rotate();
+        let from = e.server.request_count();
+        e.git(&a, &["fetch", "-q", "origin"]).assert_code(0);
+        e.commit(&a, "two.txt");
+        e.git(&a, &["push", "-q", "origin", "HEAD:refs/heads/topic"])
+            .assert_code(0);
+        let b = e.clone("b");
+        assert_eq!(
+            git(&b, &["rev-parse", "origin/topic"]),
+            git(&a, &["rev-parse", "HEAD"])
+        );
+        // Never the old token after the rotation, and no 401-driven mint.
+        e.all_used(from, 1);
+        assert_eq!(e.fake.app_mints().len(), 2);
+
+        // A refused push in App mode: git's own format, nothing sent to receive-pack.
+        let posts = e.receive_pack_posts();
+        let before = refs_of(&e.bare);
+        let r = e.git(&a, &["push", "origin", "main"]);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(r.stderr.contains(MAIN_REFUSED), "{}", r.stderr);
+        assert_eq!(
+            e.receive_pack_posts(),
+            posts,
+            "the refused push reached receive-pack"
+        );
+        assert_eq!(refs_of(&e.bare), before);
+        e.nothing_secret_anywhere();
+    });
+}
+
+#[test]
+fn a_token_revoked_early_gets_one_refresh_and_git_fetch_one_retry() {
+    each_git(|g| {
+        let e = git_env(g, None);
+        let a = e.clone("a");
+        e.all_used(0, 0);
+        e.fake.revoke_app_token(0);
+        let from = e.server.request_count();
+        let r = e.git(&a, &["fetch", "origin"]);
+        r.assert_code(0);
+        assert_eq!(e.fake.app_mints().len(), 2, "exactly one refresh");
+        e.one_401_then_the_new_token(from, ("GET", "/info/refs?service=git-upload-pack"));
+        e.nothing_secret_anywhere();
+    });
+}
+
+#[test]
+fn a_token_revoked_early_gets_one_refresh_and_git_push_one_retry_and_refusals_stay_refused() {
+    each_git(|g| {
+        let e = git_env(g, None);
+        let a = e.clone("a");
+        e.commit(&a, "one.txt");
+        e.fake.revoke_app_token(0);
+        let from = e.server.request_count();
+        e.git(&a, &["push", "-q", "origin", "HEAD:refs/heads/topic"])
+            .assert_code(0);
+        assert_eq!(e.fake.app_mints().len(), 2, "exactly one refresh");
+        e.one_401_then_the_new_token(from, ("GET", "/info/refs?service=git-receive-pack"));
+        assert_eq!(e.receive_pack_posts(), 1);
+        assert_eq!(
+            git(&e.bare, &["rev-parse", "refs/heads/topic"]),
+            git(&a, &["rev-parse", "HEAD"])
+        );
+        // Refused after the refresh too: no receive-pack POST, no further mint.
+        let r = e.git(&a, &["push", "origin", "main"]);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(r.stderr.contains(MAIN_REFUSED), "{}", r.stderr);
+        assert_eq!(e.receive_pack_posts(), 1);
+        assert_eq!(e.fake.app_mints().len(), 2);
+        e.nothing_secret_anywhere();
+    });
+}
+
+#[test]
+fn a_401_on_an_upload_pack_post_is_retried_once_with_the_same_request() {
+    each_git(|g| {
+        // Revoked as git's first v2 command (ls-refs) arrives, after the advertisement went to git.
+        let e = git_env(g, Some(("POST", "/git-upload-pack")));
+        let a = e.clone("a");
+        assert_eq!(e.fake.app_mints().len(), 2, "exactly one refresh");
+        e.one_401_then_the_new_token(0, ("POST", "/git-upload-pack"));
+        assert_eq!(
+            git(&a, &["rev-parse", "HEAD"]),
+            git(&e.bare, &["rev-parse", "main"])
+        );
+        e.nothing_secret_anywhere();
+    });
+}
+
+#[test]
+fn a_401_on_the_receive_pack_post_is_retried_once_with_the_spooled_pack() {
+    each_git(|g| {
+        // Revoked as the pack arrives: the push is replayed from the agent's spool.
+        let e = git_env(g, Some(("POST", "/git-receive-pack")));
+        let a = e.clone("a");
+        e.commit(&a, "one.txt");
+        let from = e.server.request_count();
+        e.git(&a, &["push", "-q", "origin", "HEAD:refs/heads/topic"])
+            .assert_code(0);
+        assert_eq!(e.fake.app_mints().len(), 2, "exactly one refresh");
+        e.one_401_then_the_new_token(from, ("POST", "/git-receive-pack"));
+        let posts: Vec<_> = e
+            .server
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/git-receive-pack"))
+            .map(|r| (r.status, r.content_length))
+            .collect();
+        assert_eq!(posts.len(), 2, "{posts:?}");
+        assert_eq!(posts[0].1, posts[1].1, "the same body, twice: {posts:?}");
+        assert_eq!(
+            git(&e.bare, &["rev-parse", "refs/heads/topic"]),
+            git(&a, &["rev-parse", "HEAD"])
+        );
+        git(&e.bare, &["fsck", "--no-progress"]);
+        e.nothing_secret_anywhere();
+    });
+}
+
+#[test]
+fn a_personal_token_refused_by_the_server_is_not_retried_and_git_says_authentication_failed() {
+    each_git(|g| {
+        let srv = tempfile::tempdir().unwrap();
+        init_bare(srv.path(), "acme", "app");
+        let server = GitHttpServer::start(srv.path(), &random_token()).unwrap();
+        let wrong = random_token();
+        let agent = Agent::builder()
+            .token(&wrong)
+            .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+            .env("ALLOWED_HOSTS", &format!("[\"{}\"]", server.host()))
+            .env("ALLOWED_REPOS", r#"["acme/app"]"#)
+            .start();
+        let ovl = tempfile::tempdir().unwrap();
+        let overlay = exec_overlay(g, &ovl.path().join("exec"));
+        let url = server.url("acme", "app");
+        let r = Run::from(
+            git_cmd(g, srv.path())
+                .env("GIT_EXEC_PATH", &overlay)
+                .env("GITGATE_SOCKET", &agent.socket)
+                .args(["ls-remote", &url])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(r.code, 128, "{r:?}");
+        assert!(
+            r.stderr
+                .contains(&format!("fatal: Authentication failed for '{url}/'")),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(
+            server.request_count(),
+            1,
+            "retried: {:?}",
+            server.requests()
+        );
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for f in [
+            wrong.clone(),
+            b64.encode(&wrong),
+            b64.encode(format!("x-access-token:{wrong}")),
+        ] {
+            assert!(!r.stderr.contains(&f) && !r.stdout.contains(&f));
+            assert!(!agent.log_text().contains(&f));
+        }
+    });
+}
+
+#[test]
+fn concurrent_401s_from_git_cause_one_mint_and_every_command_succeeds() {
+    each_git(|g| {
+        let e = git_env(g, None);
+        e.clone("a");
+        e.fake.revoke_app_token(0);
+        let from = e.server.request_count();
+        let url = e.server.url("acme", "app");
+        let runs: Vec<Run> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| e.git(e.work.path(), &["ls-remote", &url])))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in &runs {
+            r.assert_code(0);
+            assert!(r.stdout.contains("refs/heads/main"), "{r:?}");
+        }
+        // One mint for all of them (single-flight), each 401 retried once with the new token.
+        assert_eq!(e.fake.app_mints().len(), 2, "{}", e.agent.log_text());
+        let reqs = e.requests_since(from);
+        let refused: Vec<_> = reqs.iter().filter(|r| r.3 == 401).collect();
+        assert!(!refused.is_empty() && refused.len() <= 8, "{reqs:#?}");
+        assert!(
+            refused
+                .iter()
+                .all(|r| r.2.as_deref() == Some("app token #0")),
+            "{reqs:#?}"
+        );
+        assert!(
+            reqs.iter()
+                .filter(|r| r.3 < 400)
+                .all(|r| r.2.as_deref() == Some("app token #1")),
+            "{reqs:#?}"
+        );
+        e.nothing_secret_anywhere();
+    });
+}
+
+#[test]
+fn without_a_minted_token_git_is_told_why_and_nothing_goes_upstream() {
+    each_git(|g| {
+        let e = git_env_with_key(g, None, 1);
+        let url = e.server.url("acme", "app");
+        let r = e.git(e.work.path(), &["ls-remote", &url]);
+        assert_ne!(r.code, 0, "{r:?}");
+        let want = format!("gitgate: no GitHub App installation token: the key in GITHUB_APP_PRIVATE_KEY_FILE does not match GitHub App GITHUB_APP_ID={APP_ID}");
+        assert!(r.stderr.contains(&want), "{}", r.stderr);
+        assert_eq!(e.server.request_count(), 0);
+        e.nothing_secret_anywhere();
+    });
+}
+
+#[test]
+fn a_401_whose_refresh_fails_is_not_retried_and_git_says_why() {
+    each_git(|g| {
+        let e = git_env(g, None);
+        let a = e.clone("a");
+        // GitHub's clock moves: the agent's JWT is refused, so no new token can be minted.
+        e.fake.set_app_clock_skew(600);
+        e.fake.revoke_app_token(0);
+        let from = e.server.request_count();
+        let r = e.git(&a, &["fetch", "origin"]);
+        assert_eq!(r.code, 128, "{r:?}");
+        let url = e.server.url("acme", "app");
+        assert!(
+            r.stderr.contains("gitgate: GitHub refused the App installation token and a new one could not be minted: clock skew: this machine's clock is about 600 s behind GitHub's"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr
+                .contains(&format!("fatal: Authentication failed for '{url}/'")),
+            "{}",
+            r.stderr
+        );
+        let reqs = e.requests_since(from);
+        assert_eq!(reqs.len(), 1, "retried: {reqs:#?}");
+        assert_eq!(reqs[0].3, 401);
+        assert_eq!(e.fake.app_mints().len(), 1);
+        e.nothing_secret_anywhere();
+    });
+}
+
+#[test]
+fn a_large_push_settles_authentication_with_a_probe_first() {
+    each_git(|g| {
+        // A server refusing the credentials answers before reading a large body and closes,
+        // which can reach the agent as a broken connection instead of the 401. So above 1 MiB
+        // the agent first sends a flush-only probe (as git's remote-curl does): the 401 comes
+        // there, one refresh, the probe again, then the pack once.
+        let e = git_env(g, Some(("POST", "/git-receive-pack")));
+        let a = e.clone("a");
+        let mut data = vec![0u8; 24 * 1024 * 1024];
+        std::fs::File::open("/dev/urandom")
+            .unwrap()
+            .read_exact(&mut data)
+            .unwrap();
+        std::fs::write(a.join("big.bin"), &data).unwrap();
+        drop(data);
+        git(&a, &["add", "."]);
+        git(&a, &["commit", "-q", "-m", "big"]);
+        let from = e.server.request_count();
+        e.git(&a, &["push", "-q", "origin", "HEAD:refs/heads/topic"])
+            .assert_code(0);
+        assert_eq!(e.fake.app_mints().len(), 2, "exactly one refresh");
+        e.one_401_then_the_new_token(from, ("POST", "/git-receive-pack"));
+        let posts: Vec<_> = e
+            .server
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/git-receive-pack"))
+            .map(|r| (r.status, r.content_length, r.credential))
+            .collect();
+        assert_eq!(posts.len(), 3, "{posts:?}");
+        let probe = (Some(4), Some("app token #0".to_owned()));
+        assert_eq!((posts[0].1, posts[0].2.clone()), probe, "{posts:?}");
+        assert_eq!(posts[1].1, Some(4), "{posts:?}");
+        assert!(posts[2].1 > Some(24 * 1024 * 1024), "{posts:?}");
+        assert_eq!(
+            git(&e.bare, &["rev-parse", "refs/heads/topic"]),
+            git(&a, &["rev-parse", "HEAD"])
+        );
+        e.nothing_secret_anywhere();
+    });
+}

@@ -7,6 +7,12 @@
 //!
 //! Every HTTP request is recorded (see [`GitHttpServer::requests`]), including unauthenticated ones,
 //! so tests can assert that an "attacker" server was never contacted.
+//!
+//! Credentials: one fixed token ([`GitHttpServer::start`]) or any [`CredentialCheck`]
+//! ([`GitHttpServer::start_with`]), e.g. the fake GitHub App's live installation tokens
+//! (`FakeGitHub::app_git_credentials`), which a test can revoke while git runs. Each request
+//! records which credential it carried ([`RecordedRequest::credential`], a label, never the
+//! secret).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,15 +48,54 @@ pub struct RecordedRequest {
     pub had_auth: bool,
     /// The `Authorization` header was a valid Basic credential with the right password.
     pub auth_ok: bool,
+    /// Which known credential the request carried (the [`CredentialCheck`]'s label, e.g.
+    /// `app token #1`), accepted or not; `None` for none or an unknown one. Never the secret.
+    pub credential: Option<String>,
     /// The request's `Content-Length`, if it had one (`None` for chunked bodies and body-less requests).
     pub content_length: Option<u64>,
     /// Status code returned (for CGI responses: the CGI's `Status:`; 502 if the CGI failed).
     pub status: u16,
 }
 
+/// What a [`CredentialCheck`] says about one Basic credential.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CredentialVerdict {
+    /// Accepted: the CGI runs.
+    pub ok: bool,
+    /// A name for the credential, for the request log (never the secret itself).
+    pub label: Option<String>,
+}
+
+/// Decides whether the Basic credential of a request is accepted.
+pub trait CredentialCheck: Send + Sync + 'static {
+    fn check(&self, method: &str, path: &str, user: &str, password: &str) -> CredentialVerdict;
+}
+
+impl<F> CredentialCheck for F
+where
+    F: Fn(&str, &str, &str, &str) -> CredentialVerdict + Send + Sync + 'static,
+{
+    fn check(&self, method: &str, path: &str, user: &str, password: &str) -> CredentialVerdict {
+        self(method, path, user, password)
+    }
+}
+
+/// Any user name, the password must equal the token (label `token`).
+struct FixedToken(String);
+
+impl CredentialCheck for FixedToken {
+    fn check(&self, _: &str, _: &str, _: &str, password: &str) -> CredentialVerdict {
+        let ok = password == self.0;
+        CredentialVerdict {
+            ok,
+            label: ok.then(|| "token".to_owned()),
+        }
+    }
+}
+
 struct Shared {
     root: PathBuf,
-    token: String,
+    check: Arc<dyn CredentialCheck>,
     backend: PathBuf,
     home: PathBuf,
     redirect: Mutex<Option<String>>,
@@ -81,13 +126,21 @@ impl GitHttpServer {
     /// password must equal `token`. Missing or wrong credentials get `401` with
     /// `WWW-Authenticate: Basic realm="gitgate-test"`, and no CGI is run.
     pub fn start(root: &Path, token: &str) -> std::io::Result<GitHttpServer> {
+        Self::start_with(root, Arc::new(FixedToken(token.to_owned())))
+    }
+
+    /// Like [`start`](Self::start), the Basic credential of each request judged by `check`.
+    pub fn start_with(
+        root: &Path,
+        check: Arc<dyn CredentialCheck>,
+    ) -> std::io::Result<GitHttpServer> {
         let root = root.canonicalize()?;
         let backend = http_backend_path().ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::NotFound, "git-http-backend not found")
         })?;
         let shared = Arc::new(Shared {
             root,
-            token: token.to_string(),
+            check,
             backend,
             home: test_home().to_path_buf(),
             redirect: Mutex::new(None),
@@ -259,7 +312,11 @@ async fn handle(
         .unwrap_or_else(|| req.uri().path().to_string());
     let had_auth = req.headers().contains_key(header::AUTHORIZATION);
     let creds = basic_auth(req.headers());
-    let auth_ok = creds.as_ref().is_some_and(|(_, p)| *p == shared.token);
+    let verdict = creds
+        .as_ref()
+        .map(|(u, p)| shared.check.check(&method, &path, u, p))
+        .unwrap_or_default();
+    let auth_ok = verdict.ok;
     let content_length = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -270,6 +327,7 @@ async fn handle(
         path,
         had_auth,
         auth_ok,
+        credential: verdict.label,
         content_length,
         status: 0,
     };

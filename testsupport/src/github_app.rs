@@ -10,6 +10,9 @@
 //!   expired ([`FakeGitHub::set_app_token_lifetime`]) nor revoked ([`FakeGitHub::revoke_app_token`]);
 //!   the fake's static token is refused. Which token each call used: [`FakeGitHub::app_token_uses`].
 //! - [`FakeGitHub::set_app_clock_skew`] moves the fake's clock (JWT checks and `Date`).
+//! - [`FakeGitHub::app_git_credentials`]: the same live-token registry for the git server
+//!   (`GitHttpServer::start_with`), so git over HTTPS accepts exactly the tokens the fake minted
+//!   and still considers valid; revocable from the test ([`AppGitCredentials::revoke_presented`]).
 //!
 //! Test keys are generated at test time ([`test_keys`]); no private key is committed.
 
@@ -364,7 +367,63 @@ pub(super) fn authorize(sh: &Shared, method: &str, path: &str, auth: &str) -> Op
     Some(app.usable(idx))
 }
 
+/// The fake App's installation tokens as Basic credentials for the git server (any user name;
+/// the password must be an issued token, neither expired nor revoked). Labels: `app token #i`
+/// (the index in [`FakeGitHub::app_tokens`]). Cheap to clone; shares the fake's registry.
+#[derive(Clone)]
+pub struct AppGitCredentials {
+    shared: std::sync::Arc<Shared>,
+}
+
+impl AppGitCredentials {
+    fn with_app<R>(&self, f: impl FnOnce(&mut FakeApp) -> R) -> Option<R> {
+        self.shared
+            .app
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .map(f)
+    }
+
+    /// Revoke the token `password` is (if it is one the fake issued): "revoked elsewhere" at the
+    /// moment a given request arrives. Returns its index.
+    pub fn revoke_presented(&self, password: &str) -> Option<usize> {
+        self.with_app(|a| {
+            let i = a.tokens.iter().position(|t| t.token == password)?;
+            a.tokens[i].revoked = true;
+            Some(i)
+        })
+        .flatten()
+    }
+}
+
+impl crate::githttp::CredentialCheck for AppGitCredentials {
+    fn check(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        password: &str,
+    ) -> crate::githttp::CredentialVerdict {
+        self.with_app(|a| {
+            let i = a.tokens.iter().position(|t| t.token == password);
+            crate::githttp::CredentialVerdict {
+                ok: a.usable(i),
+                label: i.map(|i| format!("app token #{i}")),
+            }
+        })
+        .unwrap_or_default()
+    }
+}
+
 impl FakeGitHub {
+    /// The App's live installation tokens as git credentials (see [`AppGitCredentials`]).
+    pub fn app_git_credentials(&self) -> AppGitCredentials {
+        AppGitCredentials {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Turn on App mode: App `app_id` (verifying JWTs with `public`), installation
     /// `installation_id` on the account `account` with the repositories `installed` (names).
     /// Installation tokens last an hour unless [`FakeGitHub::set_app_token_lifetime`] says otherwise.

@@ -1,12 +1,15 @@
 //! The agent's smart-HTTP client: rustls, roots loaded on first use, TCP_NODELAY, connect and
 //! idle timeouts from the settings, no redirects. The token goes into exactly one place: the
-//! `Authorization` header built here, marked sensitive.
+//! `Authorization` header built here, marked sensitive. GitHub App mode: a request the agent can
+//! send again (it holds the body, nothing of the answer went to git yet) gets one refresh and
+//! one retry on a 401 (`send_replayable`).
 
 use crate::config::Settings;
 use crate::error::AgentError;
 use crate::redact::StreamScanner;
 use crate::secret::{Token, BASIC_USER};
 use crate::session::Output;
+use crate::state::AgentState;
 use base64::Engine as _;
 use futures_util::StreamExt as _;
 use std::sync::OnceLock;
@@ -32,10 +35,11 @@ pub fn client(settings: &Settings) -> Result<reqwest::Client, String> {
     Ok(CLIENT.get_or_init(|| c).clone())
 }
 
-/// `Authorization: Basic base64(x-access-token:TOKEN)`, sensitive. `None` without a token.
-pub fn auth_header(token: &Token) -> Option<reqwest::header::HeaderValue> {
+/// `Authorization: Basic base64(x-access-token:TOKEN)`, sensitive, and the token generation it
+/// was built from (one read, for the App-mode 401 rule). `None` without a token.
+pub fn auth_versioned(token: &Token) -> Option<(reqwest::header::HeaderValue, u64)> {
     token
-        .with_exposed(|t| {
+        .with_exposed_versioned(|t, generation| {
             let plain = zeroize::Zeroizing::new(format!("{BASIC_USER}:{t}"));
             let enc = zeroize::Zeroizing::new(
                 base64::engine::general_purpose::STANDARD.encode(plain.as_bytes()),
@@ -45,10 +49,64 @@ pub fn auth_header(token: &Token) -> Option<reqwest::header::HeaderValue> {
                 .ok()
                 .map(|mut v| {
                     v.set_sensitive(true);
-                    v
+                    (v, generation)
                 })
         })
         .flatten()
+}
+
+/// GitHub App mode: upstream answered `status` to a request sent with token generation `seen`
+/// whose body the agent can send again. On a 401 this triggers one refresh through the same
+/// single-flight path as the gateway (`AppTokens::retry_after_401`: concurrent 401s wait for
+/// one mint) and says whether to retry once. A personal token is never retried: git gets its
+/// own "Authentication failed" as without gitgate.
+pub async fn retry_401(state: &AgentState, status: reqwest::StatusCode, seen: u64) -> bool {
+    match state.app.get() {
+        Some(app) if status == reqwest::StatusCode::UNAUTHORIZED => {
+            app.clone().retry_after_401(state, seen).await
+        }
+        _ => false,
+    }
+}
+
+/// Send a request whose body is held by the agent (replayable), built by `build` around the
+/// current `Authorization`; in App mode a 401 gets one refresh and one retry (`retry_401`). A
+/// public fetch (`anonymous`, ALLOW_PUBLIC_FETCH) is sent once without any credentials.
+pub async fn send_replayable(
+    state: &AgentState,
+    anonymous: bool,
+    shown_url: &str,
+    mut build: impl FnMut(Option<reqwest::header::HeaderValue>) -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, AgentError> {
+    if anonymous {
+        return build(None)
+            .send()
+            .await
+            .map_err(|e| send_error(&e, shown_url));
+    }
+    let mut retried = false;
+    loop {
+        let (auth, seen) = auth_versioned(&state.token).ok_or_else(|| no_token(state))?;
+        let resp = build(Some(auth))
+            .send()
+            .await
+            .map_err(|e| send_error(&e, shown_url))?;
+        if retried || !retry_401(state, resp.status(), seen).await {
+            return Ok(resp);
+        }
+        retried = true;
+    }
+}
+
+/// `rb` with `Authorization: auth`, or without any for a public fetch.
+pub fn authorized(
+    rb: reqwest::RequestBuilder,
+    auth: Option<reqwest::header::HeaderValue>,
+) -> reqwest::RequestBuilder {
+    match auth {
+        Some(a) => rb.header(reqwest::header::AUTHORIZATION, a),
+        None => rb,
+    }
 }
 
 /// The URL as git's own messages show it (with a trailing slash, like remote-curl).
@@ -72,6 +130,33 @@ pub fn status_error(status: reqwest::StatusCode, url: &str) -> AgentError {
         s => format!("fatal: unable to access '{u}': The requested URL returned error: {s}"),
     };
     AgentError::failed(msg, 128)
+}
+
+/// [`status_error`], plus in GitHub App mode why the token could not be replaced when a 401 stays
+/// a 401 because minting a new token failed (the cause a user can fix, as agent-status shows it).
+pub fn refused(state: &AgentState, status: reqwest::StatusCode, url: &str) -> AgentError {
+    let plain = status_error(status, url);
+    let why = match state.app.get() {
+        Some(app) if status == reqwest::StatusCode::UNAUTHORIZED => app.last_error(),
+        _ => None,
+    };
+    match (why, plain) {
+        (Some(why), AgentError::Failed { message, code }) => AgentError::failed(
+            format!(
+                "gitgate: GitHub refused the App installation token and a new one could not be minted: {why} (see agent-status)\n{message}"
+            ),
+            code,
+        ),
+        (_, plain) => plain,
+    }
+}
+
+/// No token to send: in GitHub App mode, why none was minted.
+pub fn no_token(state: &AgentState) -> AgentError {
+    match state.app.get() {
+        Some(app) => AgentError::denied(app.no_token_reason()),
+        None => AgentError::no_token(),
+    }
 }
 
 pub fn send_error(e: &reqwest::Error, url: &str) -> AgentError {

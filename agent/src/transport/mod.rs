@@ -221,6 +221,10 @@ pub async fn run(state: &AgentState, req: &mut Request) -> Result<Exit, AgentErr
     if up.anonymous {
         req.audit.set_anonymous();
     } else {
+        if state.app.get().is_some() && !state.token.is_loaded() {
+            // GitHub App mode: why no token was minted.
+            return Err(http::no_token(state));
+        }
         crate::error::require_token(&state.token)?;
     }
     let client = http::client(&settings).map_err(AgentError::Internal)?;

@@ -3,9 +3,20 @@
 //! spooled and parsed for ancestry. Refused → the pack is drained, upstream receive-pack is never
 //! contacted and git gets a report-status with `ng` for every ref (all or nothing). Allowed → the
 //! commands and the original pack bytes go upstream unchanged and the answer streams back.
+//!
+//! GitHub App mode: a 401 to the advertisement GET or to the receive-pack POST gets one refresh
+//! (shared with the gateway, single-flight) and one retry. A 401 is the server refusing the
+//! credentials before receive-pack runs, so nothing landed, and nothing of that answer has
+//! reached git; the POST body is replayed exactly (commands and options from memory, the pack
+//! from the spool file, which lives until the last attempt is done). Any other answer, or an
+//! error after the body was sent, is never retried. A personal token is never retried. Bodies
+//! above 1 MiB are preceded by a flush-only probe in App mode (see `PROBE_ABOVE`), since a 401
+//! answered before a large body was read can reach the agent as a broken connection. A
+//! connection that breaks before the whole body was handed over is reported as "nothing was
+//! pushed" (receive-pack updates no ref without the whole pack), not as an unknown outcome.
 
 use super::cache::Cache;
-use super::http::{self, auth_header, status_error};
+use super::http::{self, status_error};
 use super::pack::{self, Ingested, PackError};
 use super::pkt::{self, Pkt};
 use super::upload::send_scanned;
@@ -22,6 +33,9 @@ use std::time::Duration;
 const MAX_ADVERTISEMENT: usize = 256 * 1024 * 1024;
 /// Largest command list (and push-option list) accepted from git.
 const MAX_COMMANDS: usize = 16 * 1024 * 1024;
+/// GitHub App mode: above this request size a flush-only probe settles authentication first
+/// (git's `http.postBuffer` default, above which remote-curl probes the same way).
+const PROBE_ABOVE: u64 = 1024 * 1024;
 
 /// What git asked for, from the capabilities on its first command.
 #[derive(Debug, Default)]
@@ -147,15 +161,14 @@ pub async fn run(
     let policy = state.policy();
     // Until the POST below, nothing that writes has been sent.
     req.audit.set_outcome(crate::session::Outcome::NotSent);
-    let auth = auth_header(&state.token).ok_or_else(AgentError::no_token)?;
     let shown_url = req.hello.url.clone();
     let body = super::upload::advertisement(
+        state,
         client,
         up,
         "git-receive-pack",
         None,
         MAX_ADVERTISEMENT,
-        Some(&auth),
         &shown_url,
     )
     .await?;
@@ -340,90 +353,245 @@ pub async fn run(
     };
     let mut head = cmd_raw;
     head.extend_from_slice(&opt_raw);
+    let head = bytes::Bytes::from(head);
     let total = head.len() as u64 + spool_len;
-    let file =
-        match &spool_path {
+    // From here on the push may land: it runs to the end even if the client goes away, and says
+    // what happened.
+    let scanner = state.redactor.scanner();
+    let refs: Vec<String> = cmds.updates.iter().map(|u| u.name.clone()).collect();
+    req.audit.begin_upstream_work();
+    // The spool file lives until the upload is done (and a retry of it, below).
+    let keep = std::sync::Arc::new(ingested);
+    let mut scanner = Some(scanner);
+    let post_url = format!("{}/git-receive-pack", up.base);
+    if total > PROBE_ABOVE && state.app.get().is_some() {
+        // GitHub App mode: the token may have been revoked since the advertisement (a pack can
+        // take long to arrive). A server that refuses the credentials answers before reading a
+        // large body and closes, which the agent may see as a broken connection instead of the
+        // 401. Like git's remote-curl (probe_rpc), a flush-only request settles authentication
+        // first (one refresh and retry); receive-pack given no command changes nothing. With a
+        // personal token the advertisement just authenticated the same token: no probe.
+        let resp = http::send_replayable(state, false, &shown_url, |auth| {
+            http::authorized(client.post(&post_url), auth)
+                .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
+                .header(ACCEPT, "application/x-git-receive-pack-result")
+                .body(pkt::FLUSH)
+        })
+        .await?;
+        if !resp.status().is_success() {
+            return Err(http::refused(state, resp.status(), &shown_url));
+        }
+        super::upload::read_bounded(resp, 64 * 1024, &shown_url).await?;
+    }
+    let mut retried = false;
+    loop {
+        let (auth, seen) =
+            http::auth_versioned(&state.token).ok_or_else(|| http::no_token(state))?;
+        let file = match &spool_path {
             Some(p) => Some(tokio::fs::File::open(p).await.map_err(|e| {
                 AgentError::Internal(format!("cannot reopen the spooled pack: {e}"))
             })?),
             None => None,
         };
-    let body = futures_util::stream::unfold((Some(head), file), |(head, mut file)| async move {
-        use tokio::io::AsyncReadExt as _;
-        if let Some(h) = head {
-            return Some((Ok::<_, std::io::Error>(bytes::Bytes::from(h)), (None, file)));
-        }
-        let f = file.as_mut()?;
-        let mut buf = vec![0u8; 256 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(bytes::Bytes::from(buf)), (None, file)))
-            }
-            Err(e) => Some((Err(e), (None, None))),
-        }
-    });
-    let post = client
-        .post(format!("{}/git-receive-pack", up.base))
-        .header(AUTHORIZATION, auth)
-        .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
-        .header(ACCEPT, "application/x-git-receive-pack-result")
-        .header(CONTENT_LENGTH, total)
-        .body(reqwest::Body::wrap_stream(body));
-    // From here on the push may land: it runs to the end even if the client goes away, and says
-    // what happened.
-    let out = req.out.clone();
-    let scanner = state.redactor.scanner();
-    let redactor = state.redactor.clone();
-    let slug = up.slug.clone();
-    let refs: Vec<String> = cmds.updates.iter().map(|u| u.name.clone()).collect();
-    let cancel = req.cancel.clone();
-    req.audit.begin_upstream_work();
-    // From here on an interruption leaves the result unknown until the server answers.
-    req.audit.set_outcome(crate::session::Outcome::Unknown);
-    let audit = req.audit.clone();
-    let task = tokio::spawn(async move {
-        use crate::session::Outcome;
-        let _keep = ingested; // the spool file lives until the upload is done
-        let result = async {
-            let resp = post.send().await.map_err(|e| {
-                if e.is_connect() {
-                    audit.set_outcome(Outcome::NotSent);
-                    return http::send_error(&e, &shown_url);
+        let sent_all = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let post = client
+            .post(&post_url)
+            .header(AUTHORIZATION, auth)
+            .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
+            .header(ACCEPT, "application/x-git-receive-pack-result")
+            .header(CONTENT_LENGTH, total)
+            .body(reqwest::Body::wrap_stream(spooled_body(
+                head.clone(),
+                file,
+                total,
+                sent_all.clone(),
+            )));
+        // From here on an interruption leaves the result unknown until the server answers.
+        req.audit.set_outcome(crate::session::Outcome::Unknown);
+        let task = tokio::spawn(post_task(
+            post,
+            PostCtx {
+                out: req.out.clone(),
+                // Taken by the attempt that forwards the answer (a 401 gives it back unused).
+                scanner: scanner.take(),
+                redactor: state.redactor.clone(),
+                shown_url: shown_url.clone(),
+                slug: up.slug.clone(),
+                refs: refs.clone(),
+                cancel: req.cancel.clone(),
+                audit: req.audit.clone(),
+                keep: keep.clone(),
+                sent_all,
+            },
+        ));
+        match task
+            .await
+            .map_err(|e| AgentError::Internal(format!("push task failed: {e}")))??
+        {
+            Posted::Answered(_) => return Ok(Exit::code(0)),
+            Posted::Unauthorized(sc) => {
+                // Upstream refused the credentials before receive-pack ran: nothing landed, and
+                // the whole body (commands, options, spooled pack) can be sent again. GitHub App
+                // mode: one refresh, one retry. Personal token: git's "Authentication failed".
+                scanner = Some(sc);
+                if retried || !http::retry_401(state, reqwest::StatusCode::UNAUTHORIZED, seen).await
+                {
+                    return Err(http::refused(
+                        state,
+                        reqwest::StatusCode::UNAUTHORIZED,
+                        &shown_url,
+                    ));
                 }
-                audit.set_outcome(Outcome::Unknown);
-                AgentError::OutcomeUnknown(format!(
-                    "the push was sent to the server but its answer never came ({}); check the branch on the server before pushing again",
-                    http::send_error(&e, &shown_url)
-                ))
-            })?;
-            // The server answered: its report-status (forwarded as is) says what happened.
-            audit.set_outcome(Outcome::Landed);
-            if !resp.status().is_success() {
-                return Err(status_error(resp.status(), &shown_url));
+                retried = true;
             }
-            http::forward(resp, &out, scanner, false, &shown_url).await
         }
-        .await;
-        if cancel.is_cancelled() {
-            crate::log::warn_redacted(
-                &redactor,
-                &format!(
-                    "push to {slug} ({}) was sent upstream before the client went away; upstream result: {}",
-                    refs.join(", "),
-                    match &result {
-                        Ok(n) => format!("answered ({n} bytes of report)"),
-                        Err(e) => e.to_string(),
-                    }
-                ),
-            );
+    }
+}
+
+/// Commands and push options (in memory), then the spooled pack, as one request body of
+/// `total` bytes; `sent_all` is set as the last of them is handed to the connection (so a
+/// failure before that is a body the server never had whole).
+fn spooled_body(
+    head: bytes::Bytes,
+    file: Option<tokio::fs::File>,
+    total: u64,
+    sent_all: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    enum Part {
+        Head(bytes::Bytes, Option<tokio::fs::File>),
+        Pack(tokio::fs::File, u64),
+        End,
+    }
+    let mark = move |given: u64| {
+        if given >= total {
+            sent_all.store(true, std::sync::atomic::Ordering::SeqCst);
         }
-        result
-    });
-    task.await
-        .map_err(|e| AgentError::Internal(format!("push task failed: {e}")))??;
-    Ok(Exit::code(0))
+    };
+    futures_util::stream::unfold(Part::Head(head, file), move |part| {
+        let mark = mark.clone();
+        async move {
+            use tokio::io::AsyncReadExt as _;
+            let (mut f, given) = match part {
+                Part::Head(h, file) => {
+                    let given = h.len() as u64;
+                    mark(given);
+                    let next = match file {
+                        Some(f) => Part::Pack(f, given),
+                        None => Part::End,
+                    };
+                    return Some((Ok(h), next));
+                }
+                Part::Pack(f, given) => (f, given),
+                Part::End => return None,
+            };
+            let mut buf = vec![0u8; 256 * 1024];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    let given = given + n as u64;
+                    mark(given);
+                    Some((Ok(bytes::Bytes::from(buf)), Part::Pack(f, given)))
+                }
+                Err(e) => Some((Err(e), Part::End)),
+            }
+        }
+    })
+}
+
+struct PostCtx {
+    out: crate::session::Output,
+    scanner: Option<crate::redact::StreamScanner>,
+    redactor: crate::redact::Redactor,
+    shown_url: String,
+    slug: String,
+    refs: Vec<String>,
+    cancel: tokio_util::sync::CancellationToken,
+    audit: std::sync::Arc<crate::session::AuditNote>,
+    keep: std::sync::Arc<Option<Ingested>>,
+    /// The whole body was handed to the connection.
+    sent_all: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+enum Posted {
+    /// The server's answer was forwarded to git (this many bytes).
+    Answered(u64),
+    /// 401 before anything was forwarded: the scanner, unused, for a retry.
+    Unauthorized(crate::redact::StreamScanner),
+}
+
+/// One receive-pack POST, run to the end even if the client goes away.
+async fn post_task(post: reqwest::RequestBuilder, cx: PostCtx) -> Result<Posted, AgentError> {
+    use crate::session::Outcome;
+    let PostCtx {
+        out,
+        scanner,
+        redactor,
+        shown_url,
+        slug,
+        refs,
+        cancel,
+        audit,
+        keep: _keep,
+        sent_all,
+    } = cx;
+    let result = async {
+        let resp = post.send().await.map_err(|e| {
+            if e.is_connect() {
+                audit.set_outcome(Outcome::NotSent);
+                return http::send_error(&e, &shown_url);
+            }
+            if !sent_all.load(std::sync::atomic::Ordering::SeqCst) {
+                // The server never had the whole pack, and receive-pack updates no ref without
+                // it: nothing landed.
+                audit.set_outcome(Outcome::NotSent);
+                return AgentError::failed(
+                    format!(
+                        "gitgate: the connection to the server broke while the pack was being sent, so nothing was pushed ({})",
+                        http::send_error(&e, &shown_url)
+                    ),
+                    128,
+                );
+            }
+            audit.set_outcome(Outcome::Unknown);
+            AgentError::OutcomeUnknown(format!(
+                "the push was sent to the server but its answer never came ({}); check the branch on the server before pushing again",
+                http::send_error(&e, &shown_url)
+            ))
+        })?;
+        if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+            audit.set_outcome(Outcome::NotSent);
+            if let Some(sc) = scanner {
+                return Ok(Posted::Unauthorized(sc));
+            }
+            return Err(status_error(resp.status(), &shown_url));
+        }
+        // The server answered: its report-status (forwarded as is) says what happened.
+        audit.set_outcome(Outcome::Landed);
+        if !resp.status().is_success() {
+            return Err(status_error(resp.status(), &shown_url));
+        }
+        let scanner = scanner.ok_or_else(|| AgentError::Internal("no scanner".into()))?;
+        http::forward(resp, &out, scanner, false, &shown_url)
+            .await
+            .map(Posted::Answered)
+    }
+    .await;
+    if cancel.is_cancelled() {
+        crate::log::warn_redacted(
+            &redactor,
+            &format!(
+                "push to {slug} ({}) was sent upstream before the client went away; upstream result: {}",
+                refs.join(", "),
+                match &result {
+                    Ok(Posted::Answered(n)) => format!("answered ({n} bytes of report)"),
+                    Ok(Posted::Unauthorized(_)) => "refused: 401 (not pushed)".to_owned(),
+                    Err(e) => e.to_string(),
+                }
+            ),
+        );
+    }
+    result
 }
 
 #[cfg(test)]
@@ -448,6 +616,42 @@ mod tests {
         assert_eq!(c.caps.sideband, Some(65520));
         assert!(parse_commands(b"0008bad\n0000").is_err());
         assert!(parse_commands(b"zzzz").is_err());
+    }
+
+    #[tokio::test]
+    async fn the_body_is_marked_sent_only_once_its_last_byte_was_handed_over() {
+        use futures_util::StreamExt as _;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let mut spool = tempfile::NamedTempFile::new().unwrap();
+        let pack = vec![7u8; 600 * 1024];
+        std::io::Write::write_all(&mut spool, &pack).unwrap();
+        let head = bytes::Bytes::from_static(b"0000");
+        let total = 4 + pack.len() as u64;
+        let open = || async { Some(tokio::fs::File::open(spool.path()).await.unwrap()) };
+
+        let sent = std::sync::Arc::new(AtomicBool::new(false));
+        let mut body = Box::pin(spooled_body(
+            head.clone(),
+            open().await,
+            total,
+            sent.clone(),
+        ));
+        // The commands and the first part of the pack: not all of it.
+        assert_eq!(body.next().await.unwrap().unwrap(), head);
+        assert!(body.next().await.unwrap().is_ok());
+        assert!(!sent.load(Ordering::SeqCst));
+        let mut all = Vec::new();
+        while let Some(c) = body.next().await {
+            all.extend_from_slice(&c.unwrap());
+        }
+        assert!(sent.load(Ordering::SeqCst));
+        assert_eq!(all.len() as u64 + 256 * 1024, pack.len() as u64);
+
+        // Commands only (a delete): the head is the whole body.
+        let sent = std::sync::Arc::new(AtomicBool::new(false));
+        let body = spooled_body(head.clone(), None, 4, sent.clone());
+        assert_eq!(body.collect::<Vec<_>>().await.len(), 1);
+        assert!(sent.load(Ordering::SeqCst));
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! so each request git writes (pkt-lines up to a flush) becomes one POST, and each response is
 //! streamed back unmodified (through the token scanner). Read-only upstream.
 
-use super::http::{self, auth_header, status_error};
+use super::http;
 use super::{pkt, protocol_error, Input, Upstream};
 use crate::error::AgentError;
 use crate::session::Request;
 use crate::state::AgentState;
 use gitgate_proto::Exit;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use std::time::Duration;
 
 /// Largest single v2 command request git may send (haves of a long negotiation included).
@@ -23,20 +23,14 @@ pub async fn run(
     up: &Upstream,
 ) -> Result<Exit, AgentError> {
     let settings = state.settings();
-    // A public fetch (ALLOW_PUBLIC_FETCH) carries no credentials at all.
-    let auth = if up.anonymous {
-        None
-    } else {
-        Some(auth_header(&state.token).ok_or_else(AgentError::no_token)?)
-    };
     let shown_url = req.hello.url.clone();
     let body = advertisement(
+        state,
         client,
         up,
         "git-upload-pack",
         Some("version=2"),
         MAX_ADVERTISEMENT,
-        auth.as_ref(),
         &shown_url,
     )
     .await?;
@@ -66,20 +60,19 @@ pub async fn run(
         if !request.starts_with(b"0") || !contains(&request, b"command=") {
             return Err(protocol_error("expected a protocol v2 command request"));
         }
-        let mut post = client.post(&post_url);
-        if let Some(auth) = &auth {
-            post = post.header(AUTHORIZATION, auth.clone());
-        }
-        let resp = post
-            .header(CONTENT_TYPE, "application/x-git-upload-pack-request")
-            .header(ACCEPT, "application/x-git-upload-pack-result")
-            .header("Git-Protocol", "version=2")
-            .body(request)
-            .send()
-            .await
-            .map_err(|e| http::send_error(&e, &shown_url))?;
+        // The request is held here, so a 401 in App mode can be answered with one refresh and
+        // the same request again (nothing of this response has reached git yet).
+        let request = bytes::Bytes::from(request);
+        let resp = http::send_replayable(state, up.anonymous, &shown_url, |auth| {
+            http::authorized(client.post(&post_url), auth)
+                .header(CONTENT_TYPE, "application/x-git-upload-pack-request")
+                .header(ACCEPT, "application/x-git-upload-pack-result")
+                .header("Git-Protocol", "version=2")
+                .body(request.clone())
+        })
+        .await?;
         if !resp.status().is_success() {
-            return Err(refused_upstream(resp.status(), up, &shown_url));
+            return Err(refused_upstream(state, resp.status(), up, &shown_url));
         }
         http::forward(resp, &req.out, state.redactor.scanner(), false, &shown_url).await?;
     }
@@ -91,7 +84,12 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// An upstream error status in git's words; for a public fetch, why it was not served.
-fn refused_upstream(status: reqwest::StatusCode, up: &Upstream, shown_url: &str) -> AgentError {
+fn refused_upstream(
+    state: &AgentState,
+    status: reqwest::StatusCode,
+    up: &Upstream,
+    shown_url: &str,
+) -> AgentError {
     if up.anonymous && matches!(status.as_u16(), 401 | 403 | 404) {
         return AgentError::failed(
             format!(
@@ -104,33 +102,32 @@ fn refused_upstream(status: reqwest::StatusCode, up: &Upstream, shown_url: &str)
             128,
         );
     }
-    status_error(status, shown_url)
+    http::refused(state, status, shown_url)
 }
 
-/// `GET info/refs?service=…` with the token (none for a public fetch): the advertisement (at most
-/// `max` bytes) without its `# service=` header, as git expects it over `connect`.
+/// `GET info/refs?service=…` with the token (none for a public fetch): the advertisement (at most `max` bytes) without its
+/// `# service=` header, as git expects it over `connect`. Nothing has gone to git (and, for a
+/// push, no pack upstream) before it, so in App mode a 401 gets one refresh and one retry.
 pub async fn advertisement(
+    state: &AgentState,
     client: &reqwest::Client,
     up: &Upstream,
     service: &str,
     git_protocol: Option<&str>,
     max: usize,
-    auth: Option<&reqwest::header::HeaderValue>,
     shown_url: &str,
 ) -> Result<Vec<u8>, AgentError> {
-    let mut get = client.get(format!("{}/info/refs?service={service}", up.base));
-    if let Some(auth) = auth {
-        get = get.header(AUTHORIZATION, auth.clone());
-    }
-    if let Some(p) = git_protocol {
-        get = get.header("Git-Protocol", p);
-    }
-    let resp = get
-        .send()
-        .await
-        .map_err(|e| http::send_error(&e, shown_url))?;
+    let url = format!("{}/info/refs?service={service}", up.base);
+    let resp = http::send_replayable(state, up.anonymous, shown_url, |auth| {
+        let get = http::authorized(client.get(&url), auth);
+        match git_protocol {
+            Some(p) => get.header("Git-Protocol", p),
+            None => get,
+        }
+    })
+    .await?;
     if !resp.status().is_success() {
-        return Err(refused_upstream(resp.status(), up, shown_url));
+        return Err(refused_upstream(state, resp.status(), up, shown_url));
     }
     let mut body = read_bounded(resp, max, shown_url).await?;
     let skip = pkt::strip_service_header(&body)
