@@ -34,8 +34,12 @@ the agent, the ConfigMap policy (envFrom) and the probes are kept as they are.
      GITGATE_ALLOW_HTTP_LOOPBACK); everything else in it stays.
   9. claude runs the test's command (a bounded sleep; the test drives the session with
      `podman exec`) instead of `claude -p "$(TASK_PROMPT)"`; its image has no Claude Code.
-     ANTHROPIC_API_KEY (an optional secretKeyRef to a Secret the test does not create) is left out:
-     podman 4.3.1 fails on a missing Secret even when the reference is optional.
+
+What podman 4.3.1 accepts but does not do (nothing in the rendering can change that; the test
+checks what it can instead): startupProbe and readinessProbe are ignored, and the livenessProbe
+becomes a healthcheck that nothing runs without systemd (the test runs it: `podman healthcheck
+run`); emptyDir `medium: Memory` becomes a volume on disk; fsGroup and the Secret's defaultMode are
+ignored.
 """
 import copy
 import json
@@ -85,7 +89,6 @@ def render(deploy, params):
         if c["name"] == AI:
             c["command"] = params["claude_command"]
             c.pop("args", None)
-            c["env"] = [e for e in c.get("env") or [] if e.get("name") != "ANTHROPIC_API_KEY"]
 
     # (8)
     for cm in configmaps:

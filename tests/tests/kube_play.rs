@@ -417,6 +417,15 @@ fn the_kubernetes_pod_under_podman_kube_play() {
     }
     let r = pod.exec("agent", "/", &["/usr/local/bin/gitgate-agent", "--probe"]);
     r.assert_code(0);
+    // That healthcheck is the manifest's livenessProbe (podman 4.3.1 ignores startupProbe and
+    // readinessProbe, and runs a healthcheck only when asked to, without systemd).
+    let hc = podman.run(&["inspect", "-f", "{{json .Config.Healthcheck.Test}}", &agent]);
+    assert!(
+        hc.stdout
+            .contains("\"/usr/local/bin/gitgate-agent\",\"--probe\""),
+        "the agent's healthcheck: {}",
+        hc.stdout
+    );
 
     // --- the lockdown as podman and the kernel see it from the host ---
     let inspect = |c: &str| {
@@ -572,6 +581,14 @@ fn the_kubernetes_pod_under_podman_kube_play() {
             "{who} runs as {AI_UID}: {uids}"
         );
     }
+    // Documented gap: podman 4.3.1 puts emptyDir `medium: Memory` on disk; say what it did.
+    let sockets_fs = parts[2]
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/run/gitgate"))
+        .and_then(|l| l.split(" - ").nth(1))
+        .and_then(|t| t.split(' ').next())
+        .unwrap_or("?");
+    println!("note: the sockets emptyDir (medium: Memory) is {sockets_fs} under this podman");
     let opts = mountinfo_options(parts[2], "/");
     assert!(opts.split(',').any(|o| o == "ro"), "claude's / is {opts}");
     assert!(
