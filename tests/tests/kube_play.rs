@@ -5,7 +5,8 @@
 //! (`podman exec`): a clone, an allowed push, a push to main refused by the pre-push hook and, with
 //! `--no-verify`, by the agent (git's `! [remote rejected] … (gitgate: …)`), `gh pr list` and a
 //! refused `gh api`; then the lockdown from inside (/proc/self/status and /proc/1/status
-//! capabilities, NoNewPrivs, seccomp, uid; read-only root; no Secret; no agent process; the token
+//! capabilities, NoNewPrivs, seccomp, uid; read-only root; no Secret, no agent state; no agent
+//! process; the workspace not in the agent's mounts (design v3); the token
 //! in no file the AI container can see, nor in its environment).
 //!
 //! Skipped (passes, printing why) unless `GITGATE_CONTAINER_TEST=1`, and when podman is missing.
@@ -443,6 +444,35 @@ fn the_kubernetes_pod_under_podman_kube_play() {
     assert_eq!(a[0], "true", "agent ReadonlyRootfs");
     assert_eq!(a[1], "[CAP_IPC_LOCK]", "agent EffectiveCaps");
     assert_agent_locked_down(&a[2], AGENT_UID);
+    // Documented gap: podman 4.3.1 ignores the Secret's defaultMode; say what it did.
+    let m = podman.run(&[
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{.Destination}}={{.Source}}\n{{end}}",
+        &agent,
+    ]);
+    if let Some(src) = m
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("/run/secrets/gitgate="))
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let Ok(md) = std::fs::metadata(Path::new(src).join("token")) {
+            println!(
+                "note: the token file in the agent container: mode {:o}, uid {} (defaultMode 0440 in job.yaml)",
+                md.mode() & 0o7777,
+                md.uid()
+            );
+        }
+    }
+    // Design v3: the agent does not see the workspace at all.
+    let agent_mounts = std::fs::read_to_string(format!("/proc/{}/mountinfo", a[2])).unwrap();
+    assert!(
+        !agent_mounts
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some("/workspace")),
+        "the agent mounts the workspace:\n{agent_mounts}"
+    );
     let c = inspect(&claude);
     assert_eq!(c[0], "true", "claude ReadonlyRootfs");
     assert_eq!(c[1], "[]", "claude EffectiveCaps");
@@ -591,11 +621,13 @@ fn the_kubernetes_pod_under_podman_kube_play() {
     println!("note: the sockets emptyDir (medium: Memory) is {sockets_fs} under this podman");
     let opts = mountinfo_options(parts[2], "/");
     assert!(opts.split(',').any(|o| o == "ro"), "claude's / is {opts}");
-    assert!(
-        !parts[2].contains("/run/secrets/gitgate"),
-        "the Secret is mounted in claude: {}",
-        parts[2]
-    );
+    for private in ["/run/secrets/gitgate", "/var/lib/gitgate"] {
+        assert!(
+            !parts[2].contains(private),
+            "the agent's {private} is mounted in claude: {}",
+            parts[2]
+        );
+    }
     let r = pod.sh("claude", "echo x > /usr/gitgate-write-test");
     assert_ne!(r.code, 0, "claude wrote to its root FS: {r:?}");
     assert!(r.stderr.contains("Read-only file system"), "{r:?}");

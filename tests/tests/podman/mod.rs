@@ -393,7 +393,7 @@ pub fn agent_context(dir: &Path, agent: &Path, with_shell: bool) {
         rootfs.symlink("dash", "/bin/sh");
     }
     rootfs.dir("/etc");
-    for d in ["/run/gitgate", "/var/lib/gitgate", "/workspace"] {
+    for d in ["/run/gitgate", "/var/lib/gitgate"] {
         rootfs.mount_point(d, 0o777);
     }
     rootfs.mount_point("/tmp", 0o1777);
