@@ -7,7 +7,8 @@
 //! refused `gh api`; then the lockdown from inside (/proc/self/status and /proc/1/status
 //! capabilities, NoNewPrivs, seccomp, uid; read-only root; no Secret, no agent state; no agent
 //! process; the workspace not in the agent's mounts (design v3); the token
-//! in no file the AI container can see, nor in its environment).
+//! in no file the AI container can see, nor in its environment); the probe fails while the agent
+//! is stopped (SIGSTOP) though its socket file is there.
 //!
 //! Skipped (passes, printing why) unless `GITGATE_CONTAINER_TEST=1`, and when podman is missing.
 //! Needs python3 with PyYAML (the renderer, check_security.py), /usr/bin/git, /usr/bin/gh, dash.
@@ -735,7 +736,18 @@ fn the_kubernetes_pod_under_podman_kube_play() {
             .any(|r| r["tool"] == "api" && r["decision"] == "deny"),
         "the refused gh call is audited: {records:?}"
     );
-    // Still healthy after all that.
+    // The probe talks to the agent, not to the socket file: with the agent stopped (SIGSTOP; the
+    // socket is still there and the kernel still queues connections) the healthcheck fails, and it
+    // passes again once the agent runs.
+    podman.run(&["kill", "--signal", "STOP", &agent]);
+    let stopped = podman.try_run(&["healthcheck", "run", &agent]).unwrap();
+    podman.run(&["kill", "--signal", "CONT", &agent]);
+    assert_ne!(
+        stopped.code, 0,
+        "the probe passed with the agent stopped: {stopped:?}"
+    );
+    let r = pod.exec("agent", "/", &["/usr/local/bin/gitgate-agent", "--probe"]);
+    r.assert_code(0);
     podman.run(&["healthcheck", "run", &agent]);
 
     drop(pod);
