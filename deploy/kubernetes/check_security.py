@@ -147,16 +147,19 @@ def check_pod(where, pod, problems):
         e = env_value(c, "GITGATE_SOCKET")
         if not e or e.get("value") != SOCKET:
             bad(f"container '{c.get('name')}': GITGATE_SOCKET must be {SOCKET}")
-    # Anything else the two share is read-only on one side (the workspace for the agent, the v2
-    # state volume for the AI).
+    # Design v3: the agent never reads the workspace, and nothing but the sockets is shared; anything
+    # else the two share is at least read-only on one side.
+    ai_by_vol = {m.get("name"): m for m in ai.get("volumeMounts") or []}
+    for m in agent.get("volumeMounts") or []:
+        if m.get("mountPath") == "/workspace" or (
+            m.get("name") in ai_by_vol and ai_by_vol[m.get("name")].get("mountPath") == "/workspace"
+        ):
+            bad("container 'agent' must not mount the workspace (the agent never reads it)")
     am_by_vol = {m.get("name"): m for m in agent.get("volumeMounts") or []}
     for m in ai.get("volumeMounts") or []:
         other = am_by_vol.get(m.get("name"))
         if other and m.get("mountPath") != SOCKET_DIR and not (m.get("readOnly") or other.get("readOnly")):
             bad(f"volume '{m.get('name')}' is shared read-write by the agent and claude")
-    wm = mount_of(agent, "/workspace")
-    if wm and wm.get("readOnly") is not True:
-        bad("container 'agent': the workspace must be mounted read-only")
 
     # The peer check admits the AI's uid.
     ai_uid = (ai.get("securityContext") or {}).get("runAsUser")

@@ -138,10 +138,12 @@ PY
 		'env("agent", "AUDIT_LOG")["value"] = "/tmp/audit.jsonl"'
 	mutate "pod labels no longer selected by the NetworkPolicy" "no NetworkPolicy with policyTypes [Ingress, Egress] and no ingress rule selects" \
 		'doc["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] = "other"'
-	mutate "agent state writable for claude" "volume 'state' is shared read-write" \
-		'next(m for m in c("claude")["volumeMounts"] if m["name"] == "state")["readOnly"] = False'
-	mutate "workspace writable for the agent" "the workspace must be mounted read-only" \
-		'next(m for m in c("agent")["volumeMounts"] if m["mountPath"] == "/workspace")["readOnly"] = False'
+	mutate "agent state shared with claude" "volume 'state' is shared read-write" \
+		'c("claude")["volumeMounts"].append({"name": "state", "mountPath": "/var/lib/gitgate"})'
+	mutate "workspace in the agent" "container 'agent' must not mount the workspace" \
+		'c("agent")["volumeMounts"].append({"name": "workspace", "mountPath": "/workspace", "readOnly": True})'
+	mutate "workspace in the agent elsewhere" "container 'agent' must not mount the workspace" \
+		'c("agent")["volumeMounts"].append({"name": "workspace", "mountPath": "/srv/ws", "readOnly": True})'
 	if out=$(python3 check_security.py job.yaml 2>&1); then
 		fail "without networkpolicy.yaml the check passed"
 	elif printf '%s\n' "$out" | grep -q "no NetworkPolicy"; then
