@@ -120,15 +120,20 @@ fn pull(db: &Db, p: &Value) -> Value {
         .collect();
     let rollup =
         json!({"contexts": {"nodes": ctx, "pageInfo": {"hasNextPage": false, "endCursor": ""}}});
+    // The head repository: the base one, or a fork's (`head.repo.full_name`).
+    let head_repo = &p["head"]["repo"];
+    let head_slug = head_repo["full_name"].as_str().unwrap_or(&slug).to_owned();
+    let (head_owner, head_name) = owner_name(&head_slug);
     json!({
         "__typename": "PullRequest",
         "id": p["node_id"], "number": n, "title": p["title"], "body": p["body"],
         "url": p["html_url"], "state": state_of(p), "closed": p["state"] == "closed",
         "isDraft": p["draft"], "author": actor(p["user"]["login"].as_str().unwrap_or("")),
         "headRefName": p["head"]["ref"], "headRefOid": sha, "baseRefName": p["base"]["ref"],
-        "headRepositoryOwner": {"id": format!("U_{}", user_id(owner)), "login": owner, "name": ""},
-        "headRepository": {"id": p["base"]["repo"]["node_id"], "name": name},
-        "isCrossRepository": false, "maintainerCanModify": false,
+        "headRepositoryOwner": {"id": format!("U_{}", user_id(head_owner)), "login": head_owner, "name": ""},
+        "headRepository": {"id": head_repo["node_id"], "name": head_name},
+        "isCrossRepository": head_slug != slug,
+        "maintainerCanModify": p["maintainer_can_modify"] == true,
         "mergeable": "MERGEABLE", "mergeStateStatus": "CLEAN", "reviewDecision": "",
         "additions": p["additions"], "deletions": p["deletions"], "changedFiles": p["changed_files"],
         "createdAt": p["created_at"], "updatedAt": p["updated_at"], "closedAt": p["closed_at"],
