@@ -466,6 +466,11 @@ fn pr_workflow_writes() {
         .filter_map(|r| r.operation.clone())
         .collect();
     assert!(ops.contains(&"RepositoryLabelList".to_owned()), "{ops:?}");
+    assert!(ops.contains(&"LabelAdd".to_owned()), "{ops:?}");
+    assert_eq!(
+        label_names(&e.fake.pull("acme/app", 1).unwrap()),
+        ["bug", "enhancement"]
+    );
     e.no_token_in_logs();
 }
 
@@ -1181,6 +1186,11 @@ fn git_env() -> GitEnv {
         .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
         .env("ALLOWED_REPOS", r#"["acme/app"]"#)
         .start();
+    // The harness waits for the git socket; the API socket is bound just after it.
+    let api = agent.socket.with_file_name("api.sock");
+    gitgate_e2e::raw::wait_for("the API socket", std::time::Duration::from_secs(10), || {
+        std::os::unix::net::UnixStream::connect(&api).ok()
+    });
     let repo = agent.workspace.clone();
     GitEnv {
         e: Env {
@@ -1456,4 +1466,287 @@ fn repo_clone_of_a_repository_outside_the_allowlist_reaches_nothing() {
     assert_eq!(g.e.fake.request_count(), 0);
     assert_eq!(g.server.request_count(), git0);
     assert!(!ws.join("thing").exists());
+}
+
+/// Label names of a fake pull request or issue, sorted.
+fn label_names(v: &Value) -> Vec<String> {
+    let mut n: Vec<String> = v["labels"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    n.sort();
+    n
+}
+
+#[test]
+fn issue_and_pr_edit() {
+    let e = env();
+    let r = e.gh(&[
+        "issue",
+        "edit",
+        "2",
+        "--title",
+        "New title",
+        "--body",
+        "New body",
+        "--add-label",
+        "enhancement",
+        "--remove-label",
+        "bug",
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "https://github.com/acme/app/issues/2\n");
+    assert_eq!(r.stderr, "");
+    let i = e.fake.issue("acme/app", 2).unwrap();
+    assert_eq!(i["title"], "New title");
+    assert_eq!(i["body"], "New body");
+    assert_eq!(label_names(&i), ["enhancement"]);
+    // gh reads the issue and the labels, then sends its mutations in parallel (any order); the
+    // gateway checks their node ids first.
+    let reqs = e.requests();
+    let ops = summary(&reqs);
+    assert_eq!(
+        ops[..2],
+        [
+            "POST /graphql IssueByNumber",
+            "POST /graphql RepositoryLabelList"
+        ]
+    );
+    let mut rest: Vec<&str> = ops[2..]
+        .iter()
+        .map(String::as_str)
+        .filter(|o| !o.ends_with("GitgateNodes"))
+        .collect();
+    rest.sort();
+    assert_eq!(
+        rest,
+        [
+            "POST /graphql IssueUpdate",
+            "POST /graphql LabelAdd",
+            "POST /graphql LabelRemove"
+        ]
+    );
+    let issue_id = i["node_id"].as_str().unwrap();
+    for q in &reqs[2..] {
+        match q.operation.as_deref() {
+            Some("IssueUpdate") => assert_eq!(
+                q.variables["input"],
+                json!({"id": issue_id, "title": "New title", "body": "New body"})
+            ),
+            Some("LabelAdd") => assert_eq!(
+                q.variables["input"],
+                json!({"labelableId": issue_id, "labelIds": ["LA_enhancement"]})
+            ),
+            Some("LabelRemove") => assert_eq!(
+                q.variables["input"],
+                json!({"labelableId": issue_id, "labelIds": ["LA_bug"]})
+            ),
+            Some("GitgateNodes") => {
+                for id in q.variables["ids"].as_array().unwrap() {
+                    assert!(
+                        [issue_id, "LA_enhancement", "LA_bug"].contains(&id.as_str().unwrap()),
+                        "{q:?}"
+                    );
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // gh issue view shows the edit (gh's own rendering of what GitHub now holds).
+    let r = e.gh(&[
+        "issue",
+        "view",
+        "2",
+        "--json",
+        "title,body,labels",
+        "--jq",
+        "[.title, .body, (.labels | map(.name) | join(\",\"))] | join(\"|\")",
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "New title|New body|enhancement\n");
+
+    // pr edit: title, body and a label on the PR.
+    let n = e.fake.request_count();
+    let r = e.gh(&[
+        "pr",
+        "edit",
+        "1",
+        "--title",
+        "Better title",
+        "--body",
+        "Better body",
+        "--add-label",
+        "bug",
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "https://github.com/acme/app/pull/1\n");
+    let p = e.fake.pull("acme/app", 1).unwrap();
+    assert_eq!(p["title"], "Better title");
+    assert_eq!(p["body"], "Better body");
+    assert_eq!(label_names(&p), ["bug"]);
+    let mut ops: Vec<String> = e
+        .since(n)
+        .into_iter()
+        .filter(|o| !o.ends_with("GitgateNodes"))
+        .collect();
+    ops.sort();
+    assert_eq!(
+        ops,
+        [
+            "POST /graphql LabelAdd",
+            "POST /graphql PullRequestByNumber",
+            "POST /graphql PullRequestProjectItems",
+            "POST /graphql PullRequestUpdate",
+            "POST /graphql RepositoryLabelList",
+        ]
+    );
+
+    // Another repository's issue: refused before anything reaches GitHub.
+    refused(
+        &e,
+        &["issue", "edit", "1", "-R", "other/thing", "--title", "x"],
+        "(ALLOWED_REPOS)",
+    );
+    e.no_token_in_logs();
+}
+
+#[test]
+fn pr_create_fill_after_a_push_through_the_transport() {
+    let g = git_env();
+    let ws = g.e.agent.workspace.clone();
+    g.gh_in(&ws, &["repo", "clone", "acme/app"]).assert_code(0);
+    let app = ws.join("app");
+    git(&app, &["checkout", "-q", "-b", "claude/new"]);
+    std::fs::write(app.join("new.txt"), "new\n").unwrap();
+    git(&app, &["add", "."]);
+    git(
+        &app,
+        &["commit", "-q", "-m", "Add the new thing\n\nWhy it matters."],
+    );
+    let push = Run::from(
+        g.e.agent
+            .cmd("git", &app)
+            .env("GITGATE_OVERLAY_DIR", g.e.agent.dir.path().join("overlay"))
+            .args(["push", "-u", "origin", "claude/new"])
+            .output()
+            .unwrap(),
+    );
+    push.assert_code(0);
+    assert_eq!(
+        push.stderr,
+        "To https://github.com/acme/app.git\n * [new branch]      claude/new -> claude/new\n"
+    );
+    let head = git(&app, &["rev-parse", "HEAD"]);
+    assert_eq!(g.server_sha("refs/heads/claude/new"), head.trim());
+
+    let n = g.e.fake.request_count();
+    let r = g.gh_in(&app, &["pr", "create", "--fill"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "https://github.com/acme/app/pull/4\n");
+    assert_eq!(r.stderr, "");
+    let reqs = g.e.requests();
+    assert_eq!(
+        summary(&reqs[n..]),
+        [
+            "POST /graphql RepositoryInfo",
+            "POST /graphql PullRequestForBranch",
+            "POST /graphql GitgateNodes",
+            "POST /graphql PullRequestCreate"
+        ]
+    );
+    let repo_id = reqs[n + 3].variables["input"]["repositoryId"].clone();
+    assert_eq!(
+        reqs[n + 3].variables["input"],
+        json!({"baseRefName": "main", "body": "Why it matters.\n", "draft": false,
+               "headRefName": "claude/new", "maintainerCanModify": true,
+               "repositoryId": repo_id, "title": "Add the new thing"})
+    );
+    assert_eq!(reqs[n + 2].variables["ids"], json!([repo_id]));
+    let p = g.e.fake.pull("acme/app", 4).unwrap();
+    assert_eq!(p["title"], "Add the new thing");
+    assert_eq!(p["head"]["ref"], "claude/new");
+
+    // --fill --base: the same, into another base.
+    git(&app, &["checkout", "-q", "-b", "claude/second"]);
+    std::fs::write(app.join("second.txt"), "second\n").unwrap();
+    git(&app, &["add", "."]);
+    git(&app, &["commit", "-q", "-m", "Second step"]);
+    let push = Run::from(
+        g.e.agent
+            .cmd("git", &app)
+            .env("GITGATE_OVERLAY_DIR", g.e.agent.dir.path().join("overlay"))
+            .args(["push", "-q", "-u", "origin", "claude/second"])
+            .output()
+            .unwrap(),
+    );
+    push.assert_code(0);
+    let r = g.gh_in(&app, &["pr", "create", "--fill", "--base", "claude/new"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "https://github.com/acme/app/pull/5\n");
+    let p = g.e.fake.pull("acme/app", 5).unwrap();
+    assert_eq!(p["base"]["ref"], "claude/new");
+    assert_eq!(p["head"]["ref"], "claude/second");
+
+    // A branch that is not pushed: gh's own refusal (it pushes only when it can ask).
+    git(&app, &["checkout", "-q", "-b", "claude/unpushed"]);
+    let n = g.e.fake.request_count();
+    let r = g.gh_in(&app, &["pr", "create", "--fill"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr,
+        "aborted: you must first push the current branch to a remote, or use the --head flag"
+    );
+    assert_eq!(g.e.since(n), ["POST /graphql RepositoryInfo"]);
+    g.e.no_token_in_logs();
+}
+
+#[test]
+fn pr_create_head_must_match_the_branch_patterns() {
+    let e = env_with(&[("ALLOWED_BRANCH_PATTERNS", r#"["claude/*"]"#)]);
+    refused_write(
+        &e,
+        &[
+            "pr", "create", "--title", "T", "--body", "B", "--head", "feat", "--base", "main",
+        ],
+        "pull request head 'feat' refused:",
+    );
+    let r = e.gh(&[
+        "pr", "create", "--title", "T", "--body", "B", "--head", "feat", "--base", "main",
+    ]);
+    assert!(
+        r.stderr.contains("(ALLOWED_BRANCH_PATTERNS)"),
+        "{}",
+        r.stderr
+    );
+    // A fork's head (`owner:branch`) is checked by its branch.
+    refused_write(
+        &e,
+        &[
+            "pr",
+            "create",
+            "--title",
+            "T",
+            "--body",
+            "B",
+            "--head",
+            "someone:master",
+            "--base",
+            "main",
+        ],
+        "pull request head 'master' refused: branch 'master' is protected (BLOCKED_BRANCHES)",
+    );
+    assert!(e.fake.pull("acme/app", 4).is_none());
+    let r = e.gh(&[
+        "pr", "create", "--title", "T", "--body", "B", "--head", "claude/x", "--base", "main",
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "https://github.com/acme/app/pull/4\n");
+    assert_eq!(
+        e.fake.pull("acme/app", 4).unwrap()["head"]["ref"],
+        "claude/x"
+    );
 }
