@@ -151,6 +151,28 @@ fn overlay(real: &Path, me: &Path) -> Option<(PathBuf, PathBuf)> {
         .then_some((dir, templates))
 }
 
+/// For gh (native mode): a directory holding only `git`, a link to the real git, plus the
+/// overlay and template dirs. With that directory first on gh's PATH and the overlay in its
+/// environment, gh's own git calls (`git remote -v` on every command, `fetch` for `pr
+/// checkout`, `clone`) run the real git with gitgate as its transport directly, without one
+/// shim exec each (~0.9 ms per call). `None`: no overlay; gh then finds the git shim as before.
+pub fn git_for_gh(me: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
+    let real = real_git(me).ok()?;
+    let (exec, templates) = overlay(&real, me)?;
+    let bin = base_dir().join(format!("bin-{}", key(&real, me)));
+    if !is_same_file(&bin.join("git"), &real) {
+        let tmp = base_dir().join(format!("bin.tmp{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir(&tmp).ok()?;
+        std::os::unix::fs::symlink(&real, tmp.join("git")).ok()?;
+        if std::fs::rename(&tmp, &bin).is_err() {
+            // Someone else made it meanwhile.
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+    }
+    is_same_file(&bin.join("git"), &real).then_some((bin, exec, templates))
+}
+
 /// Exec the real git with the overlay. Returns only on failure.
 pub fn run(args: &[OsString]) -> Fail {
     let me = match std::env::current_exe() {

@@ -1303,6 +1303,18 @@ fn repo_clone_and_pr_checkout_run_the_real_git_through_the_transport() {
     assert_eq!(reqs[0].variables["owner"], "acme");
     assert_eq!(reqs[0].variables["name"], "app");
     assert_eq!(g.git_since(git0), FETCH);
+    // gh ran the real git itself (first on its PATH, the shim's `bin-*` dir holding only `git`),
+    // with the overlay as its exec path: no git shim in between, and still gitgate's transport.
+    let bins: Vec<_> = std::fs::read_dir(g.e.agent.dir.path().join("overlay"))
+        .unwrap()
+        .flatten()
+        .filter(|d| d.file_name().to_string_lossy().starts_with("bin-"))
+        .collect();
+    assert_eq!(bins.len(), 1);
+    assert_eq!(
+        std::fs::read_link(bins[0].path().join("git")).unwrap(),
+        std::path::Path::new(REAL_GIT)
+    );
     let app = ws.join("app");
     let main = g.server_sha("refs/heads/main");
     let feature = g.server_sha("refs/heads/claude/feature");
