@@ -14,22 +14,33 @@ use std::process::Command;
 const REAL_GH: &str = "/usr/bin/gh";
 
 /// One raw HTTP request over a Unix socket (the API socket, or the fake's own with `auth`): no gh
-/// process per call, so the gateway's own latency shows without process-start noise.
-fn raw_api(socket: &Path, auth: Option<&str>) {
+/// process per call, so the gateway's own latency shows without process-start noise. `body`:
+/// a POST to /graphql with it (gh's own GraphQL document), else `GET /repos/acme/app/pulls`.
+fn raw_api(socket: &Path, auth: Option<&str>, body: Option<&str>) {
     let mut s = std::os::unix::net::UnixStream::connect(socket).expect("api socket");
     let auth = auth
         .map(|t| format!("Authorization: token {t}\r\n"))
         .unwrap_or_default();
-    s.write_all(
-        format!(
+    let req = match body {
+        Some(b) => format!(
+            "POST /graphql HTTP/1.1\r\nHost: api.github.com\r\n{auth}Content-Type: application/json; charset=utf-8\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            b.len()
+        ),
+        None => format!(
             "GET /repos/acme/app/pulls HTTP/1.1\r\nHost: api.github.com\r\n{auth}Connection: close\r\n\r\n"
-        )
-        .as_bytes(),
-    )
-    .expect("write");
+        ),
+    };
+    s.write_all(req.as_bytes()).expect("write");
     let mut out = Vec::new();
     s.read_to_end(&mut out).expect("read");
     assert!(out.starts_with(b"HTTP/1.1 200"), "raw API request failed");
+    if body.is_some() {
+        assert!(
+            String::from_utf8_lossy(&out).contains("\"pullRequests\""),
+            "raw GraphQL request failed"
+        );
+    }
 }
 
 pub fn gh(cfg: &Config) -> Section {
@@ -160,15 +171,15 @@ pub fn gh(cfg: &Config) -> Section {
         Verdict::of(over < 2.0),
     ));
     sec.rows.push(row(
-        "where it goes: the gh shim's exec (gh via the shim − the same gh given the shim's environment)",
-        fmt_ms(paired(&g, &ns)),
+        "where it goes: the gh shim (its exec, and gh's own git calls as it sets them up: the real git with the overlay) — via the shim − gh with the real git given the shim's environment",
+        fmt_ms(paired(&g, &nr)),
         "—",
         "—",
         "(none)",
         Verdict::Info,
     ));
     sec.rows.push(row(
-        "where it goes: gh's 2 local git calls through the git shim (native mode only; the AI image runs the real git)",
+        "what the gh shim avoids: gh's 2 local git calls through the git shim (gh given the shim's environment with the git shim first on PATH − with the real git)",
         fmt_ms(paired(&ns, &nr)),
         "—",
         "—",
@@ -195,15 +206,29 @@ pub fn gh(cfg: &Config) -> Section {
     // The gateway alone: one HTTP request each way, interleaved.
     // Ten times the gh rounds: a request costs well under a millisecond, and the per-request
     // difference is a fraction of one, so it needs the larger sample.
-    let (mut rg, mut rd) = (vec![], vec![]);
+    // gh's own `pr list` request, as the fake received it.
+    let pr_list = fake
+        .requests()
+        .iter()
+        .rev()
+        .find(|r| r.operation.as_deref() == Some("PullRequestList"))
+        .map(|r| r.body.clone())
+        .expect("gh sent PullRequestList");
+    let (mut rg, mut rd, mut qg, mut qd) = (vec![], vec![], vec![], vec![]);
     for _ in 0..cfg.gh_iters * 10 {
         let t = std::time::Instant::now();
-        raw_api(&api_sock, None);
+        raw_api(&api_sock, None, None);
         rg.push(ms(t.elapsed()));
         let t = std::time::Instant::now();
-        raw_api(&fake_sock, Some(&token));
+        raw_api(&fake_sock, Some(&token), None);
         rd.push(ms(t.elapsed()));
-        calls += 1;
+        let t = std::time::Instant::now();
+        raw_api(&api_sock, None, Some(&pr_list));
+        qg.push(ms(t.elapsed()));
+        let t = std::time::Instant::now();
+        raw_api(&fake_sock, Some(&token), Some(&pr_list));
+        qd.push(ms(t.elapsed()));
+        calls += 2;
     }
     let (srg, srd) = (stats(&rg), stats(&rd));
     sec.rows.push(row(
@@ -222,8 +247,25 @@ pub fn gh(cfg: &Config) -> Section {
         "< 2 ms",
         Verdict::of(paired(&rg, &rd) < 2.0),
     ));
+    let (sqg, sqd) = (stats(&qg), stats(&qd));
+    sec.rows.push(row(
+        "one GraphQL request (gh's own `pr list` PullRequestList, as gh sent it): via the gateway vs the fake's socket, median",
+        fmt_ms(sqg.median),
+        fmt_ms(sqd.median),
+        fmt_ratio(sqg.median, sqd.median),
+        "(none)",
+        Verdict::Info,
+    ));
+    sec.rows.push(row(
+        "gateway latency per GraphQL request (median difference, no process start)",
+        fmt_ms(paired(&qg, &qd)),
+        "—",
+        "—",
+        "< 2 ms",
+        Verdict::of(paired(&qg, &qd) < 2.0),
+    ));
     while calls < cfg.gh_total {
-        raw_api(&api_sock, None);
+        raw_api(&api_sock, None, None);
         calls += 1;
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
@@ -258,9 +300,10 @@ pub fn gh(cfg: &Config) -> Section {
          http_unix_socket = the fake's own Unix socket and GH_TOKEN = the token. Outputs compared byte for byte. \
          5 warm-up rounds, then {} interleaved rounds; median and p99. Breakdown (same rounds, interleaved): \
          median of the per-round (paired) differences; the same /usr/bin/gh given the environment the shim sets (GH_CONFIG_DIR, placeholder GH_TOKEN), with \
-         the git shim first on PATH (native mode) and with only the real git (the AI image). The end-to-end difference includes the \
+         the git shim first on PATH (what gh would run without the shim's own git setup) and with only the real git \
+         (as the shim sets it up, and as in the AI image). The end-to-end difference includes the \
          shim's own exec (about 1 ms) and process-start noise of two gh processes on a shared machine; the \
-         \"one HTTP request\" rows time the gateway alone ({} raw requests each way, interleaved and paired, \
+         \"one HTTP request\" and \"one GraphQL request\" rows time the gateway alone ({} raw requests of each kind each way, interleaved and paired, \
          Connection: close). The RSS row counts the gh calls above plus \
          raw `GET /repos/acme/app/pulls` requests on the API socket, at least {}; baseline = VmRSS after the timed rounds.",
         sg.n, srg.n, cfg.gh_total
