@@ -56,6 +56,10 @@ pub struct Settings {
     pub workspace: PathBuf,
     pub state_dir: PathBuf,
     pub github_api_url: String,
+    /// git: the base URL git traffic goes to instead of `https://<host of the remote>` (the
+    /// host is still checked against ALLOWED_HOSTS); `None` = the remote's own host. For tests
+    /// and mirrors, like GITHUB_API_URL for the API.
+    pub github_git_url: Option<String>,
     pub allow_http_loopback: bool,
     pub max_connections: usize,
     pub max_per_peer: usize,
@@ -103,6 +107,7 @@ impl Default for Settings {
             workspace: "/workspace".into(),
             state_dir: "/var/lib/gitgate".into(),
             github_api_url: "https://api.github.com".into(),
+            github_git_url: None,
             allow_http_loopback: false,
             max_connections: 512,
             max_per_peer: 64,
@@ -155,6 +160,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("GITGATE_WORKSPACE", "workspace", Kind::Str),
     ("GITGATE_STATE_DIR", "state_dir", Kind::Str),
     ("GITHUB_API_URL", "github_api_url", Kind::Str),
+    ("GITHUB_GIT_URL", "github_git_url", Kind::Str),
     (
         "GITGATE_ALLOW_HTTP_LOOPBACK",
         "allow_http_loopback",
@@ -652,6 +658,26 @@ impl Settings {
                 format!("'{url}' must be an https:// URL"),
             ));
         }
+        if let Some(url) = self.github_git_url.as_deref().filter(|u| !u.is_empty()) {
+            if url.contains('@') {
+                // Never repeat what may be a password.
+                return Err(invalid(
+                    "GITHUB_GIT_URL",
+                    "must not hold credentials (the agent adds them itself)",
+                ));
+            }
+            gitgate_policy::url::check_plain_http(url, self.allow_http_loopback)
+                .map_err(|problem| invalid("GITHUB_GIT_URL", problem))?;
+            let lower = url.to_ascii_lowercase();
+            if !(lower.starts_with("https://") || lower.starts_with("http://"))
+                || url.contains(['?', '#'])
+            {
+                return Err(invalid(
+                    "GITHUB_GIT_URL",
+                    format!("'{url}' must be an https:// base URL"),
+                ));
+            }
+        }
         for (name, value) in [
             ("GITGATE_MAX_CONNECTIONS", self.max_connections as u64),
             ("GITGATE_MAX_PER_PEER", self.max_per_peer as u64),
@@ -1052,6 +1078,32 @@ mod tests {
                 if url.starts_with("http:") {
                     assert!(err.contains("GITGATE_ALLOW_HTTP_LOOPBACK"), "{err}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn github_git_url_is_checked_like_the_api_url() {
+        let (_d, w) = ws();
+        for (url, allow, ok) in [
+            ("http://127.0.0.1:9", "1", true),
+            ("https://git.example.com/", "0", true),
+            ("", "0", true),
+            ("http://127.0.0.1:9", "0", false),
+            ("http://git.example.com", "1", false),
+            ("https://x:tok@git.example.com", "0", false),
+            ("http://x:tok@127.0.0.1:9", "1", false),
+            ("file:///srv/git", "1", false),
+        ] {
+            let e = env(&[
+                ("GITHUB_GIT_URL", url),
+                ("GITGATE_ALLOW_HTTP_LOOPBACK", allow),
+            ]);
+            let r = load(None, None, &[], &[e[0].clone(), e[1].clone(), w.clone()]);
+            assert_eq!(r.is_ok(), ok, "{url} {allow}: {r:?}");
+            if let Err(err) = r {
+                assert!(err.to_string().starts_with("GITHUB_GIT_URL: "), "{err}");
+                assert!(!err.to_string().contains("tok@"), "{err}");
             }
         }
     }

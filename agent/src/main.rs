@@ -208,6 +208,20 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
         return fail("cannot install signal handlers");
     };
     let settings = state.settings();
+    // The API socket first: once the git socket exists (what launchers and tests wait for), both do.
+    let api_socket = settings.api_socket_path();
+    let (api_listener, gw) = match gateway::bind(&api_socket)
+        .map_err(|e| e.to_string())
+        .and_then(|l| Ok((l, gateway::Gateway::new(state.clone())?)))
+    {
+        Ok(pair) => pair,
+        Err(e) => {
+            return fail(format!(
+                "GITGATE_API_SOCKET: cannot listen on '{}': {e}",
+                api_socket.display()
+            ))
+        }
+    };
     let listener = match server::bind(&settings.socket) {
         Ok(l) => l,
         Err(e) => {
@@ -242,19 +256,7 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
     let shutdown = server::Shutdown::default();
     let server = tokio::spawn(server::serve(state.clone(), listener, shutdown.clone()));
     // The gh API gateway on its own socket, stopped and awaited with the git server.
-    let api_socket = settings.api_socket_path();
-    let gateway = match gateway::bind(&api_socket)
-        .map_err(|e| e.to_string())
-        .and_then(|l| Ok((l, gateway::Gateway::new(state.clone())?)))
-    {
-        Ok((l, gw)) => gw.serve_on(l, &shutdown),
-        Err(e) => {
-            return fail(format!(
-                "GITGATE_API_SOCKET: cannot listen on '{}': {e}",
-                api_socket.display()
-            ))
-        }
-    };
+    let gateway = gw.serve_on(api_listener, &shutdown);
     loop {
         tokio::select! {
             _ = term.recv() => break,

@@ -115,6 +115,9 @@ pub fn render(state: &AgentState, state_dir_bytes: u64) -> String {
     );
     let _ = writeln!(t, "  allowed hosts:           {}", list(&s.allowed_hosts));
     let _ = writeln!(t, "github api:        {}", s.github_api_url);
+    if let Some(git_url) = s.github_git_url.as_deref().filter(|u| !u.is_empty()) {
+        let _ = writeln!(t, "git traffic to:    {git_url} (GITHUB_GIT_URL)");
+    }
     let audit = s.audit_log_path();
     let _ = writeln!(
         t,

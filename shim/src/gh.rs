@@ -5,7 +5,10 @@
 //!   `http_unix_socket: <API socket>` (gh then sends all its HTTP, as plain HTTP/1.1, over that
 //!   socket) and no aliases (a user's shell aliases cannot run through the gateway's config);
 //! - `GH_TOKEN`: a placeholder, so gh authenticates without asking (`gh auth token` prints it);
-//! - `GH_HOST` from `GITGATE_GH_HOST` (GitHub Enterprise), and `GH_NO_UPDATE_NOTIFIER=1`.
+//! - `GH_HOST` from `GITGATE_GH_HOST` (GitHub Enterprise), and `GH_NO_UPDATE_NOTIFIER=1`;
+//! - `GIT_EXEC_PATH` (the native-mode overlay) and, first on `PATH`, a directory holding only
+//!   `git`, the real git: gh's own git calls then go through gitgate's transport without a shim
+//!   exec each (see `native::git_for_gh`).
 //!
 //! The API socket is `GITGATE_API_SOCKET`, else `api.sock` beside `GITGATE_SOCKET` (the agent's
 //! default, so one setting wires both).
@@ -160,6 +163,18 @@ pub fn run(args: Vec<OsString>) -> Fail {
         .env_remove("GITHUB_ENTERPRISE_TOKEN");
     if let Some(h) = std::env::var_os("GITGATE_GH_HOST").filter(|h| !h.is_empty()) {
         cmd.env("GH_HOST", h);
+    }
+    // gh's own git calls: the real git with the overlay, no git shim exec each (native.rs).
+    if let Some(me) = me.as_deref() {
+        if let Some((bin, exec, templates)) = crate::native::git_for_gh(me) {
+            let mut dirs = vec![bin];
+            dirs.extend(std::env::split_paths(&path_var.unwrap_or_default()));
+            if let Ok(p) = std::env::join_paths(dirs) {
+                cmd.env("PATH", p);
+                crate::native::use_overlay(&mut cmd, exec, templates);
+                crate::native::refuse_ssh(&mut cmd, me);
+            }
+        }
     }
     let err = cmd.exec();
     Fail::new(

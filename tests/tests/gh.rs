@@ -466,6 +466,11 @@ fn pr_workflow_writes() {
         .filter_map(|r| r.operation.clone())
         .collect();
     assert!(ops.contains(&"RepositoryLabelList".to_owned()), "{ops:?}");
+    assert!(ops.contains(&"LabelAdd".to_owned()), "{ops:?}");
+    assert_eq!(
+        label_names(&e.fake.pull("acme/app", 1).unwrap()),
+        ["bug", "enhancement"]
+    );
     e.no_token_in_logs();
 }
 
@@ -1140,5 +1145,620 @@ fn github_errors_and_rate_limit_headers_pass_through() {
         r.stderr.contains("gh: Not Found (HTTP 404)"),
         "{}",
         r.stderr
+    );
+}
+
+/// gh with git: the fake GitHub for the API and a real smart-HTTP server for git. The agent's
+/// GITHUB_GIT_URL sends the git traffic for github.com remotes to the loopback server, so gh
+/// and git see exactly what they would see with github.com: `https://github.com/acme/app.git`
+/// remotes, FETCH_HEAD and messages naming it.
+struct GitEnv {
+    e: Env,
+    server: GitHttpServer,
+    srv: tempfile::TempDir,
+    seed: tempfile::TempDir,
+}
+
+/// The server's acme/app: `main` (one commit) and `claude/feature` (one more), the head of the
+/// fake's pull request #1.
+fn git_env() -> GitEnv {
+    let token = random_token();
+    let fake = FakeGitHub::start(&token);
+    let srv = tempfile::tempdir().unwrap();
+    init_bare(srv.path(), "acme", "app");
+    let server = GitHttpServer::start(srv.path(), &token).unwrap();
+    let seed = tempfile::tempdir().unwrap();
+    let s = seed.path();
+    git(s, &["init", "-q", "-b", "main"]);
+    std::fs::write(s.join("README.md"), "# app\n").unwrap();
+    git(s, &["add", "."]);
+    git(s, &["commit", "-q", "-m", "initial"]);
+    git(s, &["checkout", "-q", "-b", "claude/feature"]);
+    std::fs::write(s.join("feature.txt"), "feature\n").unwrap();
+    git(s, &["add", "."]);
+    git(s, &["commit", "-q", "-m", "feature"]);
+    let url = server.url_with_token("acme", "app", &token);
+    git(s, &["push", "-q", &url, "main", "claude/feature"]);
+    let agent = Agent::builder()
+        .token(&token)
+        .env("GITHUB_API_URL", &fake.url())
+        .env("GITHUB_GIT_URL", &format!("http://{}", server.host()))
+        .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
+        .env("ALLOWED_REPOS", r#"["acme/app"]"#)
+        .start();
+    // The harness waits for the git socket; the API socket is bound just after it.
+    let api = agent.socket.with_file_name("api.sock");
+    gitgate_e2e::raw::wait_for("the API socket", std::time::Duration::from_secs(10), || {
+        std::os::unix::net::UnixStream::connect(&api).ok()
+    });
+    let repo = agent.workspace.clone();
+    GitEnv {
+        e: Env {
+            fake,
+            agent,
+            repo,
+            token,
+        },
+        server,
+        srv,
+        seed,
+    }
+}
+
+impl GitEnv {
+    fn gh_in(&self, cwd: &std::path::Path, args: &[&str]) -> Run {
+        let out = self
+            .e
+            .cmd()
+            .current_dir(cwd)
+            .env(
+                "GITGATE_OVERLAY_DIR",
+                self.e.agent.dir.path().join("overlay"),
+            )
+            .env("GIT_AUTHOR_NAME", "Gitgate Test")
+            .env("GIT_AUTHOR_EMAIL", "test@gitgate.invalid")
+            .env("GIT_COMMITTER_NAME", "Gitgate Test")
+            .env("GIT_COMMITTER_EMAIL", "test@gitgate.invalid")
+            .args(args)
+            .output()
+            .expect("run gh");
+        let r = Run::from(out);
+        self.e.no_token(&r);
+        r
+    }
+
+    /// Push a new commit on `branch` (or to `dest`) to the server directly (another developer);
+    /// returns its sha.
+    fn upstream_commit(&self, branch: &str, dest: &str, file: &str) -> String {
+        let s = self.seed.path();
+        git(s, &["checkout", "-q", branch]);
+        std::fs::write(s.join(file), format!("{file}\n")).unwrap();
+        git(s, &["add", "."]);
+        git(s, &["commit", "-q", "-m", file]);
+        let url = self.server.url_with_token("acme", "app", &self.e.token);
+        git(s, &["push", "-q", &url, &format!("HEAD:{dest}")]);
+        git(s, &["rev-parse", "HEAD"]).trim().to_owned()
+    }
+
+    /// The git requests the server received since `n`; all carried the token.
+    fn git_since(&self, n: usize) -> Vec<String> {
+        let reqs = self.server.requests();
+        reqs[n..]
+            .iter()
+            .map(|q| {
+                assert!(q.auth_ok, "git request without the token: {q:?}");
+                format!("{} {}", q.method, q.path)
+            })
+            .collect()
+    }
+
+    fn server_sha(&self, refname: &str) -> String {
+        git(
+            &self.srv.path().join("acme/app.git"),
+            &["rev-parse", refname],
+        )
+        .trim()
+        .to_owned()
+    }
+}
+
+const FETCH: [&str; 3] = [
+    "GET /acme/app.git/info/refs?service=git-upload-pack",
+    "POST /acme/app.git/git-upload-pack",
+    "POST /acme/app.git/git-upload-pack",
+];
+
+fn short(sha: &str) -> &str {
+    &sha[..7]
+}
+
+/// refs with their upstreams, and the remote/branch config, of a clone (each line ending in
+/// a newline; `git()` trims its output).
+fn refs_and_config(dir: &std::path::Path) -> (String, String) {
+    let lines = |s: String| s.lines().map(|l| format!("{l}\n")).collect::<String>();
+    let (refs, config) = (
+        git(
+            dir,
+            &[
+                "for-each-ref",
+                "--format=%(objectname) %(refname) [%(upstream)]",
+            ],
+        ),
+        git(dir, &["config", "--get-regexp", "^(remote|branch)\\."]),
+    );
+    (lines(refs), lines(config))
+}
+
+#[test]
+fn repo_clone_and_pr_checkout_run_the_real_git_through_the_transport() {
+    let g = git_env();
+    let ws = g.e.agent.workspace.clone();
+    let git0 = g.server.request_count();
+    let r = g.gh_in(&ws, &["repo", "clone", "acme/app"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "");
+    assert_eq!(r.stderr, "Cloning into 'app'...\n");
+    let reqs = g.e.requests();
+    assert_eq!(summary(&reqs), ["POST /graphql RepositoryInfo"]);
+    assert_eq!(reqs[0].variables["owner"], "acme");
+    assert_eq!(reqs[0].variables["name"], "app");
+    assert_eq!(g.git_since(git0), FETCH);
+    // gh ran the real git itself (first on its PATH, the shim's `bin-*` dir holding only `git`),
+    // with the overlay as its exec path: no git shim in between, and still gitgate's transport.
+    let bins: Vec<_> = std::fs::read_dir(g.e.agent.dir.path().join("overlay"))
+        .unwrap()
+        .flatten()
+        .filter(|d| d.file_name().to_string_lossy().starts_with("bin-"))
+        .collect();
+    assert_eq!(bins.len(), 1);
+    assert_eq!(
+        std::fs::read_link(bins[0].path().join("git")).unwrap(),
+        std::path::Path::new(REAL_GIT)
+    );
+    let app = ws.join("app");
+    let main = g.server_sha("refs/heads/main");
+    let feature = g.server_sha("refs/heads/claude/feature");
+    let (refs, config) = refs_and_config(&app);
+    assert_eq!(
+        refs,
+        format!(
+            "{main} refs/heads/main [refs/remotes/origin/main]\n\
+             {main} refs/remotes/origin/HEAD []\n\
+             {feature} refs/remotes/origin/claude/feature []\n\
+             {main} refs/remotes/origin/main []\n"
+        )
+    );
+    assert_eq!(
+        config,
+        "remote.origin.url https://github.com/acme/app.git\n\
+         remote.origin.fetch +refs/heads/*:refs/remotes/origin/*\n\
+         branch.main.remote origin\n\
+         branch.main.merge refs/heads/main\n"
+    );
+
+    // Someone pushes to the PR's branch; gh pr checkout fetches it and makes a tracking branch.
+    let new = g.upstream_commit("claude/feature", "refs/heads/claude/feature", "more.txt");
+    let (api0, git0) = (g.e.fake.request_count(), g.server.request_count());
+    let r = g.gh_in(&app, &["pr", "checkout", "1"]);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        "branch 'claude/feature' set up to track 'origin/claude/feature'.\n"
+    );
+    assert_eq!(
+        r.stderr,
+        format!(
+            "From https://github.com/acme/app\n   {}..{}  claude/feature -> origin/claude/feature\n\
+             Switched to a new branch 'claude/feature'\n",
+            short(&feature),
+            short(&new)
+        )
+    );
+    assert_eq!(g.e.since(api0), ["POST /graphql PullRequestByNumber"]);
+    assert_eq!(g.e.requests()[api0].variables["pr_number"], 1);
+    assert_eq!(g.git_since(git0), FETCH);
+    let (refs, config) = refs_and_config(&app);
+    assert_eq!(
+        refs,
+        format!(
+            "{new} refs/heads/claude/feature [refs/remotes/origin/claude/feature]\n\
+             {main} refs/heads/main [refs/remotes/origin/main]\n\
+             {main} refs/remotes/origin/HEAD []\n\
+             {new} refs/remotes/origin/claude/feature []\n\
+             {main} refs/remotes/origin/main []\n"
+        )
+    );
+    assert!(
+        config.ends_with(
+            "branch.claude/feature.remote origin\nbranch.claude/feature.merge refs/heads/claude/feature\n"
+        ),
+        "{config}"
+    );
+    assert_eq!(
+        git(&app, &["symbolic-ref", "HEAD"]).trim(),
+        "refs/heads/claude/feature"
+    );
+    assert_eq!(
+        std::fs::read_to_string(app.join(".git/FETCH_HEAD")).unwrap(),
+        format!("{new}\t\tbranch 'claude/feature' of https://github.com/acme/app\n")
+    );
+
+    // The branch exists now: gh checks it out and fast-forwards it.
+    let newer = g.upstream_commit("claude/feature", "refs/heads/claude/feature", "again.txt");
+    git(&app, &["checkout", "-q", "main"]);
+    let git0 = g.server.request_count();
+    let r = g.gh_in(&app, &["pr", "checkout", "1"]);
+    r.assert_code(0);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "Your branch is behind 'origin/claude/feature' by 1 commit, and can be fast-forwarded.\n  \
+             (use \"git pull\" to update your local branch)\n\
+             Updating {}..{}\nFast-forward\n again.txt | 1 +\n 1 file changed, 1 insertion(+)\n \
+             create mode 100644 again.txt\n",
+            short(&new),
+            short(&newer)
+        )
+    );
+    assert_eq!(g.git_since(git0), FETCH);
+    assert_eq!(git(&app, &["rev-parse", "HEAD"]).trim(), newer);
+    assert_eq!(
+        git(&app, &["status", "--porcelain=v1", "-b"]),
+        "## claude/feature...origin/claude/feature"
+    );
+    g.e.no_token_in_logs();
+    // The audit names the git operations and the repository.
+    let log = std::fs::read_to_string(g.e.agent.state.join("audit.jsonl")).unwrap();
+    assert!(
+        log.lines().filter(|l| l.contains("\"transport\"")).count() >= 3,
+        "{log}"
+    );
+}
+
+#[test]
+fn pr_checkout_of_a_fork_fetches_the_pull_ref_from_the_base_repository() {
+    let g = git_env();
+    let ws = g.e.agent.workspace.clone();
+    g.gh_in(&ws, &["repo", "clone", "acme/app"]).assert_code(0);
+    let app = ws.join("app");
+    let n =
+        g.e.fake
+            .add_pull("acme/app", "fix", "main", "From a fork", "contributor");
+    g.e.fake.set_pull_field(
+        "acme/app",
+        n,
+        "head",
+        json!({"ref": "fix", "label": "contributor:fix", "sha": "0",
+               "repo": {"full_name": "contributor/app", "name": "app", "node_id": "R_fork",
+                        "owner": {"login": "contributor"}}}),
+    );
+    let pull_ref = format!("refs/pull/{n}/head");
+    let sha = g.upstream_commit("main", &pull_ref, "fix.txt");
+    let (api0, git0) = (g.e.fake.request_count(), g.server.request_count());
+    let r = g.gh_in(&app, &["pr", "checkout", &n.to_string()]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "");
+    assert_eq!(
+        r.stderr,
+        format!(
+            "From https://github.com/acme/app\n * [new ref]         {pull_ref} -> fix\n\
+             Switched to branch 'fix'\n"
+        )
+    );
+    assert_eq!(
+        g.e.since(api0),
+        [
+            "POST /graphql PullRequestByNumber",
+            "POST /graphql RepositoryInfo"
+        ]
+    );
+    assert_eq!(g.git_since(git0), FETCH);
+    assert_eq!(git(&app, &["rev-parse", "refs/heads/fix"]).trim(), sha);
+    let (_, config) = refs_and_config(&app);
+    assert!(
+        config.ends_with(&format!(
+            "branch.fix.remote origin\nbranch.fix.pushremote origin\nbranch.fix.merge {pull_ref}\n"
+        )),
+        "{config}"
+    );
+}
+
+#[test]
+fn repo_clone_of_a_repository_outside_the_allowlist_reaches_nothing() {
+    let g = git_env();
+    let ws = g.e.agent.workspace.clone();
+    let git0 = g.server.request_count();
+    let r = g.gh_in(&ws, &["repo", "clone", "other/thing"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("gitgate: ") && r.stderr.contains("(ALLOWED_REPOS)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(g.e.fake.request_count(), 0);
+    assert_eq!(g.server.request_count(), git0);
+    assert!(!ws.join("thing").exists());
+}
+
+/// Label names of a fake pull request or issue, sorted.
+fn label_names(v: &Value) -> Vec<String> {
+    let mut n: Vec<String> = v["labels"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    n.sort();
+    n
+}
+
+#[test]
+fn issue_and_pr_edit() {
+    let e = env();
+    let r = e.gh(&[
+        "issue",
+        "edit",
+        "2",
+        "--title",
+        "New title",
+        "--body",
+        "New body",
+        "--add-label",
+        "enhancement",
+        "--remove-label",
+        "bug",
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "https://github.com/acme/app/issues/2\n");
+    assert_eq!(r.stderr, "");
+    let i = e.fake.issue("acme/app", 2).unwrap();
+    assert_eq!(i["title"], "New title");
+    assert_eq!(i["body"], "New body");
+    assert_eq!(label_names(&i), ["enhancement"]);
+    // gh reads the issue and the labels, then sends its mutations in parallel (any order); the
+    // gateway checks their node ids first.
+    let reqs = e.requests();
+    let ops = summary(&reqs);
+    assert_eq!(
+        ops[..2],
+        [
+            "POST /graphql IssueByNumber",
+            "POST /graphql RepositoryLabelList"
+        ]
+    );
+    let mut rest: Vec<&str> = ops[2..]
+        .iter()
+        .map(String::as_str)
+        .filter(|o| !o.ends_with("GitgateNodes"))
+        .collect();
+    rest.sort();
+    assert_eq!(
+        rest,
+        [
+            "POST /graphql IssueUpdate",
+            "POST /graphql LabelAdd",
+            "POST /graphql LabelRemove"
+        ]
+    );
+    let issue_id = i["node_id"].as_str().unwrap();
+    for q in &reqs[2..] {
+        match q.operation.as_deref() {
+            Some("IssueUpdate") => assert_eq!(
+                q.variables["input"],
+                json!({"id": issue_id, "title": "New title", "body": "New body"})
+            ),
+            Some("LabelAdd") => assert_eq!(
+                q.variables["input"],
+                json!({"labelableId": issue_id, "labelIds": ["LA_enhancement"]})
+            ),
+            Some("LabelRemove") => assert_eq!(
+                q.variables["input"],
+                json!({"labelableId": issue_id, "labelIds": ["LA_bug"]})
+            ),
+            Some("GitgateNodes") => {
+                for id in q.variables["ids"].as_array().unwrap() {
+                    assert!(
+                        [issue_id, "LA_enhancement", "LA_bug"].contains(&id.as_str().unwrap()),
+                        "{q:?}"
+                    );
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // gh issue view shows the edit (gh's own rendering of what GitHub now holds).
+    let r = e.gh(&[
+        "issue",
+        "view",
+        "2",
+        "--json",
+        "title,body,labels",
+        "--jq",
+        "[.title, .body, (.labels | map(.name) | join(\",\"))] | join(\"|\")",
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "New title|New body|enhancement\n");
+
+    // pr edit: title, body and a label on the PR.
+    let n = e.fake.request_count();
+    let r = e.gh(&[
+        "pr",
+        "edit",
+        "1",
+        "--title",
+        "Better title",
+        "--body",
+        "Better body",
+        "--add-label",
+        "bug",
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "https://github.com/acme/app/pull/1\n");
+    let p = e.fake.pull("acme/app", 1).unwrap();
+    assert_eq!(p["title"], "Better title");
+    assert_eq!(p["body"], "Better body");
+    assert_eq!(label_names(&p), ["bug"]);
+    let mut ops: Vec<String> = e
+        .since(n)
+        .into_iter()
+        .filter(|o| !o.ends_with("GitgateNodes"))
+        .collect();
+    ops.sort();
+    assert_eq!(
+        ops,
+        [
+            "POST /graphql LabelAdd",
+            "POST /graphql PullRequestByNumber",
+            "POST /graphql PullRequestProjectItems",
+            "POST /graphql PullRequestUpdate",
+            "POST /graphql RepositoryLabelList",
+        ]
+    );
+
+    // Another repository's issue: refused before anything reaches GitHub.
+    refused(
+        &e,
+        &["issue", "edit", "1", "-R", "other/thing", "--title", "x"],
+        "(ALLOWED_REPOS)",
+    );
+    e.no_token_in_logs();
+}
+
+#[test]
+fn pr_create_fill_after_a_push_through_the_transport() {
+    let g = git_env();
+    let ws = g.e.agent.workspace.clone();
+    g.gh_in(&ws, &["repo", "clone", "acme/app"]).assert_code(0);
+    let app = ws.join("app");
+    git(&app, &["checkout", "-q", "-b", "claude/new"]);
+    std::fs::write(app.join("new.txt"), "new\n").unwrap();
+    git(&app, &["add", "."]);
+    git(
+        &app,
+        &["commit", "-q", "-m", "Add the new thing\n\nWhy it matters."],
+    );
+    let push = Run::from(
+        g.e.agent
+            .cmd("git", &app)
+            .env("GITGATE_OVERLAY_DIR", g.e.agent.dir.path().join("overlay"))
+            .args(["push", "-u", "origin", "claude/new"])
+            .output()
+            .unwrap(),
+    );
+    push.assert_code(0);
+    assert_eq!(
+        push.stderr,
+        "To https://github.com/acme/app.git\n * [new branch]      claude/new -> claude/new\n"
+    );
+    let head = git(&app, &["rev-parse", "HEAD"]);
+    assert_eq!(g.server_sha("refs/heads/claude/new"), head.trim());
+
+    let n = g.e.fake.request_count();
+    let r = g.gh_in(&app, &["pr", "create", "--fill"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "https://github.com/acme/app/pull/4\n");
+    assert_eq!(r.stderr, "");
+    let reqs = g.e.requests();
+    assert_eq!(
+        summary(&reqs[n..]),
+        [
+            "POST /graphql RepositoryInfo",
+            "POST /graphql PullRequestForBranch",
+            "POST /graphql GitgateNodes",
+            "POST /graphql PullRequestCreate"
+        ]
+    );
+    let repo_id = reqs[n + 3].variables["input"]["repositoryId"].clone();
+    assert_eq!(
+        reqs[n + 3].variables["input"],
+        json!({"baseRefName": "main", "body": "Why it matters.\n", "draft": false,
+               "headRefName": "claude/new", "maintainerCanModify": true,
+               "repositoryId": repo_id, "title": "Add the new thing"})
+    );
+    assert_eq!(reqs[n + 2].variables["ids"], json!([repo_id]));
+    let p = g.e.fake.pull("acme/app", 4).unwrap();
+    assert_eq!(p["title"], "Add the new thing");
+    assert_eq!(p["head"]["ref"], "claude/new");
+
+    // --fill --base: the same, into another base.
+    git(&app, &["checkout", "-q", "-b", "claude/second"]);
+    std::fs::write(app.join("second.txt"), "second\n").unwrap();
+    git(&app, &["add", "."]);
+    git(&app, &["commit", "-q", "-m", "Second step"]);
+    let push = Run::from(
+        g.e.agent
+            .cmd("git", &app)
+            .env("GITGATE_OVERLAY_DIR", g.e.agent.dir.path().join("overlay"))
+            .args(["push", "-q", "-u", "origin", "claude/second"])
+            .output()
+            .unwrap(),
+    );
+    push.assert_code(0);
+    let r = g.gh_in(&app, &["pr", "create", "--fill", "--base", "claude/new"]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "https://github.com/acme/app/pull/5\n");
+    let p = g.e.fake.pull("acme/app", 5).unwrap();
+    assert_eq!(p["base"]["ref"], "claude/new");
+    assert_eq!(p["head"]["ref"], "claude/second");
+
+    // A branch that is not pushed: gh's own refusal (it pushes only when it can ask).
+    git(&app, &["checkout", "-q", "-b", "claude/unpushed"]);
+    let n = g.e.fake.request_count();
+    let r = g.gh_in(&app, &["pr", "create", "--fill"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr,
+        "aborted: you must first push the current branch to a remote, or use the --head flag"
+    );
+    assert_eq!(g.e.since(n), ["POST /graphql RepositoryInfo"]);
+    g.e.no_token_in_logs();
+}
+
+#[test]
+fn pr_create_head_must_match_the_branch_patterns() {
+    let e = env_with(&[("ALLOWED_BRANCH_PATTERNS", r#"["claude/*"]"#)]);
+    refused_write(
+        &e,
+        &[
+            "pr", "create", "--title", "T", "--body", "B", "--head", "feat", "--base", "main",
+        ],
+        "pull request head 'feat' refused:",
+    );
+    let r = e.gh(&[
+        "pr", "create", "--title", "T", "--body", "B", "--head", "feat", "--base", "main",
+    ]);
+    assert!(
+        r.stderr.contains("(ALLOWED_BRANCH_PATTERNS)"),
+        "{}",
+        r.stderr
+    );
+    // A fork's head (`owner:branch`) is checked by its branch.
+    refused_write(
+        &e,
+        &[
+            "pr",
+            "create",
+            "--title",
+            "T",
+            "--body",
+            "B",
+            "--head",
+            "someone:master",
+            "--base",
+            "main",
+        ],
+        "pull request head 'master' refused: branch 'master' is protected (BLOCKED_BRANCHES)",
+    );
+    assert!(e.fake.pull("acme/app", 4).is_none());
+    let r = e.gh(&[
+        "pr", "create", "--title", "T", "--body", "B", "--head", "claude/x", "--base", "main",
+    ]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "https://github.com/acme/app/pull/4\n");
+    assert_eq!(
+        e.fake.pull("acme/app", 4).unwrap()["head"]["ref"],
+        "claude/x"
     );
 }

@@ -120,15 +120,20 @@ fn pull(db: &Db, p: &Value) -> Value {
         .collect();
     let rollup =
         json!({"contexts": {"nodes": ctx, "pageInfo": {"hasNextPage": false, "endCursor": ""}}});
+    // The head repository: the base one, or a fork's (`head.repo.full_name`).
+    let head_repo = &p["head"]["repo"];
+    let head_slug = head_repo["full_name"].as_str().unwrap_or(&slug).to_owned();
+    let (head_owner, head_name) = owner_name(&head_slug);
     json!({
         "__typename": "PullRequest",
         "id": p["node_id"], "number": n, "title": p["title"], "body": p["body"],
         "url": p["html_url"], "state": state_of(p), "closed": p["state"] == "closed",
         "isDraft": p["draft"], "author": actor(p["user"]["login"].as_str().unwrap_or("")),
         "headRefName": p["head"]["ref"], "headRefOid": sha, "baseRefName": p["base"]["ref"],
-        "headRepositoryOwner": {"id": format!("U_{}", user_id(owner)), "login": owner, "name": ""},
-        "headRepository": {"id": p["base"]["repo"]["node_id"], "name": name},
-        "isCrossRepository": false, "maintainerCanModify": false,
+        "headRepositoryOwner": {"id": format!("U_{}", user_id(head_owner)), "login": head_owner, "name": ""},
+        "headRepository": {"id": head_repo["node_id"], "name": head_name},
+        "isCrossRepository": head_slug != slug,
+        "maintainerCanModify": p["maintainer_can_modify"] == true,
         "mergeable": "MERGEABLE", "mergeStateStatus": "CLEAN", "reviewDecision": "",
         "additions": p["additions"], "deletions": p["deletions"], "changedFiles": p["changed_files"],
         "createdAt": p["created_at"], "updatedAt": p["updated_at"], "closedAt": p["closed_at"],
@@ -458,7 +463,8 @@ fn superset(sh: &Shared, db: &mut Db, body: &Value) -> Value {
             db.comments.push((slug, n, c));
             data(json!({"addComment": {"commentEdge": {"node": {"url": url}}}}))
         }
-        _ if q.contains("__type") => {
+        // Introspection (`__type(name: …)`), not a `__typename` selection.
+        _ if q.contains("__type(") || q.contains("__type (") => {
             let fields: Vec<Value> = ["id", "number", "title", "isDraft", "mergeStateStatus"]
                 .iter()
                 .map(|n| json!({"name": n}))
@@ -600,7 +606,75 @@ fn mutation_or_query(sh: &Shared, db: &mut Db, op: &str, q: &str, input: &Value)
             db.issues.push(i.clone());
             data(json!({"createIssue": {"issue": issue(db, &i)}}))
         }
-        "PullRequestUpdate" | "IssueUpdate" => data(json!({})),
+        "PullRequestUpdate" | "IssueUpdate" => {
+            // updatePullRequest / updateIssue: the fields gh sends (absent = unchanged).
+            let pr = op == "PullRequestUpdate";
+            let id = input[if pr { "pullRequestId" } else { "id" }]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            let list = if pr { &mut db.pulls } else { &mut db.issues };
+            let Some(item) = list.iter_mut().find(|i| i["node_id"] == id.as_str()) else {
+                return gql_error(
+                    "NOT_FOUND",
+                    &format!("Could not resolve to a node with the global id of '{id}'"),
+                );
+            };
+            for (from, to) in [("title", "title"), ("body", "body")] {
+                if let Some(v) = input.get(from).filter(|v| v.is_string()) {
+                    item[to] = v.clone();
+                }
+            }
+            if let Some(b) = input.get("baseRefName").filter(|v| v.is_string()) {
+                item["base"]["ref"] = b.clone();
+            }
+            item["updated_at"] = json!(T1);
+            let (field, typename) = if pr {
+                ("updatePullRequest", "UpdatePullRequestPayload")
+            } else {
+                ("updateIssue", "UpdateIssuePayload")
+            };
+            data(json!({ field: {"__typename": typename}}))
+        }
+        "LabelAdd" | "LabelRemove" => {
+            // addLabelsToLabelable / removeLabelsFromLabelable, labels by node id (`LA_name`).
+            let id = input["labelableId"].as_str().unwrap_or("").to_owned();
+            let names: Vec<String> = input["labelIds"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|l| l.as_str()?.strip_prefix("LA_").map(str::to_owned))
+                .collect();
+            let Some(item) = db
+                .pulls
+                .iter_mut()
+                .chain(db.issues.iter_mut())
+                .find(|i| i["node_id"] == id.as_str())
+            else {
+                return gql_error(
+                    "NOT_FOUND",
+                    &format!("Could not resolve to a node with the global id of '{id}'"),
+                );
+            };
+            let mut have: Vec<Value> = item["labels"].as_array().cloned().unwrap_or_default();
+            for n in &names {
+                have.retain(|l| l["name"] != n.as_str());
+                if op == "LabelAdd" {
+                    have.push(super::label(n));
+                }
+            }
+            item["labels"] = Value::Array(have);
+            let (field, typename) = if op == "LabelAdd" {
+                ("addLabelsToLabelable", "AddLabelsToLabelablePayload")
+            } else {
+                (
+                    "removeLabelsFromLabelable",
+                    "RemoveLabelsFromLabelablePayload",
+                )
+            };
+            data(json!({ field: {"__typename": typename}}))
+        }
         "IssueClose" | "IssueReopen" => {
             let id = input["issueId"].as_str().unwrap_or("");
             let close = op == "IssueClose";

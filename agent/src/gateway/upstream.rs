@@ -9,10 +9,10 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Response, StatusCode};
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Redirect hops the agent follows for one read.
 const MAX_REDIRECTS: usize = 5;
@@ -355,7 +355,7 @@ pub(crate) fn error_text(e: &reqwest::Error) -> String {
     s
 }
 
-fn stream_back(state: &AgentState, mut resp: reqwest::Response) -> Response<GatewayBody> {
+fn stream_back(state: &AgentState, resp: reqwest::Response) -> Response<GatewayBody> {
     let status = resp.status();
     let mut headers = HeaderMap::new();
     for name in RESPONSE_HEADERS {
@@ -365,60 +365,78 @@ fn stream_back(state: &AgentState, mut resp: reqwest::Response) -> Response<Gate
             }
         }
     }
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-    let mut scanner = state.redactor.scanner();
     // However slowly the upstream drips, one response ends within the operation timeout.
     let deadline =
         tokio::time::Instant::now() + Duration::from_secs(state.settings().op_timeout_secs);
-    tokio::spawn(async move {
-        loop {
-            let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
-                Ok(c) => c,
-                Err(_) => {
-                    let _ = tx
-                        .send(Err(std::io::Error::other(
-                            "gitgate: the GitHub response took longer than GITGATE_OP_TIMEOUT_SECS",
-                        )))
-                        .await;
-                    return;
-                }
-            };
-            match chunk {
-                Ok(Some(chunk)) => match scanner.push(&chunk) {
-                    Ok(safe) => {
-                        if !safe.is_empty() && tx.send(Ok(Bytes::from(safe))).await.is_err() {
-                            return; // gh went away: dropping `resp` closes the upstream side
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
-                        return;
-                    }
-                },
-                Ok(None) => break,
-                Err(_) => {
-                    let _ = tx
-                        .send(Err(std::io::Error::other("upstream read failed")))
-                        .await;
-                    return;
-                }
-            }
-        }
-        match scanner.finish() {
-            Ok(tail) => {
-                if !tail.is_empty() {
-                    let _ = tx.send(Ok(Bytes::from(tail))).await;
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
-            }
-        }
+    // Read straight from the upstream body while hyper writes to gh (no task, no channel in
+    // between: one wake-up less per chunk, and gh's back-pressure reaches GitHub's connection).
+    let mut out = Response::new(GatewayBody {
+        inner: Inner::Upstream(Box::new(UpstreamBody {
+            body: reqwest::Body::from(resp),
+            scanner: state.redactor.scanner(),
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            finished: false,
+        })),
+        bytes: 0,
+        on_end: None,
     });
-    let mut out = Response::new(GatewayBody::stream(rx));
     *out.status_mut() = status;
     *out.headers_mut() = headers;
     out
+}
+
+/// The upstream response body, scanned for the token chunk by chunk.
+struct UpstreamBody {
+    body: reqwest::Body,
+    scanner: crate::redact::StreamScanner,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    /// The upstream ended (or failed): nothing more is read.
+    finished: bool,
+}
+
+impl UpstreamBody {
+    fn fail(&mut self, msg: String) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        self.finished = true;
+        Poll::Ready(Some(Err(std::io::Error::other(msg))))
+    }
+
+    /// The next bytes safe to forward, the end, or the error that stops the response.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        // Bounded: each turn consumes one upstream frame; a frame that yields nothing safe yet
+        // (held back by the scanner) or carries no data is followed by the next.
+        loop {
+            if self.finished {
+                return Poll::Ready(None);
+            }
+            if self.deadline.as_mut().poll(cx).is_ready() {
+                return self.fail(
+                    "gitgate: the GitHub response took longer than GITGATE_OP_TIMEOUT_SECS".into(),
+                );
+            }
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(chunk) = frame.into_data() else {
+                        continue; // trailers: not forwarded
+                    };
+                    match self.scanner.push(&chunk) {
+                        Ok(safe) if safe.is_empty() => continue,
+                        Ok(safe) => return Poll::Ready(Some(Ok(Bytes::from(safe)))),
+                        Err(e) => return self.fail(e.to_string()),
+                    }
+                }
+                Poll::Ready(Some(Err(_))) => return self.fail("upstream read failed".into()),
+                Poll::Ready(None) => {
+                    self.finished = true;
+                    return match self.scanner.finish() {
+                        Ok(tail) if tail.is_empty() => Poll::Ready(None),
+                        Ok(tail) => Poll::Ready(Some(Ok(Bytes::from(tail)))),
+                        Err(e) => Poll::Ready(Some(Err(std::io::Error::other(e.to_string())))),
+                    };
+                }
+            }
+        }
+    }
 }
 
 type OnEnd = Box<dyn FnOnce(u64) + Send>;
@@ -433,21 +451,13 @@ pub struct GatewayBody {
 
 enum Inner {
     Full(Option<Bytes>),
-    Stream(mpsc::Receiver<Result<Bytes, std::io::Error>>),
+    Upstream(Box<UpstreamBody>),
 }
 
 impl GatewayBody {
     pub fn full(b: Bytes) -> GatewayBody {
         GatewayBody {
             inner: Inner::Full(Some(b)),
-            bytes: 0,
-            on_end: None,
-        }
-    }
-
-    fn stream(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> GatewayBody {
-        GatewayBody {
-            inner: Inner::Stream(rx),
             bytes: 0,
             on_end: None,
         }
@@ -483,7 +493,7 @@ impl Body for GatewayBody {
         let this = &mut *self;
         let next = match &mut this.inner {
             Inner::Full(b) => Poll::Ready(b.take().map(Ok)),
-            Inner::Stream(rx) => rx.poll_recv(cx),
+            Inner::Upstream(u) => u.poll_next(cx),
         };
         match next {
             Poll::Pending => Poll::Pending,
@@ -510,7 +520,7 @@ impl Body for GatewayBody {
         match &self.inner {
             Inner::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Inner::Full(None) => SizeHint::with_exact(0),
-            Inner::Stream(_) => SizeHint::default(),
+            Inner::Upstream(_) => SizeHint::default(),
         }
     }
 }

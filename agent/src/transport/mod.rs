@@ -99,8 +99,18 @@ pub fn upstream_for(
         .map_err(|d| denied(d.message))?;
     let http_ok = settings.allow_http_loopback && is_loopback(&r.host);
     let out_scheme = if http_ok { "http" } else { "https" };
+    let base = match settings.github_git_url.as_deref().filter(|u| !u.is_empty()) {
+        // GITHUB_GIT_URL (validated at load): the same path under the configured base.
+        Some(git_url) => format!(
+            "{}/{}/{}.git",
+            git_url.trim_end_matches('/'),
+            r.owner,
+            r.name
+        ),
+        None => format!("{out_scheme}://{}/{}/{}.git", r.host, r.owner, r.name),
+    };
     Ok(Upstream {
-        base: format!("{out_scheme}://{}/{}/{}.git", r.host, r.owner, r.name),
+        base,
         host: r.host,
         slug,
         anonymous: access == gitgate_policy::GitAccess::Anonymous,
@@ -270,6 +280,24 @@ mod tests {
         // the host allowlist still applies
         let e = check_with("https://evil.example/a/b.git", true, false).unwrap_err();
         assert!(e.contains("ALLOWED_HOSTS"), "{e}");
+    }
+
+    #[test]
+    fn github_git_url_replaces_the_base_after_the_checks() {
+        let s = crate::config::Settings {
+            allowed_repos: vec!["acme/*".into()],
+            github_git_url: Some("http://127.0.0.1:9/".into()),
+            allow_http_loopback: true,
+            ..Default::default()
+        };
+        let p = s.policy().unwrap();
+        let u = upstream_for(&s, &p, "https://github.com/acme/app.git").unwrap();
+        assert_eq!(u.base, "http://127.0.0.1:9/acme/app.git");
+        assert_eq!(u.host, "github.com");
+        let e = upstream_for(&s, &p, "https://example.com/acme/app.git").unwrap_err();
+        assert!(e.to_string().contains("(ALLOWED_HOSTS)"), "{e}");
+        let e = upstream_for(&s, &p, "https://github.com/other/app.git").unwrap_err();
+        assert!(e.to_string().contains("(ALLOWED_REPOS)"), "{e}");
     }
 
     #[test]
