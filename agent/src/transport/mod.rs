@@ -291,13 +291,13 @@ mod tests {
             ..Default::default()
         };
         let p = s.policy().unwrap();
-        let u = upstream_for(&s, &p, "https://github.com/acme/app.git").unwrap();
+        let u = upstream_for(&s, &p, "https://github.com/acme/app.git", false).unwrap();
         assert_eq!(u.base, "http://127.0.0.1:9/acme/app.git");
         assert_eq!(u.host, "github.com");
-        let e = upstream_for(&s, &p, "https://example.com/acme/app.git").unwrap_err();
+        let e = upstream_for(&s, &p, "https://example.com/acme/app.git", false).unwrap_err();
         assert!(e.to_string().contains("(ALLOWED_HOSTS)"), "{e}");
-        let e = upstream_for(&s, &p, "https://github.com/other/app.git").unwrap_err();
-        assert!(e.to_string().contains("(ALLOWED_REPOS)"), "{e}");
+        let e = upstream_for(&s, &p, "https://github.com/other/app.git", false).unwrap_err();
+        assert!(e.to_string().contains("(ALLOWED_REPOS"), "{e}");
     }
 
     #[test]
