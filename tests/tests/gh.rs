@@ -2,6 +2,7 @@
 //! shim, talking HTTP over the agent's API socket; the gateway checks each request, adds the token
 //! and forwards to the fake GitHub API. Every test asserts gh's own output and exit code and the
 //! exact requests that reached the fake, and that the token appears in no output, log or audit.
+//! The agents run with every workspace hidden from them (`AgentBuilder::hide_workspaces`).
 
 use gitgate_e2e::*;
 use gitgate_testsupport::github::{FakeGitHub, Recorded, FAILED_LOG_LINE, PR1_SHA};
@@ -21,6 +22,7 @@ fn env_with(extra: &[(&str, &str)]) -> Env {
     let token = random_token();
     let fake = FakeGitHub::start(&token);
     let mut b = Agent::builder()
+        .hide_workspaces()
         .token(&token)
         .env("GITHUB_API_URL", &fake.url())
         .env("GITGATE_ALLOW_HTTP_LOOPBACK", "1")
