@@ -314,6 +314,11 @@ impl Agent {
         self.child.as_ref().map(Child::id).unwrap_or(0)
     }
 
+    /// The records of the agent's default audit log (`<state>/audit.jsonl`).
+    pub fn audit(&self) -> Vec<serde_json::Value> {
+        audit_records(&std::fs::read_to_string(self.state.join("audit.jsonl")).unwrap_or_default())
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -437,6 +442,27 @@ impl Run {
 }
 
 /// All refs of a (bare) repository as `oid refname` lines, for before/after comparisons.
+/// Audit JSON lines; every line must parse (whole lines only).
+pub fn audit_records(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line {l:?}: {e}")))
+        .collect()
+}
+
+/// `(decision, outcome)` of each push (receive-pack) record, in order.
+pub fn push_outcomes(records: &[serde_json::Value]) -> Vec<(&str, &str)> {
+    records
+        .iter()
+        .filter(|r| r["service"] == "git-receive-pack")
+        .map(|r| {
+            (
+                r["decision"].as_str().unwrap_or(""),
+                r["outcome"].as_str().unwrap_or(""),
+            )
+        })
+        .collect()
+}
+
 pub fn refs_of(repo: &Path) -> String {
     git(repo, &["for-each-ref", "--format=%(objectname) %(refname)"])
 }

@@ -351,20 +351,8 @@ fn agent_in_a_read_only_container_pushes_and_refuses_main() {
     assert_no_token("podman logs", &agent_logs.stdout, &token);
     assert_no_token("podman logs", &agent_logs.stderr, &token);
     let audit = std::fs::read_to_string(state.join("audit.jsonl")).unwrap_or_default();
-    let records: Vec<serde_json::Value> = audit
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line {l:?}: {e}")))
-        .collect();
-    let pushes: Vec<(&str, &str)> = records
-        .iter()
-        .filter(|r| r["service"] == "git-receive-pack")
-        .map(|r| {
-            (
-                r["decision"].as_str().unwrap_or(""),
-                r["outcome"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
+    let records = audit_records(&audit);
+    let pushes = push_outcomes(&records);
     assert_eq!(
         pushes,
         [("allow", "landed"), ("deny", "not sent")],

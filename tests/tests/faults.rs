@@ -188,11 +188,7 @@ fn agent_for(host: &str, token: &str, extra: &[(&str, &str)]) -> Agent {
 }
 
 fn audit(agent: &Agent) -> Vec<Value> {
-    std::fs::read_to_string(agent.state.join("audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line {l:?}: {e}")))
-        .collect()
+    agent.audit()
 }
 
 fn thread_count(pid: u32) -> usize {

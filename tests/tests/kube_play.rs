@@ -694,25 +694,17 @@ fn the_kubernetes_pod_under_podman_kube_play() {
     let claude_logs = podman.run(&["logs", &claude]);
     assert_no_token("claude's logs", &claude_logs.stdout, &token);
     assert_no_token("claude's logs", &claude_logs.stderr, &token);
-    let records: Vec<serde_json::Value> = format!("{}\n{}", logs.stdout, logs.stderr)
-        .lines()
+    let json_lines: Vec<&str> = [logs.stdout.as_str(), logs.stderr.as_str()]
+        .iter()
+        .flat_map(|t| t.lines())
         .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line {l:?}: {e}")))
         .collect();
+    let records = audit_records(&json_lines.join("\n"));
     assert!(
         records.iter().all(|r| r["pod"] == pod_name.as_str()),
         "{records:?}"
     );
-    let pushes: Vec<(&str, &str)> = records
-        .iter()
-        .filter(|r| r["service"] == "git-receive-pack")
-        .map(|r| {
-            (
-                r["decision"].as_str().unwrap_or(""),
-                r["outcome"].as_str().unwrap_or(""),
-            )
-        })
-        .collect();
+    let pushes = push_outcomes(&records);
     // The push the hook stopped had connected already (git runs pre-push after reading the
     // advertisement): that connection ends with no command, so nothing is sent.
     assert_eq!(

@@ -110,11 +110,7 @@ fn audit_path(agent: &Agent) -> PathBuf {
 }
 
 fn audit_lines(agent: &Agent) -> Vec<Value> {
-    std::fs::read_to_string(audit_path(agent))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line {l:?}: {e}")))
-        .collect()
+    audit_records(&std::fs::read_to_string(audit_path(agent)).unwrap_or_default())
 }
 
 fn status_text(agent: &Agent) -> String {

@@ -976,11 +976,7 @@ fn public_repositories_are_fetched_without_credentials_only_when_allowed() {
             "{seen:?}"
         );
 
-        let audit = std::fs::read_to_string(fx.agent.state.join("audit.jsonl")).unwrap();
-        let lines: Vec<serde_json::Value> = audit
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = fx.agent.audit();
         assert!(lines
             .iter()
             .any(|l| l["repo"] == "pub/lib" && l["anonymous"] == true && l["code"] == 0));
