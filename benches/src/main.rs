@@ -15,6 +15,7 @@ mod idle;
 mod load;
 mod local;
 mod report;
+mod server;
 mod session;
 mod transfer;
 mod util;
@@ -35,10 +36,11 @@ pub const FIGURES: &[(&str, &str)] = &[
     ("size", "3. shim release binary size"),
     (
         "push",
-        "4a. push of a branch with 50 MB of new objects, gitgate vs git CLI",
+        "4a/4c. push of 50 MB of new objects, and of one small commit, gitgate vs direct git",
     ),
-    ("fetch", "4b. fetch of the same 50 MB, gitgate vs git CLI"),
-    ("noop", "5. no-op fetch round trip"),
+    ("fetch", "4b. fetch of the same 50 MB, gitgate vs direct git"),
+    ("clone", "4d. clone of a 50 MB repository, gitgate vs direct git"),
+    ("noop", "5. no-op fetch overhead over direct git"),
     (
         "gh",
         "6. gh pr list through the API gateway vs gh straight to the fake; agent RSS after 1,000 gh calls",
@@ -71,6 +73,8 @@ pub struct Config {
     pub iters_denied_raw: usize,
     pub big_mb: usize,
     pub transfer_runs: usize,
+    /// Figure 4c: one-commit pushes per side.
+    pub small_pushes: usize,
     pub noop_iters: usize,
     pub gh_iters: usize,
     pub gh_total: usize,
@@ -95,7 +99,8 @@ impl Config {
             iters_denied_shim: 300,
             iters_denied_raw: 1000,
             big_mb: 50,
-            transfer_runs: 3,
+            transfer_runs: 5,
+            small_pushes: 30,
             noop_iters: 50,
             gh_iters: 200,
             gh_total: 1000,
@@ -119,6 +124,7 @@ impl Config {
             iters_denied_raw: 100,
             big_mb: 8,
             transfer_runs: 1,
+            small_pushes: 6,
             noop_iters: 10,
             gh_iters: 20,
             gh_total: 100,
@@ -145,10 +151,10 @@ fn usage() -> String {
         s.push_str(&format!("  {k:<8} {d}\n"));
     }
     s.push_str(
-        "  transfer = push fetch\n\n\
+        "  transfer = push fetch clone\n\n\
          settings (override the defaults of the full or --quick run):\n\
          --files --iters-local --iters-version --iters-denied-shim --iters-denied-raw --big-mb\n\
-         --transfer-runs --noop-iters --gh-iters --gh-total --load-clients --load-requests\n\
+         --transfer-runs --small-pushes --noop-iters --gh-iters --gh-total --load-clients --load-requests\n\
          --load-repos --disconnect-clients --disconnect-push-mb --idle-connections --idle-iters\n\
          --app-secs\n",
     );
@@ -193,6 +199,7 @@ fn main() {
             "--iters-denied-raw" => num(&mut cfg.iters_denied_raw),
             "--big-mb" => num(&mut cfg.big_mb),
             "--transfer-runs" => num(&mut cfg.transfer_runs),
+            "--small-pushes" => num(&mut cfg.small_pushes),
             "--noop-iters" => num(&mut cfg.noop_iters),
             "--gh-iters" => num(&mut cfg.gh_iters),
             "--gh-total" => num(&mut cfg.gh_total),
@@ -204,9 +211,18 @@ fn main() {
             "--idle-connections" => num(&mut cfg.idle_connections),
             "--idle-iters" => num(&mut cfg.idle_iters),
             "--app-secs" => num(&mut cfg.app_secs),
+            // Debugging aid (not a figure): keep a server and an agent up, see transfer::serve.
+            "--serve" => {
+                let mut secs = 0;
+                num(&mut secs);
+                prepare_binaries();
+                transfer::serve(secs as u64);
+                return;
+            }
             "transfer" => {
                 figs.push("push".into());
                 figs.push("fetch".into());
+                figs.push("clone".into());
             }
             f if FIGURES.iter().any(|(k, _)| *k == f) => figs.push(f.to_owned()),
             other => {
@@ -239,8 +255,8 @@ fn main() {
     if want("size") {
         emit(local::shim_size());
     }
-    if want("push") || want("fetch") {
-        for s in transfer::big_transfer(&cfg, want("push"), want("fetch")) {
+    if want("push") || want("fetch") || want("clone") {
+        for s in transfer::big_transfer(&cfg, want("push"), want("fetch"), want("clone")) {
             emit(s);
         }
     }

@@ -20,6 +20,7 @@ pub struct Stats {
     pub median: f64,
     pub p99: f64,
     pub min: f64,
+    pub max: f64,
 }
 
 /// Nearest-rank percentile of a sorted slice.
@@ -46,6 +47,7 @@ pub fn stats(v: &[f64]) -> Stats {
         median,
         p99: pct(&s, 99.0),
         min: s.first().copied().unwrap_or(f64::NAN),
+        max: s.last().copied().unwrap_or(f64::NAN),
     }
 }
 
