@@ -47,7 +47,7 @@ pub const FIGURES: &[(&str, &str)] = &[
     ),
     (
         "load",
-        "7. load: concurrent raw clients, vanished clients, leaks",
+        "7. load: concurrent git clients through the v3 transport vs direct; raw clients; vanished clients, leaks",
     ),
     (
         "idle",
@@ -81,6 +81,9 @@ pub struct Config {
     pub load_clients: usize,
     pub load_requests: usize,
     pub load_repos: usize,
+    /// Figure 7a: concurrent real git clients, and commands each.
+    pub load_git_clients: usize,
+    pub load_git_rounds: usize,
     pub disconnect_clients: usize,
     pub disconnect_push_mb: usize,
     pub idle_connections: usize,
@@ -107,6 +110,8 @@ impl Config {
             load_clients: 64,
             load_requests: 1000,
             load_repos: 4,
+            load_git_clients: 16,
+            load_git_rounds: 20,
             disconnect_clients: 200,
             disconnect_push_mb: 8,
             idle_connections: 3000,
@@ -131,6 +136,8 @@ impl Config {
             load_clients: 8,
             load_requests: 100,
             load_repos: 2,
+            load_git_clients: 8,
+            load_git_rounds: 5,
             disconnect_clients: 40,
             disconnect_push_mb: 2,
             idle_connections: 3000,
@@ -155,7 +162,7 @@ fn usage() -> String {
          settings (override the defaults of the full or --quick run):\n\
          --files --iters-local --iters-version --iters-denied-shim --iters-denied-raw --big-mb\n\
          --transfer-runs --small-pushes --noop-iters --gh-iters --gh-total --load-clients --load-requests\n\
-         --load-repos --disconnect-clients --disconnect-push-mb --idle-connections --idle-iters\n\
+         --load-repos --load-git-clients --load-git-rounds --disconnect-clients --disconnect-push-mb --idle-connections --idle-iters\n\
          --app-secs\n",
     );
     s
@@ -206,6 +213,8 @@ fn main() {
             "--load-clients" => num(&mut cfg.load_clients),
             "--load-requests" => num(&mut cfg.load_requests),
             "--load-repos" => num(&mut cfg.load_repos),
+            "--load-git-clients" => num(&mut cfg.load_git_clients),
+            "--load-git-rounds" => num(&mut cfg.load_git_rounds),
             "--disconnect-clients" => num(&mut cfg.disconnect_clients),
             "--disconnect-push-mb" => num(&mut cfg.disconnect_push_mb),
             "--idle-connections" => num(&mut cfg.idle_connections),

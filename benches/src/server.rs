@@ -95,10 +95,6 @@ impl Server {
             Server::Nginx(n) => n.requests(),
         }
     }
-
-    pub fn request_count(&self) -> usize {
-        self.requests().len()
-    }
 }
 
 fn free_port() -> std::io::Result<u16> {

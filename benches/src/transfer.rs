@@ -61,12 +61,6 @@ impl Net {
             .prefix("gitgate-bench-cli")
             .tempdir()
             .unwrap();
-        // The baseline's credential helper (git's own `store`), holding the token.
-        std::fs::write(
-            scratch.path().join("credentials"),
-            format!("http://x-access-token:{token}@{}\n", server.host()),
-        )
-        .unwrap();
         // The AI image's wiring: git's exec path with the shim as git-remote-http(s).
         exec_overlay(
             std::path::Path::new(gitgate_e2e::REAL_GIT),
@@ -114,7 +108,9 @@ impl Net {
     pub fn url(&self, name: &str) -> String {
         self.server.url("acme", name)
     }
-    /// The real git talking to the server directly, the token in a credential helper.
+    /// The real git talking to the server directly, the token in a credential helper (a shell
+    /// function answering `get`, like `gh auth git-credential`; git's `store` helper would
+    /// rewrite its file under a lock on every success, which serializes concurrent clients).
     pub fn direct_git(&self, cwd: &Path) -> Command {
         let mut c = real_git(cwd);
         c.env("GIT_CONFIG_COUNT", "1")
@@ -122,8 +118,8 @@ impl Net {
             .env(
                 "GIT_CONFIG_VALUE_0",
                 format!(
-                    "store --file={}",
-                    self.scratch.path().join("credentials").display()
+                    "!f() {{ test \"$1\" = get && printf 'username=x-access-token\\npassword=%s\\n' '{}'; }}; f",
+                    self.token
                 ),
             );
         c
@@ -212,7 +208,7 @@ fn common_method(net: &Net) -> String {
         "Server: {}. gitgate = `/usr/bin/git` with the shim as `git-remote-http` in git's exec path (`GIT_EXEC_PATH` overlay, \
          the AI image's wiring) and the advisory pre-push hook installed, talking to the release agent over its socket; \
          the agent adds the token and talks to the server. Direct = the same `/usr/bin/git` talking to the same server, \
-         the token in git's `store` credential helper. Wall time of the whole git command.",
+         the token in a credential helper (a shell function answering `get`). Wall time of the whole git command.",
         net.server.describe()
     )
 }
