@@ -17,6 +17,7 @@ mod local;
 mod report;
 mod server;
 mod session;
+mod start;
 mod transfer;
 mod util;
 
@@ -31,7 +32,7 @@ pub const FIGURES: &[(&str, &str)] = &[
     ),
     (
         "denied",
-        "2. round trip of a denied push (shim and raw socket)",
+        "2. a denied push end to end: refused by the pre-push hook, and by the agent alone",
     ),
     ("size", "3. shim release binary size"),
     (
@@ -56,6 +57,10 @@ pub const FIGURES: &[(&str, &str)] = &[
     (
         "app",
         "9. GitHub App token rotation: p99 of gh-like round trips around a rotation vs steady state",
+    ),
+    (
+        "start",
+        "11. agent cold start: exec to a listening socket, and to the first answer",
     ),
     (
         "session",
@@ -286,6 +291,9 @@ fn main() {
     }
     if want("session") {
         emit(session::session(&cfg));
+    }
+    if want("start") {
+        emit(start::cold_start(&cfg));
     }
 
     if let Some(path) = write {

@@ -203,7 +203,7 @@ fn ratio_rows(sec: &mut Section, label: &str, gg: &[f64], cli: &[f64], target: f
     ));
 }
 
-fn common_method(net: &Net) -> String {
+pub fn common_method(net: &Net) -> String {
     format!(
         "Server: {}. gitgate = `/usr/bin/git` with the shim as `git-remote-http` in git's exec path (`GIT_EXEC_PATH` overlay, \
          the AI image's wiring) and the advisory pre-push hook installed, talking to the release agent over its socket; \
@@ -292,6 +292,16 @@ pub fn big_transfer(cfg: &Config, do_push: bool, do_fetch: bool, do_clone: bool)
             },
         );
         ratio_rows(&mut sec, &format!("push {mb} MB"), &gg, &cli, 1.10);
+        // The agent is fresh (started for this figure): its high-water mark is the pushes'.
+        let hwm = proc_status(net.agent.pid(), "VmHWM");
+        sec.rows.push(row(
+            format!("agent peak RSS (VmHWM) over the {mb} MB pushes"),
+            fmt_kb(hwm),
+            "—",
+            "—",
+            "≤ 64 MB",
+            Verdict::of(hwm.is_some_and(|k| k <= 64 * 1024)),
+        ));
         sec.method = format!(
             "{} runs each, alternating which goes first; median. Each run pushes the same commit ({files} files of random, \
              incompressible bytes, {mb} MB in all, on top of a one-commit main the server already has) as a new branch to a \
