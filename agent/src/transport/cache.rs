@@ -76,6 +76,7 @@ impl Cache {
         if self.repo.borrow().is_some() {
             return Ok(());
         }
+        crate::gitops::ensure_libgit2()?;
         let repo = match git2::Repository::open_bare(&self.dir) {
             Ok(r) => r,
             Err(_) => {
