@@ -39,6 +39,10 @@ pub const FIGURES: &[(&str, &str)] = &[
         "push",
         "4a/4c. push of 50 MB of new objects, and of one small commit, gitgate vs direct git",
     ),
+    (
+        "edit",
+        "4e. push of a one-line edit to an existing 200 KB file (thin pack), gitgate vs direct git",
+    ),
     ("fetch", "4b. fetch of the same 50 MB, gitgate vs direct git"),
     ("clone", "4d. clone of a 50 MB repository, gitgate vs direct git"),
     ("noop", "5. no-op fetch overhead over direct git"),
@@ -163,7 +167,7 @@ fn usage() -> String {
         s.push_str(&format!("  {k:<8} {d}\n"));
     }
     s.push_str(
-        "  transfer = push fetch clone\n\n\
+        "  transfer = push fetch clone edit\n\n\
          settings (override the defaults of the full or --quick run):\n\
          --files --iters-local --iters-version --iters-denied-shim --iters-denied-raw --big-mb\n\
          --transfer-runs --small-pushes --noop-iters --gh-iters --gh-total --load-clients --load-requests\n\
@@ -237,6 +241,7 @@ fn main() {
                 figs.push("push".into());
                 figs.push("fetch".into());
                 figs.push("clone".into());
+                figs.push("edit".into());
             }
             f if FIGURES.iter().any(|(k, _)| *k == f) => figs.push(f.to_owned()),
             other => {
@@ -273,6 +278,9 @@ fn main() {
         for s in transfer::big_transfer(&cfg, want("push"), want("fetch"), want("clone")) {
             emit(s);
         }
+    }
+    if want("edit") {
+        emit(transfer::edit_push(&cfg));
     }
     if want("noop") {
         emit(transfer::noop_fetch(&cfg));

@@ -506,6 +506,140 @@ pub fn big_transfer(cfg: &Config, do_push: bool, do_fetch: bool, do_clone: bool)
     out
 }
 
+/// Figure 4e: pushes of a one-line edit to an existing 200 KB text file: git sends a thin pack
+/// (the new blob as a delta against the old one, which the pack does not carry), so the agent
+/// needs the base from its cache of the repository to index the pack.
+pub fn edit_push(cfg: &Config) -> Section {
+    let net = &Net::start(&[]);
+    let no_hooks = net.scratch.path().join("no-hooks");
+    std::fs::create_dir_all(&no_hooks).unwrap();
+    let no_hooks_cfg = &format!("core.hooksPath={}", no_hooks.display());
+    let mut sec =
+        Section::new("4e. Push of a one-line edit to an existing 200 KB file (thin pack)");
+    let gb = net.bare("edit-gg");
+    let cb = net.bare("edit-cli");
+    let ew = net.scratch.path().join("edit");
+    net.seed_clone(&ew, &net.url("edit-gg"));
+    net.install_hook(&ew);
+    run_ok(
+        real_git(&ew).args(["checkout", "-q", "-b", "bench/edit"]),
+        "checkout edit",
+    );
+    let lines = 4000usize;
+    let text = |k: usize| -> String {
+        (0..lines)
+            .map(|i| {
+                if i == (k * 37) % lines {
+                    format!("line {i:05} edited in round {k} .........................\n")
+                } else {
+                    format!("line {i:05} of a source file that an AI edits a little at a time\n")
+                }
+            })
+            .collect()
+    };
+    std::fs::write(ew.join("src.txt"), text(0)).unwrap();
+    run_ok(real_git(&ew).args(["add", "src.txt"]), "add src");
+    run_ok(
+        real_git(&ew).args(["commit", "-q", "-m", "src"]),
+        "commit src",
+    );
+    // Both server repositories get the file straight from git (not through gitgate): the agent's
+    // cache has never seen it, as after a clone.
+    for u in [net.url("edit-gg"), net.url("edit-cli")] {
+        run_ok(
+            net.direct_git(&ew)
+                .args(["-c", no_hooks_cfg, "push", "-q", &u, "bench/edit"]),
+            "seed bench/edit",
+        );
+    }
+    let edit = |k: usize| {
+        std::fs::write(ew.join("src.txt"), text(k)).unwrap();
+        run_ok(
+            real_git(&ew).args(["commit", "-q", "-a", "-m", &format!("edit {k}")]),
+            "commit edit",
+        );
+    };
+    let push_gg = |_: usize| {
+        ms(time_run(
+            net.gitgate_git(&ew)
+                .args(["push", &net.url("edit-gg"), "bench/edit"]),
+            0,
+            "gitgate edit push",
+        ))
+    };
+    let push_cli = |_: usize| {
+        ms(time_run(
+            net.direct_git(&ew).args([
+                "-c",
+                no_hooks_cfg,
+                "push",
+                &net.url("edit-cli"),
+                "bench/edit",
+            ]),
+            0,
+            "git edit push",
+        ))
+    };
+    let refreshes = || {
+        net.server
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("/edit-gg.git/") && r.path.contains("upload-pack"))
+            .count()
+    };
+    // The first push after the agent started: its cache does not have the base yet.
+    edit(1);
+    let r0 = refreshes();
+    let first = push_gg(0);
+    let first_cli = push_cli(0);
+    let r1 = refreshes();
+    let n = cfg.small_pushes.max(2);
+    eprintln!("[transfer] {n} edit pushes each");
+    let (gg, cli) = paired(
+        n,
+        |k| edit(k + 2),
+        push_gg,
+        push_cli,
+        |_| {
+            let head = rev(&ew, "HEAD");
+            assert_eq!(rev(&gb, "refs/heads/bench/edit"), head);
+            assert_eq!(rev(&cb, "refs/heads/bench/edit"), head);
+        },
+    );
+    let r2 = refreshes();
+    ratio_rows(
+        &mut sec,
+        "push of a one-line edit (steady state)",
+        &gg,
+        &cli,
+        1.10,
+    );
+    sec.rows.push(row(
+        "the first such push after the agent started (its cache has never seen the file)",
+        fmt_ms(first),
+        fmt_ms(first_cli),
+        fmt_ratio(first, first_cli),
+        "(none)",
+        Verdict::Info,
+    ));
+    sec.rows.push(row(
+        "requests to upstream upload-pack (the agent refreshing its cache): first push / the timed pushes",
+        format!("{} / {}", r1 - r0, r2 - r1),
+        "—",
+        "—",
+        "(none)",
+        Verdict::Info,
+    ));
+    sec.method = format!(
+        "{n} pushes each after the first one, alternating which goes first; median. Each push changes one line of a 4,000-line \
+         (200 KB) text file already on bench/edit upstream, so git sends a thin pack: the new blob as a delta against the old \
+         one, which the pack does not carry and the agent must find in its cache of the repository to index the pack. The file \
+         was pushed to both server repositories straight from git, so the agent's cache starts without it. {}",
+        common_method(net)
+    );
+    sec
+}
+
 pub fn noop_fetch(cfg: &Config) -> Section {
     let mut sec = Section::new("5. No-op fetch (nothing new)");
     let net = Net::start(&[]);

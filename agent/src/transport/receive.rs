@@ -383,9 +383,18 @@ pub async fn run(
     // From here on an interruption leaves the result unknown until the server answers.
     req.audit.set_outcome(crate::session::Outcome::Unknown);
     let audit = req.audit.clone();
+    let for_cache = (
+        settings.state_dir.clone(),
+        up.clone(),
+        state.token.clone(),
+        req.cancel.clone(),
+        cache_lock.clone(),
+        state.started_at,
+        state.redactor.clone(),
+    );
     let task = tokio::spawn(async move {
         use crate::session::Outcome;
-        let _keep = ingested; // the spool file lives until the upload is done
+        let mut ingested = ingested; // the spool file lives until the upload is done
         let result = async {
             let resp = post.send().await.map_err(|e| {
                 if e.is_connect() {
@@ -403,7 +412,23 @@ pub async fn run(
             if !resp.status().is_success() {
                 return Err(status_error(resp.status(), &shown_url));
             }
-            http::forward(resp, &out, scanner, false, &shown_url).await
+            let n = http::forward(resp, &out, scanner, false, &shown_url).await?;
+            // Upstream has the objects now: the cache takes the pack in (off the async workers,
+            // after git has its answer).
+            if let Some(ix) = ingested.as_mut().and_then(|i| i.indexed.take()) {
+                let (state_dir, up, token, cancel, lock, started, redactor) = for_cache;
+                tokio::task::spawn_blocking(move || {
+                    let cache = Cache::new(&state_dir, &up, token, cancel, lock, started);
+                    if let Err(e) = cache.import_pack(&ix.pack, &ix.index) {
+                        crate::log::warn_redacted(
+                            &redactor,
+                            &format!("cache of {}: cannot take in the pushed pack: {e}", up.slug),
+                        );
+                    }
+                    drop(ix);
+                });
+            }
+            Ok(n)
         }
         .await;
         if cancel.is_cancelled() {
