@@ -360,17 +360,11 @@ pub fn big_transfer(cfg: &Config, do_push: bool, do_fetch: bool, do_clone: bool)
             ))
         };
         eprintln!("[transfer] {n} one-commit pushes each");
-        let (gg, cli) = paired(
-            n + 1,
-            |k| commit(k),
-            push_gg,
-            push_cli,
-            |_| {
-                let head = rev(&sw, "HEAD");
-                assert_eq!(rev(&small_gg, "refs/heads/bench/small"), head);
-                assert_eq!(rev(&small_cli, "refs/heads/bench/small"), head);
-            },
-        );
+        let (gg, cli) = paired(n + 1, commit, push_gg, push_cli, |_| {
+            let head = rev(&sw, "HEAD");
+            assert_eq!(rev(&small_gg, "refs/heads/bench/small"), head);
+            assert_eq!(rev(&small_cli, "refs/heads/bench/small"), head);
+        });
         let (gg, cli) = (gg[1..].to_vec(), cli[1..].to_vec());
         ratio_rows(&mut sec, "push of one small commit", &gg, &cli, 1.10);
         let (g, c) = (stats(&gg), stats(&cli));
