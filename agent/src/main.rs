@@ -49,6 +49,15 @@ fn read_env_file(cli: &cli::Cli) -> Result<Vec<(String, String)>, String> {
 fn main() -> ExitCode {
     // Before the token is read: no core dumps, no ptrace by same-uid processes.
     let hardening = secret::harden_process();
+    // Buffers of 1 MiB and more (a pushed pack's objects while it is indexed) come from mmap and
+    // go back to the system when freed: glibc's adaptive threshold would otherwise move it up
+    // after the first such free and keep later ones in the heap (agent RSS over two 50 MB
+    // pushes: 68 MB with it, 57 MB without).
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt(3) with a constant, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
     let cli = match cli::parse(std::env::args().skip(1)) {
         Ok(cli::Parsed::Run(c)) => c,
         Ok(cli::Parsed::Probe) => {

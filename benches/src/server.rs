@@ -22,6 +22,8 @@ pub struct Logged {
     pub method: String,
     pub path: String,
     pub status: u16,
+    /// nginx's `$request_time` (first request byte to last response byte), in ms.
+    pub ms: Option<f64>,
 }
 
 pub struct Nginx {
@@ -90,6 +92,7 @@ impl Server {
                     method: r.method,
                     path: r.path,
                     status: r.status,
+                    ms: None,
                 })
                 .collect(),
             Server::Nginx(n) => n.requests(),
@@ -296,6 +299,10 @@ http {{
                     method: it.next()?.to_owned(),
                     path: it.next()?.to_owned(),
                     status: it.next()?.parse().ok()?,
+                    ms: it
+                        .next()
+                        .and_then(|t| t.parse::<f64>().ok())
+                        .map(|t| t * 1e3),
                 })
             })
             .collect()

@@ -306,3 +306,44 @@ fn request_bytes_open(tool: Tool, args: &[&str], cwd: &Path) -> Vec<u8> {
     );
     Frame::Hello(hello).encode()
 }
+
+/// Samples /proc/<pid>/status every 5 ms on a thread until stopped: the peaks of VmRSS and of
+/// its parts RssAnon (heap, stacks) and RssFile (file pages mapped in, e.g. a pack read by mmap).
+pub struct RssSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<(u64, u64, u64)>>,
+}
+
+impl RssSampler {
+    pub fn start(pid: u32) -> RssSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let (mut rss, mut anon, mut file) = (0, 0, 0);
+            // Bounded: at most an hour of samples.
+            for _ in 0..720_000 {
+                if s.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                rss = rss.max(proc_status(pid, "VmRSS").unwrap_or(0));
+                anon = anon.max(proc_status(pid, "RssAnon").unwrap_or(0));
+                file = file.max(proc_status(pid, "RssFile").unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (rss, anon, file)
+        });
+        RssSampler {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Peak (VmRSS, RssAnon, RssFile) in kB.
+    pub fn finish(mut self) -> (u64, u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or((0, 0, 0))
+    }
+}
