@@ -159,14 +159,14 @@ pub fn load(cfg: &Config) -> Section {
     let mut sec = Section::new("7. Load: concurrent clients, vanished clients");
     let net = Net::start(&[]);
     let pid = net.agent.pid();
-    let shadow = net.agent.state.join("spool");
+    let spool = net.agent.state.join("spool");
     let repos = cfg.load_repos.max(1);
     let (ws, reqs) = setup(cfg, &net);
     git_clients(cfg, &net, &mut sec);
     let status_req = reqs.1.clone();
     let socket = net.agent.socket.clone();
     std::thread::sleep(Duration::from_millis(500));
-    let before = snapshot(pid, &shadow);
+    let before = snapshot(pid, &spool);
     let clients = cfg.load_clients;
     let per = cfg.load_requests;
     let LoadOut {
@@ -176,7 +176,7 @@ pub fn load(cfg: &Config) -> Section {
         wrong,
         wall,
     } = run_clients(cfg, &socket, &reqs);
-    let after = snapshot(pid, &shadow);
+    let after = snapshot(pid, &spool);
     let total = clients * per;
     let all: Vec<f64> = lat.iter().map(|x| x.1).collect();
     let sa = stats(&all);
@@ -268,10 +268,10 @@ pub fn load(cfg: &Config) -> Section {
     // ---- vanished clients ----
     let dc = disconnects(cfg, &net, &ws);
     let settle_start = Instant::now();
-    let mut settled = snapshot(pid, &shadow);
+    let mut settled = snapshot(pid, &spool);
     let base_threads = before.threads.unwrap_or(0);
     for _ in 0..150 {
-        settled = snapshot(pid, &shadow);
+        settled = snapshot(pid, &spool);
         if settled.fds <= before.fds
             && settled.spooled <= before.spooled
             && settled.threads.unwrap_or(0) <= base_threads
@@ -423,7 +423,7 @@ struct Dc {
 
 fn disconnects(cfg: &Config, net: &Net, ws: &[PathBuf]) -> Dc {
     let pid = net.agent.pid();
-    let shadow = net.agent.state.join("spool");
+    let spool = net.agent.state.join("spool");
     // A workspace with a medium commit on a pushable branch.
     let w = &ws[ws.len() - 1];
     let push_mb = cfg.disconnect_push_mb;
@@ -519,7 +519,7 @@ fn disconnects(cfg: &Config, net: &Net, ws: &[PathBuf]) -> Dc {
     for h in hs {
         let _ = h.join();
     }
-    let done = snapshot(pid, &shadow);
+    let done = snapshot(pid, &spool);
     let c = *completed.lock().unwrap();
     Dc {
         fds: done.fds,

@@ -77,9 +77,15 @@ impl Net {
         }
     }
 
-    /// A fresh server repo `acme/<name>` holding the seed's main.
+    /// A fresh server repo `acme/<name>` holding the seed's main. It keeps every pack it
+    /// receives as a pack (`receive.unpackLimit=1`, as a hosting service does), so serving it
+    /// later reuses the compressed data instead of recompressing loose objects.
     pub fn bare(&self, name: &str) -> PathBuf {
         let bare = init_bare(self.srv_root.path(), "acme", name);
+        run_ok(
+            real_git(&bare).args(["config", "receive.unpackLimit", "1"]),
+            "config unpackLimit",
+        );
         run_ok(
             real_git(&self.seed).args(["push", "-q", &bare.to_string_lossy(), "main"]),
             "seed push",
@@ -352,7 +358,7 @@ pub fn big_transfer(cfg: &Config, do_push: bool, do_fetch: bool, do_clone: bool)
         sec.method = format!(
             "{} runs each, alternating which goes first; median. Each run pushes the same commit ({files} files of random, \
              incompressible bytes, {mb} MB in all, on top of a one-commit main the server already has) as a new branch to a \
-             fresh bare repository. {} Check: the server's refs/heads/bench/big is the pushed commit on both sides.",
+             fresh bare repository that keeps received packs as packs (receive.unpackLimit=1). {} Check: the server's refs/heads/bench/big is the pushed commit on both sides.",
             gg.len(),
             common_method(&net)
         );
@@ -439,6 +445,8 @@ pub fn big_transfer(cfg: &Config, do_push: bool, do_fetch: bool, do_clone: bool)
             real_git(&ws).args(["push", "-q", &src.to_string_lossy(), "bench/big"]),
             "fill fetch-src",
         );
+        // One pack, as a hosting service serves it (its objects are sent as they are stored).
+        run_ok(real_git(&src).args(["repack", "-adq"]), "repack fetch-src");
         let copy = |name: &str| {
             let dst = net.srv_root.path().join("acme").join(format!("{name}.git"));
             let _ = std::fs::remove_dir_all(&dst);
@@ -492,7 +500,7 @@ pub fn big_transfer(cfg: &Config, do_push: bool, do_fetch: bool, do_clone: bool)
             ratio_rows(&mut sec, &format!("fetch {mb} MB"), &gg, &cli, 1.10);
             sec.method = format!(
                 "{} runs each, alternating order; median. Each run copies a server repository holding main and bench/big \
-                 ({mb} MB of new objects) to a new name; both clients are fresh local clones of the one-commit seed with origin \
+                 ({mb} MB of new objects, repacked into one pack, so the server sends them as stored) to a new name; both clients are fresh local clones of the one-commit seed with origin \
                  = that repository, and run `git fetch origin`. {} Check: refs/remotes/origin/bench/big is the pushed commit on both sides.",
                 gg.len(),
                 common_method(&net)
