@@ -266,13 +266,21 @@ pub fn load(cfg: &Config) -> Section {
     }
 
     // ---- vanished clients ----
+    let before_tcp = fd_kinds(pid).1;
+    let before_kinds = {
+        let k = fd_kinds(pid);
+        format!(
+            "{} files, {} TCP (pooled connections to the server), {} Unix sockets, {} other",
+            k.0, k.1, k.2, k.3
+        )
+    };
     let dc = disconnects(cfg, &net, &ws);
     let settle_start = Instant::now();
     let mut settled = snapshot(pid, &spool);
     let base_threads = before.threads.unwrap_or(0);
     for _ in 0..150 {
         settled = snapshot(pid, &spool);
-        if settled.fds <= before.fds
+        if settled.fds.saturating_sub(fd_kinds(pid).1) <= before.fds - before_tcp
             && settled.spooled <= before.spooled
             && settled.threads.unwrap_or(0) <= base_threads
         {
@@ -281,16 +289,56 @@ pub fn load(cfg: &Config) -> Section {
         std::thread::sleep(Duration::from_millis(200));
     }
     let settle = settle_start.elapsed();
+    let kinds = |k: (usize, usize, usize, usize, Vec<String>)| {
+        format!(
+            "{} files{}, {} TCP (pooled connections to the server), {} Unix sockets, {} other",
+            k.0,
+            if k.4.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", k.4.join(", "))
+            },
+            k.1,
+            k.2,
+            k.3
+        )
+    };
+    sec.notes.push(format!(
+        "agent fds before the vanished clients: {}; settled: {}",
+        before_kinds.clone(),
+        kinds(fd_kinds(pid))
+    ));
+    let (tcp_before, tcp_after) = (before_tcp, fd_kinds(pid).1);
+    let (nb, ns) = (
+        before.fds - tcp_before,
+        settled.fds.saturating_sub(tcp_after),
+    );
     sec.rows.push(row(
         format!(
-            "{} vanished clients: agent fds before → right after → settled",
+            "{} vanished clients: agent fds before → right after → settled (all)",
             cfg.disconnect_clients
         ),
         format!("{} → {} → {}", before.fds, dc.fds, settled.fds),
         format!("{}", before.fds),
         "—",
+        "(none)",
+        Verdict::Info,
+    ));
+    sec.rows.push(row(
+        "agent fds other than idle keep-alive connections to the server: before → settled",
+        format!("{nb} → {ns}"),
+        format!("{nb}"),
+        "—",
         "settled ≤ before",
-        Verdict::of(settled.fds <= before.fds),
+        Verdict::of(ns <= nb),
+    ));
+    sec.rows.push(row(
+        "idle keep-alive connections to the server: before → settled",
+        format!("{tcp_before} → {tcp_after}"),
+        "—",
+        "—",
+        "≤ 8 (the pool's bound)",
+        Verdict::of(tcp_after <= 8),
     ));
     sec.rows.push(row(
         "agent threads before → right after → settled",

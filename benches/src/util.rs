@@ -347,3 +347,45 @@ impl RssSampler {
             .unwrap_or((0, 0, 0))
     }
 }
+
+/// What a process's open fds are: (files, TCP sockets, Unix sockets, other), and up to 5 of the
+/// file paths.
+pub fn fd_kinds(pid: u32) -> (usize, usize, usize, usize, Vec<String>) {
+    let tcp: std::collections::HashSet<String> = ["tcp", "tcp6"]
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(format!("/proc/{pid}/net/{f}"))
+                .unwrap_or_default()
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().nth(9).map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let (mut files, mut tcps, mut unix, mut other, mut paths) = (0, 0, 0, 0, Vec::new());
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let Ok(t) = std::fs::read_link(e.path()) else {
+            continue;
+        };
+        let t = t.to_string_lossy().into_owned();
+        if let Some(ino) = t.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')) {
+            if tcp.contains(ino) {
+                tcps += 1;
+            } else {
+                unix += 1;
+            }
+        } else if t.starts_with('/') {
+            files += 1;
+            if paths.len() < 5 {
+                paths.push(t);
+            }
+        } else {
+            other += 1;
+        }
+    }
+    (files, tcps, unix, other, paths)
+}
