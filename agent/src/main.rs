@@ -1,4 +1,5 @@
 //! gitgate-agent: wiring only. See DESIGN.md §4–§8 and the modules for the substance.
+#![deny(unsafe_code)]
 
 mod app_token;
 mod audit;
@@ -7,12 +8,17 @@ mod config;
 mod dispatch;
 mod error;
 mod gateway;
+// libgit2's process-wide options are `unsafe fn`s (set once, before any other libgit2 use).
+#[allow(unsafe_code)]
 mod gitops;
 mod hook;
 mod housekeeping;
 mod log;
 mod probe;
 mod redact;
+// `unsafe` here (and in gitops) only, each with a SAFETY line: the locked secret and the
+// process set-up syscalls.
+#[allow(unsafe_code)]
 mod secret;
 mod server;
 mod session;
@@ -49,6 +55,7 @@ fn read_env_file(cli: &cli::Cli) -> Result<Vec<(String, String)>, String> {
 fn main() -> ExitCode {
     // Before the token is read: no core dumps, no ptrace by same-uid processes.
     let hardening = secret::harden_process();
+    secret::fixed_mmap_threshold();
     let cli = match cli::parse(std::env::args().skip(1)) {
         Ok(cli::Parsed::Run(c)) => c,
         Ok(cli::Parsed::Probe) => {

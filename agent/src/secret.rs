@@ -533,6 +533,18 @@ fn scrub_env(key: &str) {
     }
 }
 
+/// Buffers of 1 MiB and more (a pushed pack's objects while it is indexed) come from mmap and go
+/// back to the system when freed: glibc's adaptive threshold would otherwise move it up after the
+/// first such free and keep later ones in the heap (agent RSS over two 50 MB pushes: 68 MB with
+/// it, 57 MB without). Call before any other thread exists.
+pub fn fixed_mmap_threshold() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt(3) with constants, at start-up before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 /// Make the process non-dumpable (no core dumps, no ptrace by same-uid processes, /proc/<pid>/mem
 /// and environ unreadable by others) and set RLIMIT_CORE to 0.
 pub fn harden_process() -> Result<(), String> {

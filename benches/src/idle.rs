@@ -53,7 +53,7 @@ pub fn idle_flood(cfg: &Config) -> Section {
     let opened = idle.len();
     drop(idle);
     sec.rows.push(row(
-        &format!("denied push over the raw socket with {opened} idle connections open: median vs none open"),
+        format!("denied push over the raw socket with {opened} idle connections open: median vs none open"),
         fmt_ms(busy.median),
         fmt_ms(quiet.median),
         fmt_ratio(busy.median, quiet.median),

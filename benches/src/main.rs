@@ -15,7 +15,9 @@ mod idle;
 mod load;
 mod local;
 mod report;
+mod server;
 mod session;
+mod start;
 mod transfer;
 mod util;
 
@@ -30,22 +32,27 @@ pub const FIGURES: &[(&str, &str)] = &[
     ),
     (
         "denied",
-        "2. round trip of a denied push (shim and raw socket)",
+        "2. a denied push end to end: refused by the pre-push hook, and by the agent alone",
     ),
     ("size", "3. shim release binary size"),
     (
         "push",
-        "4a. push of a branch with 50 MB of new objects, gitgate vs git CLI",
+        "4a/4c. push of 50 MB of new objects, and of one small commit, gitgate vs direct git",
     ),
-    ("fetch", "4b. fetch of the same 50 MB, gitgate vs git CLI"),
-    ("noop", "5. no-op fetch round trip"),
+    (
+        "edit",
+        "4e. push of a one-line edit to an existing 200 KB file (thin pack), gitgate vs direct git",
+    ),
+    ("fetch", "4b. fetch of the same 50 MB, gitgate vs direct git"),
+    ("clone", "4d. clone of a 50 MB repository, gitgate vs direct git"),
+    ("noop", "5. no-op fetch overhead over direct git"),
     (
         "gh",
         "6. gh pr list through the API gateway vs gh straight to the fake; agent RSS after 1,000 gh calls",
     ),
     (
         "load",
-        "7. load: concurrent raw clients, vanished clients, leaks",
+        "7. load: concurrent git clients through the v3 transport vs direct; raw clients; vanished clients, leaks",
     ),
     (
         "idle",
@@ -54,6 +61,10 @@ pub const FIGURES: &[(&str, &str)] = &[
     (
         "app",
         "9. GitHub App token rotation: p99 of gh-like round trips around a rotation vs steady state",
+    ),
+    (
+        "start",
+        "11. agent cold start: exec to a listening socket, and to the first answer",
     ),
     (
         "session",
@@ -71,12 +82,17 @@ pub struct Config {
     pub iters_denied_raw: usize,
     pub big_mb: usize,
     pub transfer_runs: usize,
+    /// Figure 4c: one-commit pushes per side.
+    pub small_pushes: usize,
     pub noop_iters: usize,
     pub gh_iters: usize,
     pub gh_total: usize,
     pub load_clients: usize,
     pub load_requests: usize,
     pub load_repos: usize,
+    /// Figure 7a: concurrent real git clients, and commands each.
+    pub load_git_clients: usize,
+    pub load_git_rounds: usize,
     pub disconnect_clients: usize,
     pub disconnect_push_mb: usize,
     pub idle_connections: usize,
@@ -95,13 +111,16 @@ impl Config {
             iters_denied_shim: 300,
             iters_denied_raw: 1000,
             big_mb: 50,
-            transfer_runs: 3,
+            transfer_runs: 5,
+            small_pushes: 30,
             noop_iters: 50,
             gh_iters: 200,
             gh_total: 1000,
             load_clients: 64,
             load_requests: 1000,
             load_repos: 4,
+            load_git_clients: 16,
+            load_git_rounds: 20,
             disconnect_clients: 200,
             disconnect_push_mb: 8,
             idle_connections: 3000,
@@ -119,12 +138,15 @@ impl Config {
             iters_denied_raw: 100,
             big_mb: 8,
             transfer_runs: 1,
+            small_pushes: 6,
             noop_iters: 10,
             gh_iters: 20,
             gh_total: 100,
             load_clients: 8,
             load_requests: 100,
             load_repos: 2,
+            load_git_clients: 8,
+            load_git_rounds: 5,
             disconnect_clients: 40,
             disconnect_push_mb: 2,
             idle_connections: 3000,
@@ -145,11 +167,11 @@ fn usage() -> String {
         s.push_str(&format!("  {k:<8} {d}\n"));
     }
     s.push_str(
-        "  transfer = push fetch\n\n\
+        "  transfer = push fetch clone edit\n\n\
          settings (override the defaults of the full or --quick run):\n\
          --files --iters-local --iters-version --iters-denied-shim --iters-denied-raw --big-mb\n\
-         --transfer-runs --noop-iters --gh-iters --gh-total --load-clients --load-requests\n\
-         --load-repos --disconnect-clients --disconnect-push-mb --idle-connections --idle-iters\n\
+         --transfer-runs --small-pushes --noop-iters --gh-iters --gh-total --load-clients --load-requests\n\
+         --load-repos --load-git-clients --load-git-rounds --disconnect-clients --disconnect-push-mb --idle-connections --idle-iters\n\
          --app-secs\n",
     );
     s
@@ -193,20 +215,33 @@ fn main() {
             "--iters-denied-raw" => num(&mut cfg.iters_denied_raw),
             "--big-mb" => num(&mut cfg.big_mb),
             "--transfer-runs" => num(&mut cfg.transfer_runs),
+            "--small-pushes" => num(&mut cfg.small_pushes),
             "--noop-iters" => num(&mut cfg.noop_iters),
             "--gh-iters" => num(&mut cfg.gh_iters),
             "--gh-total" => num(&mut cfg.gh_total),
             "--load-clients" => num(&mut cfg.load_clients),
             "--load-requests" => num(&mut cfg.load_requests),
             "--load-repos" => num(&mut cfg.load_repos),
+            "--load-git-clients" => num(&mut cfg.load_git_clients),
+            "--load-git-rounds" => num(&mut cfg.load_git_rounds),
             "--disconnect-clients" => num(&mut cfg.disconnect_clients),
             "--disconnect-push-mb" => num(&mut cfg.disconnect_push_mb),
             "--idle-connections" => num(&mut cfg.idle_connections),
             "--idle-iters" => num(&mut cfg.idle_iters),
             "--app-secs" => num(&mut cfg.app_secs),
+            // Debugging aid (not a figure): keep a server and an agent up, see transfer::serve.
+            "--serve" => {
+                let mut secs = 0;
+                num(&mut secs);
+                prepare_binaries();
+                transfer::serve(secs as u64);
+                return;
+            }
             "transfer" => {
                 figs.push("push".into());
                 figs.push("fetch".into());
+                figs.push("clone".into());
+                figs.push("edit".into());
             }
             f if FIGURES.iter().any(|(k, _)| *k == f) => figs.push(f.to_owned()),
             other => {
@@ -239,10 +274,13 @@ fn main() {
     if want("size") {
         emit(local::shim_size());
     }
-    if want("push") || want("fetch") {
-        for s in transfer::big_transfer(&cfg, want("push"), want("fetch")) {
+    if want("push") || want("fetch") || want("clone") {
+        for s in transfer::big_transfer(&cfg, want("push"), want("fetch"), want("clone")) {
             emit(s);
         }
+    }
+    if want("edit") {
+        emit(transfer::edit_push(&cfg));
     }
     if want("noop") {
         emit(transfer::noop_fetch(&cfg));
@@ -261,6 +299,9 @@ fn main() {
     }
     if want("session") {
         emit(session::session(&cfg));
+    }
+    if want("start") {
+        emit(start::cold_start(&cfg));
     }
 
     if let Some(path) = write {

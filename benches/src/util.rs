@@ -20,6 +20,7 @@ pub struct Stats {
     pub median: f64,
     pub p99: f64,
     pub min: f64,
+    pub max: f64,
 }
 
 /// Nearest-rank percentile of a sorted slice.
@@ -46,6 +47,7 @@ pub fn stats(v: &[f64]) -> Stats {
         median,
         p99: pct(&s, 99.0),
         min: s.first().copied().unwrap_or(f64::NAN),
+        max: s.last().copied().unwrap_or(f64::NAN),
     }
 }
 
@@ -303,4 +305,87 @@ fn request_bytes_open(tool: Tool, args: &[&str], cwd: &Path) -> Vec<u8> {
         cwd.to_string_lossy().into_owned(),
     );
     Frame::Hello(hello).encode()
+}
+
+/// Samples /proc/<pid>/status every 5 ms on a thread until stopped: the peaks of VmRSS and of
+/// its parts RssAnon (heap, stacks) and RssFile (file pages mapped in, e.g. a pack read by mmap).
+pub struct RssSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<(u64, u64, u64)>>,
+}
+
+impl RssSampler {
+    pub fn start(pid: u32) -> RssSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let (mut rss, mut anon, mut file) = (0, 0, 0);
+            // Bounded: at most an hour of samples.
+            for _ in 0..720_000 {
+                if s.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                rss = rss.max(proc_status(pid, "VmRSS").unwrap_or(0));
+                anon = anon.max(proc_status(pid, "RssAnon").unwrap_or(0));
+                file = file.max(proc_status(pid, "RssFile").unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (rss, anon, file)
+        });
+        RssSampler {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Peak (VmRSS, RssAnon, RssFile) in kB.
+    pub fn finish(mut self) -> (u64, u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or((0, 0, 0))
+    }
+}
+
+/// What a process's open fds are: (files, TCP sockets, Unix sockets, other), and up to 5 of the
+/// file paths.
+pub fn fd_kinds(pid: u32) -> (usize, usize, usize, usize, Vec<String>) {
+    let tcp: std::collections::HashSet<String> = ["tcp", "tcp6"]
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(format!("/proc/{pid}/net/{f}"))
+                .unwrap_or_default()
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().nth(9).map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let (mut files, mut tcps, mut unix, mut other, mut paths) = (0, 0, 0, 0, Vec::new());
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let Ok(t) = std::fs::read_link(e.path()) else {
+            continue;
+        };
+        let t = t.to_string_lossy().into_owned();
+        if let Some(ino) = t.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')) {
+            if tcp.contains(ino) {
+                tcps += 1;
+            } else {
+                unix += 1;
+            }
+        } else if t.starts_with('/') {
+            files += 1;
+            if paths.len() < 5 {
+                paths.push(t);
+            }
+        } else {
+            other += 1;
+        }
+    }
+    (files, tcps, unix, other, paths)
 }

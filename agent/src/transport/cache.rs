@@ -76,6 +76,7 @@ impl Cache {
         if self.repo.borrow().is_some() {
             return Ok(());
         }
+        crate::gitops::ensure_libgit2()?;
         let repo = match git2::Repository::open_bare(&self.dir) {
             Ok(r) => r,
             Err(_) => {
@@ -132,6 +133,29 @@ impl Cache {
                 false
             }
         }
+    }
+
+    /// Take in a pack upstream accepted (complete, verified and indexed by gix-pack), so the
+    /// next push's thin-pack bases and ancestry are found here without a refresh (without it,
+    /// every push of an edit to an existing file refetched from upstream what the previous push
+    /// had just sent). Its objects are content-addressed: a commit's parents are part of its id,
+    /// so an ancestry answer does not depend on where the object came from. Blocking; takes the
+    /// repository lock.
+    pub fn import_pack(&self, pack: &Path, index: &Path) -> Result<(), String> {
+        let _held = self.lock.blocking_lock();
+        self.open()?;
+        let dir = self.dir.join("objects").join("pack");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let (Some(p), Some(i)) = (pack.file_name(), index.file_name()) else {
+            return Err("pack without a file name".into());
+        };
+        if dir.join(i).exists() {
+            return Ok(());
+        }
+        // The pack first: a pack becomes visible with its index.
+        std::fs::rename(pack, dir.join(p)).map_err(|e| format!("cannot move the pack: {e}"))?;
+        std::fs::rename(index, dir.join(i)).map_err(|e| format!("cannot move the index: {e}"))?;
+        Ok(())
     }
 
     fn with_repo<R>(&self, f: impl Fn(&git2::Repository) -> Option<R>) -> Option<R> {

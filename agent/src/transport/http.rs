@@ -29,6 +29,9 @@ pub fn client(settings: &Settings) -> Result<reqwest::Client, String> {
         .connect_timeout(Duration::from_secs(settings.connect_timeout_secs.max(1)))
         .read_timeout(Duration::from_secs(settings.io_timeout_secs.max(1)))
         .pool_idle_timeout(Duration::from_secs(settings.io_timeout_secs.max(1)))
+        // Idle keep-alive connections kept for reuse: a burst of concurrent pushes or fetches
+        // would otherwise leave one open per request of the burst until the idle timeout.
+        .pool_max_idle_per_host(8)
         .user_agent(concat!("git/gitgate-", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;

@@ -112,6 +112,16 @@ impl Read for ChanReader {
 pub struct Ingested {
     pub spooled: Spooled,
     pub commits: HashMap<ObjectId, Vec<ObjectId>>,
+    /// The pack as gix-pack wrote it (verified, thin-pack bases inserted, so complete) and its
+    /// index: what the cache takes in once upstream accepted the push.
+    pub indexed: Option<Indexed>,
+}
+
+/// A complete, indexed copy of a pushed pack in a scratch dir removed on drop.
+pub struct Indexed {
+    _dir: tempfile::TempDir,
+    pub pack: PathBuf,
+    pub index: PathBuf,
 }
 
 /// Read exactly one pack from `rx`, spool it under `dir`, index it and collect its commits.
@@ -148,6 +158,7 @@ pub fn ingest(
     }
     let count = u32::from_be_bytes([header[8], header[9], header[10], header[11]]);
     let mut commits = HashMap::new();
+    let mut indexed = None;
     if count == 0 {
         let mut rest = [0u8; 32];
         r.read_exact(&mut rest).map_err(|_| PackError::Truncated)?;
@@ -180,7 +191,13 @@ pub fn ingest(
             Err(e) => return Err(PackError::Invalid(format!("{e:#}"))),
         };
         commits = read_commits(&outcome)?;
-        drop(work);
+        if let (Some(pack), Some(index)) = (outcome.data_path.clone(), outcome.index_path.clone()) {
+            indexed = Some(Indexed {
+                _dir: work,
+                pack,
+                index,
+            });
+        }
     }
     if r.total > r.limit {
         return Err(PackError::TooLarge(r.limit));
@@ -192,6 +209,7 @@ pub fn ingest(
     Ok(Ingested {
         spooled: Spooled { file, len: r.total },
         commits,
+        indexed,
     })
 }
 

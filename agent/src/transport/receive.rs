@@ -428,7 +428,37 @@ pub async fn run(
             .await
             .map_err(|e| AgentError::Internal(format!("push task failed: {e}")))??
         {
-            Posted::Answered(_) => return Ok(Exit::code(0)),
+            Posted::Answered(_) => {
+                // Upstream has the objects now: the cache takes the pushed pack in (off the async
+                // workers, after git has its answer), so the next thin pack's bases are there.
+                // The finished attempt has dropped its handle on the spool.
+                let indexed = std::sync::Arc::try_unwrap(keep)
+                    .ok()
+                    .flatten()
+                    .and_then(|mut i| i.indexed.take());
+                if let Some(ix) = indexed {
+                    let cache = Cache::new(
+                        &settings.state_dir,
+                        up,
+                        state.token.clone(),
+                        req.cancel.clone(),
+                        cache_lock.clone(),
+                        state.started_at,
+                    );
+                    let redactor = state.redactor.clone();
+                    let slug = up.slug.clone();
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(e) = cache.import_pack(&ix.pack, &ix.index) {
+                            crate::log::warn_redacted(
+                                &redactor,
+                                &format!("cache of {slug}: cannot take in the pushed pack: {e}"),
+                            );
+                        }
+                        drop(ix);
+                    });
+                }
+                return Ok(Exit::code(0));
+            }
             Posted::Unauthorized(sc) => {
                 // Upstream refused the credentials before receive-pack ran: nothing landed, and
                 // the whole body (commands, options, spooled pack) can be sent again. GitHub App
