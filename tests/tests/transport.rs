@@ -1060,3 +1060,33 @@ fn submodules_and_fetch_all_are_identical() {
         fx.assert_token_nowhere();
     });
 }
+
+/// A fast-forward the agent cannot confirm because upstream's history cannot be read (its cache
+/// refresh fails) is refused saying exactly that, not as a non-fast-forward; once upstream
+/// answers again the same push goes through.
+#[test]
+fn an_unverifiable_fast_forward_says_why_and_is_not_called_non_fast_forward() {
+    let fx = fx(Path::new(REAL_GIT), &[]);
+    let a = fx.clone_direct("a", &[]);
+    // claude/ff at the first commit; the push builds on main's tip (already upstream), so the
+    // pack holds only the new commit and its ancestry needs upstream's history.
+    fx.direct(&a, &["push", "-q", "origin", "HEAD~1:refs/heads/claude/ff"])
+        .assert_code(0);
+    fx.local_commit(&a, "ff.txt");
+    fx.server.set_refuse_fetches(true);
+    let posts = fx.receive_pack_posts();
+    let r = fx.gitgate(&a, &["push", "origin", "HEAD:claude/ff"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("! [remote rejected] HEAD -> claude/ff (gitgate: cannot check that this is a fast-forward: the agent could not update its copy of the repository from upstream ("),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("ALLOW_FORCE_PUSH"), "{}", r.stderr);
+    assert_eq!(fx.receive_pack_posts(), posts);
+    fx.server.set_refuse_fetches(false);
+    let r = fx.gitgate(&a, &["push", "-q", "origin", "HEAD:claude/ff"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(fx.receive_pack_posts(), posts + 1);
+    fx.assert_token_nowhere();
+}

@@ -102,6 +102,8 @@ struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     /// `owner/name.git` paths anyone may fetch without credentials (like a public GitHub repo).
     public: Mutex<Vec<String>>,
+    /// Answer every upload-pack request (fetches) with 503: an upstream that cannot be read.
+    refuse_fetches: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -146,6 +148,7 @@ impl GitHttpServer {
             redirect: Mutex::new(None),
             requests: Mutex::new(Vec::new()),
             public: Mutex::new(Vec::new()),
+            refuse_fetches: std::sync::atomic::AtomicBool::new(false),
         });
 
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
@@ -235,6 +238,14 @@ impl GitHttpServer {
 
     /// Make `owner/name` public: fetches without an `Authorization` header are served (as user
     /// `anonymous`); pushes and wrong credentials still get 401, as on GitHub.
+    /// With `true`, every fetch request (upload-pack advertisement and POST) gets `503`; pushes
+    /// are still served.
+    pub fn set_refuse_fetches(&self, refuse: bool) {
+        self.shared
+            .refuse_fetches
+            .store(refuse, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub fn set_public(&self, owner: &str, name: &str) {
         self.shared
             .public
@@ -368,6 +379,19 @@ async fn handle(
         }
     };
 
+    if shared
+        .refuse_fetches
+        .load(std::sync::atomic::Ordering::SeqCst)
+        && rec.path.contains("git-upload-pack")
+    {
+        let r = simple(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "fetches are switched off\n",
+        );
+        rec.status = 503;
+        shared.record(rec);
+        return r;
+    }
     let r = match run_cgi(&shared, peer, &user, req).await {
         Ok(r) => r,
         Err(e) => {

@@ -229,7 +229,9 @@ pub async fn run(
     // The pack: read (and spooled) whatever the verdict, so git can finish writing it.
     let needs_pack = cmds.updates.iter().any(|u| !u.is_delete());
     let cache_lock = state.repo_lock(&up.slug);
-    let ingest_result: Option<Result<(Ingested, Vec<Ancestry>), PackError>> = if needs_pack {
+    // The pack, each ref's ancestry, and why the cache could not be refreshed (if it could not).
+    type Checked = (Ingested, Vec<Ancestry>, Option<String>);
+    let ingest_result: Option<Result<Checked, PackError>> = if needs_pack {
         let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
         let state_dir = settings.state_dir.clone();
         let limit = settings.max_push_bytes;
@@ -263,7 +265,8 @@ pub async fn run(
                     }
                 })
                 .collect();
-            Ok((ing, anc))
+            let refresh_error = cache.refresh_error.borrow_mut().take();
+            Ok((ing, anc, refresh_error))
         });
         let mut tx = Some(tx);
         let mut stalled = None;
@@ -298,11 +301,21 @@ pub async fn run(
     let mut ingested = None;
     match ingest_result {
         None => {}
-        Some(Ok((ing, anc))) => {
+        Some(Ok((ing, anc, refresh_error))) => {
             for ((u, a), r) in cmds.updates.iter().zip(anc).zip(reasons.iter_mut()) {
                 if r.is_none() && u.needs_ancestry() {
                     if let Err(d) = policy.check_ref_update(u, a) {
-                        *r = Some(format!("gitgate: {d}"));
+                        *r = Some(match (&refresh_error, a) {
+                            // Not shown to be a fast-forward because upstream's history could not
+                            // be read: say that, not "non-fast-forward".
+                            (Some(e), Ancestry::NotFastForward) => state.redactor.redact_str(
+                                &format!(
+                                    "gitgate: cannot check that this is a fast-forward: the agent could not update its copy of the repository from upstream ({}); nothing was pushed, try again",
+                                    e.replace(['\n', '\r'], " ")
+                                ),
+                            ),
+                            _ => format!("gitgate: {d}"),
+                        });
                     }
                 }
             }
