@@ -215,13 +215,11 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
         return fail("cannot install signal handlers");
     };
     let settings = state.settings();
-    // The API socket first: once the git socket exists (what launchers and tests wait for), both do.
+    // The API socket first: once the git socket exists (what launchers and tests wait for), both
+    // do (connections wait in the backlog until the gateway serves).
     let api_socket = settings.api_socket_path();
-    let (api_listener, gw) = match gateway::bind(&api_socket)
-        .map_err(|e| e.to_string())
-        .and_then(|l| Ok((l, gateway::Gateway::new(state.clone())?)))
-    {
-        Ok(pair) => pair,
+    let api_listener = match gateway::bind(&api_socket) {
+        Ok(l) => l,
         Err(e) => {
             return fail(format!(
                 "GITGATE_API_SOCKET: cannot listen on '{}': {e}",
@@ -262,8 +260,17 @@ async fn run(state: Arc<state::AgentState>, cli: cli::Cli, notes: Vec<String>) -
         .map(|app| tokio::spawn(app.run(state.clone(), app_stop.clone())));
     let shutdown = server::Shutdown::default();
     let server = tokio::spawn(server::serve(state.clone(), listener, shutdown.clone()));
-    // The gh API gateway on its own socket, stopped and awaited with the git server.
-    let gateway = gw.serve_on(api_listener, &shutdown);
+    // The gh API gateway on its own socket, stopped and awaited with the git server. Its HTTP
+    // client (and its CA roots) is built after the git socket listens: not on the cold-start path.
+    let gateway = match gateway::Gateway::new(state.clone()) {
+        Ok(gw) => gw.serve_on(api_listener, &shutdown),
+        Err(e) => {
+            return fail(format!(
+                "GITGATE_API_SOCKET: cannot serve on '{}': {e}",
+                api_socket.display()
+            ))
+        }
+    };
     loop {
         tokio::select! {
             _ = term.recv() => break,
