@@ -29,7 +29,6 @@ fn local_git_through_the_shim_is_byte_identical() {
                 .env("PATH", "/usr/bin:/bin")
                 .args(args)
                 .output()
-                .map(|o| o)
                 .unwrap_or_else(|e| panic!("{e}")),
         );
         // The line above runs the shim too (same binary); compare against the real git explicitly:
