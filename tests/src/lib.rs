@@ -514,6 +514,26 @@ pub fn git_cmd(git: &Path, dir: &Path) -> Command {
     githttp::clean_git_command(git, dir)
 }
 
+/// The real `git` with gitgate as its transport: the exec-path overlay (see [`exec_overlay`])
+/// whose `git-remote-http(s)` is the shim, talking to the agent at `socket`.
+pub fn git_via_gitgate(git: &Path, cwd: &Path, overlay: &Path, socket: &Path) -> Command {
+    let mut c = git_cmd(git, cwd);
+    c.env("GIT_EXEC_PATH", overlay)
+        .env("GITGATE_SOCKET", socket);
+    c
+}
+
+/// Every form of `token` a leak could take: raw, base64, and base64 of git's Basic pair.
+pub fn token_forms(token: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    vec![
+        token.to_owned(),
+        b64.encode(token),
+        b64.encode(format!("x-access-token:{token}")),
+    ]
+}
+
 /// A raw protocol client for tests that drive the socket directly (limits, faults).
 pub mod raw {
     use super::Agent;

@@ -586,17 +586,9 @@ fn git_env_with_key(git_bin: &Path, revoke_at: RevokeAt, which_key: usize) -> Gi
 
 /// Every form of every issued token that could leak: raw, base64, base64 of the Basic pair.
 fn token_forms(fake: &FakeGitHub) -> Vec<String> {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
     fake.app_tokens()
         .into_iter()
-        .flat_map(|t| {
-            [
-                b64.encode(format!("x-access-token:{}", t.token)),
-                b64.encode(&t.token),
-                t.token,
-            ]
-        })
+        .flat_map(|t| gitgate_e2e::token_forms(&t.token))
         .collect()
 }
 
@@ -604,9 +596,7 @@ impl GitEnv {
     /// The real git with gitgate as its transport; asserts no token form in its output.
     fn git(&self, cwd: &Path, args: &[&str]) -> Run {
         let r = Run::from(
-            git_cmd(&self.git, cwd)
-                .env("GIT_EXEC_PATH", &self.overlay)
-                .env("GITGATE_SOCKET", &self.agent.socket)
+            git_via_gitgate(&self.git, cwd, &self.overlay, &self.agent.socket)
                 .args(args)
                 .output()
                 .unwrap(),
@@ -913,9 +903,7 @@ fn a_personal_token_refused_by_the_server_is_not_retried_and_git_says_authentica
         let overlay = exec_overlay(g, &ovl.path().join("exec"));
         let url = server.url("acme", "app");
         let r = Run::from(
-            git_cmd(g, srv.path())
-                .env("GIT_EXEC_PATH", &overlay)
-                .env("GITGATE_SOCKET", &agent.socket)
+            git_via_gitgate(g, srv.path(), &overlay, &agent.socket)
                 .args(["ls-remote", &url])
                 .output()
                 .unwrap(),
@@ -933,13 +921,7 @@ fn a_personal_token_refused_by_the_server_is_not_retried_and_git_says_authentica
             "retried: {:?}",
             server.requests()
         );
-        use base64::Engine as _;
-        let b64 = base64::engine::general_purpose::STANDARD;
-        for f in [
-            wrong.clone(),
-            b64.encode(&wrong),
-            b64.encode(format!("x-access-token:{wrong}")),
-        ] {
+        for f in gitgate_e2e::token_forms(&wrong) {
             assert!(!r.stderr.contains(&f) && !r.stdout.contains(&f));
             assert!(!agent.log_text().contains(&f));
         }

@@ -7,7 +7,6 @@
 //! Every agent here runs in a mount namespace where the temp dir, and so every workspace, clone
 //! and server repository, is an empty tmpfs (`AgentBuilder::hide_workspaces`).
 
-use base64::Engine as _;
 use gitgate_e2e::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -94,15 +93,6 @@ fn git_ok(dir: &Path, args: &[&str]) -> String {
     git(dir, args)
 }
 
-fn token_forms(token: &str) -> Vec<String> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    vec![
-        token.to_owned(),
-        b64.encode(token),
-        b64.encode(format!("x-access-token:{token}")),
-    ]
-}
-
 impl Fx {
     fn url(&self) -> String {
         self.server.url("acme", "app")
@@ -112,9 +102,7 @@ impl Fx {
     }
     fn gitgate(&self, cwd: &Path, args: &[&str]) -> Run {
         let r = Run::from(
-            git_cmd(&self.git, cwd)
-                .env("GIT_EXEC_PATH", &self.overlay)
-                .env("GITGATE_SOCKET", &self.agent.socket)
+            git_via_gitgate(&self.git, cwd, &self.overlay, &self.agent.socket)
                 .args(args)
                 .output()
                 .unwrap(),
@@ -989,9 +977,7 @@ fn public_repositories_are_fetched_without_credentials_only_when_allowed() {
         let strict = fx_agent(&fx, &[]);
         let before = fx.server.request_count();
         let r = Run::from(
-            git_cmd(&fx.git, fx.work.path())
-                .env("GIT_EXEC_PATH", &fx.overlay)
-                .env("GITGATE_SOCKET", &strict.socket)
+            git_via_gitgate(&fx.git, fx.work.path(), &fx.overlay, &strict.socket)
                 .args(["ls-remote", &public])
                 .output()
                 .unwrap(),

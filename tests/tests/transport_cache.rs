@@ -64,9 +64,7 @@ fn a_landed_push_feeds_the_cache_so_the_next_thin_push_needs_no_refresh() {
         git(&w, &["commit", "-q", "-a", "-m", &format!("edit {k}")]);
         let before = upload_pack_requests(&server);
         let r = Run::from(
-            git_cmd(real, &w)
-                .env("GIT_EXEC_PATH", &overlay)
-                .env("GITGATE_SOCKET", &agent.socket)
+            git_via_gitgate(real, &w, &overlay, &agent.socket)
                 .args([
                     "push",
                     &server.url("acme", "app"),

@@ -297,15 +297,6 @@ pub fn unique() -> String {
     format!("{}-{nanos:x}", std::process::id())
 }
 
-pub fn token_forms(token: &str) -> Vec<String> {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    vec![
-        token.to_owned(),
-        b64.encode(token),
-        b64.encode(format!("x-access-token:{token}")),
-    ]
-}
 
 pub fn assert_no_token(what: &str, text: &str, token: &str) {
     for form in token_forms(token) {
