@@ -442,9 +442,10 @@ pub async fn run(
             .map_err(|e| AgentError::Internal(format!("push task failed: {e}")))??
         {
             Posted::Answered(_) => {
-                // Upstream has the objects now: the cache takes the pushed pack in (off the async
-                // workers, after git has its answer), so the next thin pack's bases are there.
-                // The finished attempt has dropped its handle on the spool.
+                // Upstream answered: the cache takes the pushed pack in (off the async workers,
+                // after git has its answer), so the next thin pack's bases are there. Even if
+                // upstream rejected a ref, its objects are content-addressed: ancestry answers from
+                // them are true whoever holds them. The finished attempt dropped its spool handle.
                 let indexed = std::sync::Arc::try_unwrap(keep)
                     .ok()
                     .flatten()
