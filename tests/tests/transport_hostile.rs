@@ -569,3 +569,263 @@ fn a_pack_with_a_30000_level_tree_does_not_hurt_the_agent() {
     let log = fx.agent.log_text();
     assert!(!log.contains("panicked"), "{log}");
 }
+
+// ---- Large pushes stream upstream while they arrive (receive.rs `Streaming`): upstream is only
+// contacted once every command and claimed fast-forward is decided, and the pack's last 20 bytes
+// (its checksum) are held back until the whole pack is in and verified, so a push cut for any
+// reason leaves the server without a complete pack: no ref and no object changes.
+
+/// Bytes no compressor shrinks (xorshift), so a pack of `n` bytes needs `n` bytes of content.
+fn incompressible(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+const BIG: usize = 3 * 1024 * 1024;
+
+impl Fx {
+    fn bare(&self) -> PathBuf {
+        self._srv.path().join("acme").join("app.git")
+    }
+    /// A commit on top of HEAD adding `BIG` incompressible bytes.
+    fn big_commit(&self, file: &str, seed: u64) -> String {
+        let s = self.seed.path();
+        std::fs::write(s.join(file), incompressible(BIG, seed)).unwrap();
+        git(s, &["add", "."]);
+        git(s, &["commit", "-q", "-m", file]);
+        self.head()
+    }
+    fn server_has(&self, id: &str) -> bool {
+        std::process::Command::new("git")
+            .args(["cat-file", "-e", id])
+            .current_dir(self.bare())
+            .status()
+            .unwrap()
+            .success()
+    }
+    fn server_ref(&self, name: &str) -> String {
+        git(&self.bare(), &["rev-parse", name])
+    }
+    fn pack_posts(&self) -> Vec<gitgate_e2e::RecordedRequest> {
+        self.server
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("git-receive-pack"))
+            .skip(1) // the seed push
+            .collect()
+    }
+    /// Until upstream has seen `n` receive-pack POSTs (bounded).
+    fn wait_for_posts(&self, n: usize) {
+        for _ in 0..400 {
+            if self.posts() >= n {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "upstream never saw {n} receive-pack POSTs: {:?}",
+            self.pack_posts()
+        );
+    }
+    /// Until the agent has written an audit record for `n` pushes, then the last one (bounded).
+    fn last_push_audit(&self, n: usize) -> serde_json::Value {
+        for _ in 0..400 {
+            let pushes: Vec<_> = self
+                .agent
+                .audit()
+                .into_iter()
+                .filter(|r| r["service"] == "git-receive-pack")
+                .collect();
+            if pushes.len() >= n {
+                return pushes[n - 1].clone();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no audit record for push {n}: {:?}", self.agent.audit());
+    }
+}
+
+#[test]
+fn large_pushes_stream_upstream_and_land() {
+    let fx = fx(&[]);
+    let base = fx.head();
+    // A fast-forward of an existing branch: confirmed from the pack's leading commit.
+    let new = fx.big_commit("big1.bin", 1);
+    let pack = fx.pack_of(&format!("{new}\n^{base}"));
+    assert!(pack.len() > BIG);
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&pack);
+    let (data, last) = c.finish();
+    let text = String::from_utf8_lossy(&data);
+    assert!(text.contains("ok refs/heads/claude/base"), "{text}");
+    assert!(
+        matches!(last, Some(Frame::Exit(ref e)) if e.code == 0),
+        "{last:?}"
+    );
+    assert_eq!(fx.server_ref("refs/heads/claude/base"), new);
+    // A new branch: nothing to confirm.
+    let newer = fx.big_commit("big2.bin", 2);
+    let pack = fx.pack_of(&format!("{newer}\n^{new}"));
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(Z, &newer, "refs/heads/claude/big"));
+    c.send(&pack);
+    let (data, _) = c.finish();
+    assert!(String::from_utf8_lossy(&data).contains("ok refs/heads/claude/big"));
+    assert_eq!(fx.server_ref("refs/heads/claude/big"), newer);
+    // Both streamed (chunked, no Content-Length), each in one request, both landed.
+    let posts = fx.pack_posts();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert!(
+        posts
+            .iter()
+            .all(|p| p.content_length.is_none() && p.status == 200),
+        "{posts:?}"
+    );
+    assert_eq!(fx.last_push_audit(2)["outcome"], "landed");
+}
+
+#[test]
+fn a_streamed_push_cut_mid_pack_changes_nothing_upstream() {
+    let fx = fx(&[]);
+    let base = fx.head();
+    let new = fx.big_commit("cut.bin", 3);
+    let pack = fx.pack_of(&format!("{new}\n^{base}"));
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&pack[..pack.len() - 5]);
+    // Upstream got the request while the pack was still arriving (it streams)...
+    fx.wait_for_posts(1);
+    // ...then git goes away before the end of its pack.
+    drop(c);
+    let audit = fx.last_push_audit(1);
+    assert_eq!(audit["outcome"], "not sent", "{audit}");
+    fx.still_serves();
+    assert_eq!(fx.server_ref("refs/heads/claude/base"), base);
+    assert!(
+        !fx.server_has(&new),
+        "the server kept an object of the cut push"
+    );
+    let mut a = fx.agent.log_text();
+    a.retain(|c| c != '\r');
+    assert!(!a.contains("panicked"), "{a}");
+}
+
+#[test]
+fn a_large_push_over_the_limit_is_cut_before_its_end() {
+    let fx = fx(&[("GITGATE_MAX_PUSH_BYTES", "2097152")]);
+    let base = fx.head();
+    let new = fx.big_commit("limit.bin", 4);
+    let pack = fx.pack_of(&format!("{new}\n^{base}"));
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&pack);
+    let (data, last) = c.finish();
+    let text = String::from_utf8_lossy(&data);
+    assert!(
+        text.contains("ng refs/heads/claude/base gitgate: the push is larger than 2097152 bytes (GITGATE_MAX_PUSH_BYTES)"),
+        "{text}"
+    );
+    assert!(matches!(last, Some(Frame::Exit(_))), "{last:?}");
+    assert_eq!(fx.server_ref("refs/heads/claude/base"), base);
+    assert!(!fx.server_has(&new));
+    assert_eq!(fx.last_push_audit(1)["outcome"], "not sent");
+    fx.still_serves();
+}
+
+#[test]
+fn a_large_push_found_over_the_limit_only_at_its_last_bytes_is_not_applied() {
+    // The limit is crossed inside the pack's last 10 bytes: the agent has read (and streamed)
+    // every byte but the held-back checksum when it finds out. Without that hold-back the
+    // server would have the whole pack, and apply it.
+    let probe = fx(&[]);
+    let base = probe.head();
+    let new = probe.big_commit("edge.bin", 7);
+    let pack = probe.pack_of(&format!("{new}\n^{base}"));
+    let limit = (pack.len() - 10).to_string();
+    let fx = fx(&[("GITGATE_MAX_PUSH_BYTES", &limit)]);
+    let base = fx.head();
+    let new = fx.big_commit("edge.bin", 7);
+    let pack = fx.pack_of(&format!("{new}\n^{base}"));
+    assert_eq!(
+        pack.len().to_string(),
+        (limit.parse::<usize>().unwrap() + 10).to_string()
+    );
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&pack);
+    let (data, _) = c.finish();
+    let text = String::from_utf8_lossy(&data);
+    assert!(
+        text.contains(&format!(
+            "larger than {limit} bytes (GITGATE_MAX_PUSH_BYTES)"
+        )),
+        "{text}"
+    );
+    assert_eq!(fx.posts(), 1, "it had streamed");
+    assert_eq!(fx.server_ref("refs/heads/claude/base"), base);
+    assert!(
+        !fx.server_has(&new),
+        "the server has the refused push's objects"
+    );
+}
+
+#[test]
+fn a_corrupt_large_pack_is_cut_before_its_end() {
+    let fx = fx(&[]);
+    let base = fx.head();
+    let new = fx.big_commit("corrupt.bin", 5);
+    let mut pack = fx.pack_of(&format!("{new}\n^{base}"));
+    // One flipped byte inside the big blob's data, past the point where the push streams.
+    let at = pack.len() - 100_000;
+    pack[at] ^= 0x40;
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&pack);
+    let (data, _) = c.finish();
+    let text = String::from_utf8_lossy(&data);
+    assert!(
+        text.contains("ng refs/heads/claude/base gitgate: invalid pack"),
+        "{text}"
+    );
+    assert_eq!(fx.posts(), 1, "it had streamed");
+    assert_eq!(fx.server_ref("refs/heads/claude/base"), base);
+    assert!(!fx.server_has(&new));
+    fx.still_serves();
+}
+
+#[test]
+fn a_large_non_fast_forward_never_reaches_upstream() {
+    let fx = fx(&[]);
+    let base = fx.head();
+    // A commit that does not descend from the branch's tip (a force push), with a large pack.
+    let s = fx.seed.path();
+    git(s, &["checkout", "-q", "--orphan", "other"]);
+    let new = fx.big_commit("orphan.bin", 6);
+    let pack = fx.pack_of(&new);
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&pack);
+    let (data, _) = c.finish();
+    assert!(
+        String::from_utf8_lossy(&data).contains("(ALLOW_FORCE_PUSH)"),
+        "{}",
+        String::from_utf8_lossy(&data)
+    );
+    assert_eq!(fx.posts(), 0);
+    assert_eq!(fx.server_ref("refs/heads/claude/base"), base);
+}

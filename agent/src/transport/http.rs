@@ -16,26 +16,47 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+static STREAMING_CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
 
 /// The shared client, built (and the CA roots loaded) on first use, not at start.
 pub fn client(settings: &Settings) -> Result<reqwest::Client, String> {
-    if let Some(c) = CLIENT.get() {
+    shared(&CLIENT, settings, true)
+}
+
+/// The client of a push streamed while git is still sending its pack (receive.rs): reqwest's
+/// read timeout runs from the start of a request to its answer, which would make git's time to
+/// write the pack count against GITGATE_IO_TIMEOUT_SECS. That request bounds its own waits for
+/// the server instead (from the end of the body, and between answer chunks: `forward`).
+pub fn streaming_client(settings: &Settings) -> Result<reqwest::Client, String> {
+    shared(&STREAMING_CLIENT, settings, false)
+}
+
+fn shared(
+    cell: &OnceLock<reqwest::Client>,
+    settings: &Settings,
+    read_timeout: bool,
+) -> Result<reqwest::Client, String> {
+    if let Some(c) = cell.get() {
         return Ok(c.clone());
     }
-    let c = reqwest::Client::builder()
+    let io = Duration::from_secs(settings.io_timeout_secs.max(1));
+    let mut b = reqwest::Client::builder()
         .use_rustls_tls()
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(settings.connect_timeout_secs.max(1)))
-        .read_timeout(Duration::from_secs(settings.io_timeout_secs.max(1)))
-        .pool_idle_timeout(Duration::from_secs(settings.io_timeout_secs.max(1)))
+        .pool_idle_timeout(io)
         // Idle keep-alive connections kept for reuse: a burst of concurrent pushes or fetches
         // would otherwise leave one open per request of the burst until the idle timeout.
         .pool_max_idle_per_host(8)
-        .user_agent(concat!("git/gitgate-", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("git/gitgate-", env!("CARGO_PKG_VERSION")));
+    if read_timeout {
+        b = b.read_timeout(io);
+    }
+    let c = b
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    Ok(CLIENT.get_or_init(|| c).clone())
+    Ok(cell.get_or_init(|| c).clone())
 }
 
 /// `Authorization: Basic base64(x-access-token:TOKEN)`, sensitive, and the token generation it
@@ -162,6 +183,18 @@ pub fn no_token(state: &AgentState) -> AgentError {
     }
 }
 
+/// The server sent nothing for `d` (a wait bounded by the agent, not by reqwest).
+pub fn silent_server(url: &str, d: Duration) -> AgentError {
+    AgentError::failed(
+        format!(
+            "gitgate: {} sent nothing for {} s (GITGATE_IO_TIMEOUT_SECS)",
+            shown(url),
+            d.as_secs()
+        ),
+        128,
+    )
+}
+
 pub fn send_error(e: &reqwest::Error, url: &str) -> AgentError {
     let what = if e.is_timeout() {
         "the connection timed out (GITGATE_CONNECT_TIMEOUT_SECS / GITGATE_IO_TIMEOUT_SECS)"
@@ -179,19 +212,28 @@ pub fn send_error(e: &reqwest::Error, url: &str) -> AgentError {
 }
 
 /// Stream a response body to git through the scanner; `skip_header` strips a leading
-/// `# service=` announcement (info/refs). Returns the bytes forwarded.
+/// `# service=` announcement (info/refs); `idle` bounds each wait for more of it (for a client
+/// without its own read timeout). Returns the bytes forwarded.
 pub async fn forward(
     resp: reqwest::Response,
     out: &Output,
     mut scanner: StreamScanner,
     skip_header: bool,
     url: &str,
+    idle: Option<Duration>,
 ) -> Result<u64, AgentError> {
     let mut stream = resp.bytes_stream();
     let mut head: Option<Vec<u8>> = skip_header.then(Vec::new);
     let mut total = 0u64;
     let token_err = |e: crate::redact::TokenInStream| AgentError::failed(e.to_string(), 128);
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let next = match idle {
+            Some(d) => tokio::time::timeout(d, stream.next())
+                .await
+                .map_err(|_| silent_server(url, d))?,
+            None => stream.next().await,
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| send_error(&e, url))?;
         let data: Vec<u8> = match head.as_mut() {
             Some(h) => {

@@ -8,6 +8,7 @@
 
 mod cache;
 mod http;
+mod leading;
 mod pack;
 mod pkt;
 mod receive;

@@ -40,13 +40,34 @@ struct ChanReader {
     total: u64,
     limit: u64,
     eof: bool,
+    /// Where the bytes gix consumed go as well (the upstream request of a streamed push): exactly
+    /// the pack, never what a client sends after it. Batched in `forward_buf`.
+    forward: Option<mpsc::Sender<bytes::Bytes>>,
+    forward_buf: Vec<u8>,
 }
 
+/// Consumed bytes are handed on in pieces of about this size (and whenever gix waits for more).
+const FORWARD_BATCH: usize = 64 * 1024;
+
 impl ChanReader {
+    fn flush_forward(&mut self) {
+        if self.forward_buf.is_empty() {
+            return;
+        }
+        let piece = bytes::Bytes::from(std::mem::take(&mut self.forward_buf));
+        if let Some(f) = &self.forward {
+            if f.blocking_send(piece).is_err() {
+                // Nobody wants them any more (the push is not streamed).
+                self.forward = None;
+            }
+        }
+    }
+
     fn more(&mut self) -> bool {
         if self.eof {
             return false;
         }
+        self.flush_forward();
         match self.rx.blocking_recv() {
             Some(chunk) => {
                 self.cur.drain(..self.pos);
@@ -93,6 +114,13 @@ impl BufRead for ChanReader {
                 self.write_error = Some(e);
             }
         }
+        if self.forward.is_some() {
+            self.forward_buf
+                .extend_from_slice(&self.cur[self.pos..self.pos + n]);
+            if self.forward_buf.len() >= FORWARD_BATCH {
+                self.flush_forward();
+            }
+        }
         self.total += n as u64;
         self.pos += n;
     }
@@ -125,11 +153,14 @@ pub struct Indexed {
 }
 
 /// Read exactly one pack from `rx`, spool it under `dir`, index it and collect its commits.
+/// Every byte of the pack is also sent to `forward` as it is consumed (the last ones before
+/// this returns `Ok`), and nothing after the pack's end.
 pub fn ingest(
     rx: mpsc::Receiver<Vec<u8>>,
     dir: &Path,
     limit: u64,
     cache: &Cache,
+    forward: Option<mpsc::Sender<bytes::Bytes>>,
 ) -> Result<Ingested, PackError> {
     std::fs::create_dir_all(dir).map_err(|e| PackError::Io(e.to_string()))?;
     let file = tempfile::Builder::new()
@@ -147,6 +178,8 @@ pub fn ingest(
         total: 0,
         limit,
         eof: false,
+        forward,
+        forward_buf: Vec::new(),
     };
     let header: [u8; 12] = r
         .peek(12)
@@ -206,6 +239,7 @@ pub fn ingest(
         return Err(PackError::Io(e.to_string()));
     }
     r.spool.flush().map_err(|e| PackError::Io(e.to_string()))?;
+    r.flush_forward();
     Ok(Ingested {
         spooled: Spooled { file, len: r.total },
         commits,

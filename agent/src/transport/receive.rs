@@ -17,6 +17,7 @@
 
 use super::cache::Cache;
 use super::http::{self, status_error};
+use super::leading;
 use super::pack::{self, Ingested, PackError};
 use super::pkt::{self, Pkt};
 use super::upload::send_scanned;
@@ -229,16 +230,69 @@ pub async fn run(
     // The pack: read (and spooled) whatever the verdict, so git can finish writing it.
     let needs_pack = cmds.updates.iter().any(|u| !u.is_delete());
     let cache_lock = state.repo_lock(&up.slug);
+    let mut head = cmd_raw;
+    head.extend_from_slice(&opt_raw);
+    let head = bytes::Bytes::from(head);
+    let post_url = format!("{}/git-receive-pack", up.base);
+    let refs: Vec<String> = cmds.updates.iter().map(|u| u.name.clone()).collect();
+    let post_ctx =
+        |scanner, keep, sent_all, body_state: Option<tokio::sync::watch::Receiver<BodyState>>| {
+            PostCtx {
+                out: req.out.clone(),
+                scanner,
+                redactor: state.redactor.clone(),
+                shown_url: shown_url.clone(),
+                slug: up.slug.clone(),
+                refs: refs.clone(),
+                cancel: req.cancel.clone(),
+                audit: req.audit.clone(),
+                keep,
+                sent_all,
+                idle: body_state.as_ref().map(|_| timeout),
+                body_state,
+            }
+        };
+    let mut scanner = Some(state.redactor.scanner());
+    let mut stream: Option<Streaming> = None;
     // The pack, each ref's ancestry, and why the cache could not be refreshed (if it could not).
     type Checked = (Ingested, Vec<Ancestry>, Option<String>);
     let ingest_result: Option<Result<Checked, PackError>> = if needs_pack {
         let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
         let state_dir = settings.state_dir.clone();
         let limit = settings.max_push_bytes;
-        let up2 = up.clone();
-        let token = state.token.clone();
-        let cancel = req.cancel.clone();
-        let lock = cache_lock.clone();
+        let make_cache = {
+            let (state_dir, up, token) = (state_dir.clone(), up.clone(), state.token.clone());
+            let (cancel, lock, started) =
+                (req.cancel.clone(), cache_lock.clone(), state.started_at);
+            move || {
+                Cache::new(
+                    &state_dir,
+                    &up,
+                    token.clone(),
+                    cancel.clone(),
+                    lock.clone(),
+                    started,
+                )
+            }
+        };
+        // A large push streams upstream while it arrives (see `Streaming`) if nothing refused it
+        // so far and every fast-forward it claims is confirmed by the pack's leading commits.
+        let early_checks: Option<Vec<(gix_hash::ObjectId, gix_hash::ObjectId)>> =
+            if reasons.iter().all(Option::is_none) {
+                cmds.updates
+                    .iter()
+                    .filter(|u| u.needs_ancestry())
+                    .map(|u| {
+                        let new = gix_hash::ObjectId::from_hex(u.new.as_bytes()).ok()?;
+                        Some((new, gix_hash::ObjectId::from_hex(u.old.as_bytes()).ok()?))
+                    })
+                    .collect()
+            } else {
+                None
+            };
+        let (fwd_tx, mut fwd_rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let forward = early_checks.is_some().then_some(fwd_tx);
+        let mut fwd_open = forward.is_some();
         let started = state.started_at;
         let check: Vec<(RefUpdate, bool)> = cmds
             .updates
@@ -246,10 +300,11 @@ pub async fn run(
             .zip(&reasons)
             .map(|(u, r)| (u.clone(), r.is_none() && u.needs_ancestry()))
             .collect();
+        let ingest_cache = make_cache.clone();
         let mut job = tokio::task::spawn_blocking(move || {
             crate::housekeeping::sweep(&pack::spool_dir(&state_dir), started);
-            let cache = Cache::new(&state_dir, &up2, token, cancel, lock, started);
-            let ing = pack::ingest(rx, &pack::spool_dir(&state_dir), limit, &cache)?;
+            let cache = ingest_cache();
+            let ing = pack::ingest(rx, &pack::spool_dir(&state_dir), limit, &cache, forward)?;
             let anc = check
                 .iter()
                 .map(|(u, needed)| {
@@ -268,12 +323,67 @@ pub async fn run(
             let refresh_error = cache.refresh_error.borrow_mut().take();
             Ok((ing, anc, refresh_error))
         });
+        // `Some(true)`: the push may stream; `Some(false)`: it waits for the whole pack, as
+        // every push did before; `None`: the leading commits are still being read.
+        let mut early: Option<bool> = match &early_checks {
+            Some(c) if c.is_empty() => Some(true),
+            Some(_) => None,
+            None => Some(false),
+        };
+        let (mut scan_tx, scan_job) = match early_checks {
+            Some(checks) if early.is_none() => {
+                let (stx, srx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+                let scan_cache = make_cache.clone();
+                let job = tokio::task::spawn_blocking(move || {
+                    let commits = leading::read(srx);
+                    let cache = scan_cache();
+                    checks.iter().all(|(new, old)| {
+                        pack::ancestry(new, old, &commits, &cache) == Ancestry::FastForward
+                    })
+                });
+                (Some(stx), Some(job))
+            }
+            _ => (None, None),
+        };
+        let mut scan_job = scan_job;
+        let mut held: Vec<bytes::Bytes> = Vec::new();
+        let mut held_len = 0usize;
         let mut tx = Some(tx);
+        let mut joined = None;
         let mut stalled = None;
-        let joined = loop {
+        while joined.is_none() || fwd_open {
             tokio::select! {
-                r = &mut job => break r,
-                chunk = input.next_chunk(), if tx.is_some() => match chunk {
+                r = &mut job, if joined.is_none() => joined = Some(r),
+                v = async {
+                    match scan_job.as_mut() {
+                        Some(j) => j.await,
+                        None => std::future::pending().await,
+                    }
+                }, if scan_job.is_some() && early.is_none() => {
+                    early = Some(matches!(v, Ok(true)));
+                }
+                piece = fwd_rx.recv(), if fwd_open => match piece {
+                    None => {
+                        fwd_open = false;
+                        scan_tx = None;
+                    }
+                    Some(b) => {
+                        if let Some(s) = &scan_tx {
+                            if s.send(b.clone()).await.is_err() {
+                                scan_tx = None;
+                            }
+                        }
+                        match &mut stream {
+                            Some(st) => st.push(b).await,
+                            None if early != Some(false) => {
+                                held_len += b.len();
+                                held.push(b);
+                            }
+                            None => {}
+                        }
+                    }
+                },
+                chunk = input.next_chunk(), if tx.is_some() && joined.is_none() => match chunk {
                     Ok(Some(c)) => {
                         if let Some(t) = &tx {
                             if t.send(c).await.is_err() {
@@ -288,10 +398,48 @@ pub async fn run(
                     }
                 },
             }
-        };
+            if stream.is_none() && early.is_none() && held_len > MAX_EARLY_BUFFER {
+                // Not decided in time: the whole pack first, as usual.
+                early = Some(false);
+            }
+            if stream.is_none() && early == Some(false) && fwd_open {
+                scan_tx = None;
+                fwd_rx.close();
+                held.clear();
+                held_len = 0;
+            }
+            if stream.is_none()
+                && early == Some(true)
+                && held_len >= STREAM_ABOVE
+                && stalled.is_none()
+                && joined.is_none()
+            {
+                let sent_all = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let (body_tx, body_rx) = tokio::sync::watch::channel(BodyState::Streaming);
+                let ctx = post_ctx(
+                    scanner.take(),
+                    std::sync::Arc::new(None),
+                    sent_all,
+                    Some(body_rx),
+                );
+                let mut st =
+                    Streaming::start(state, client, &shown_url, &post_url, &head, ctx, body_tx)
+                        .await?;
+                for b in held.drain(..) {
+                    st.push(b).await;
+                }
+                held_len = 0;
+                stream = Some(st);
+            }
+        }
+        drop(scan_tx);
         if let Some(e) = stalled {
+            if let Some(st) = stream.take() {
+                st.cut().await;
+            }
             return Err(e);
         }
+        let joined = joined.ok_or_else(|| AgentError::Internal("pack task lost".into()))?;
         Some(joined.map_err(|e| AgentError::Internal(format!("pack task failed: {e}")))?)
     } else {
         None
@@ -322,6 +470,9 @@ pub async fn run(
             ingested = Some(ing);
         }
         Some(Err(e)) => {
+            if let Some(st) = stream.take() {
+                st.cut().await;
+            }
             if matches!(e, PackError::Truncated) {
                 return Err(protocol_error(e));
             }
@@ -333,6 +484,11 @@ pub async fn run(
     }
 
     if reasons.iter().any(Option::is_some) {
+        if let Some(st) = stream.take() {
+            // Streamed, then refused after all: the server has all but the pack's last bytes
+            // and applies nothing without them.
+            st.cut().await;
+        }
         let all: Vec<String> = reasons
             .into_iter()
             .map(|r| {
@@ -364,83 +520,64 @@ pub async fn run(
         Some(i) => (i.spooled.len, Some(i.spooled.file.path().to_path_buf())),
         None => (0, None),
     };
-    let mut head = cmd_raw;
-    head.extend_from_slice(&opt_raw);
-    let head = bytes::Bytes::from(head);
     let total = head.len() as u64 + spool_len;
     // From here on the push may land: it runs to the end even if the client goes away, and says
     // what happened.
-    let scanner = state.redactor.scanner();
-    let refs: Vec<String> = cmds.updates.iter().map(|u| u.name.clone()).collect();
     req.audit.begin_upstream_work();
+    // A streamed push: the pack's last bytes now, and its answer.
+    let mut attempt = match stream.take() {
+        Some(st) => {
+            req.audit.set_outcome(crate::session::Outcome::Unknown);
+            Some(st.finish().await?)
+        }
+        None => None,
+    };
     // The spool file lives until the upload is done (and a retry of it, below).
     let keep = std::sync::Arc::new(ingested);
-    let mut scanner = Some(scanner);
-    let post_url = format!("{}/git-receive-pack", up.base);
-    if total > PROBE_ABOVE && state.app.get().is_some() {
-        // GitHub App mode: the token may have been revoked since the advertisement (a pack can
-        // take long to arrive). A server that refuses the credentials answers before reading a
-        // large body and closes, which the agent may see as a broken connection instead of the
-        // 401. Like git's remote-curl (probe_rpc), a flush-only request settles authentication
-        // first (one refresh and retry); receive-pack given no command changes nothing. With a
-        // personal token the advertisement just authenticated the same token: no probe.
-        let resp = http::send_replayable(state, false, &shown_url, |auth| {
-            http::authorized(client.post(&post_url), auth)
-                .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
-                .header(ACCEPT, "application/x-git-receive-pack-result")
-                .body(pkt::FLUSH)
-        })
-        .await?;
-        if !resp.status().is_success() {
-            return Err(http::refused(state, resp.status(), &shown_url));
-        }
-        super::upload::read_bounded(resp, 64 * 1024, &shown_url).await?;
+    if attempt.is_none() && total > PROBE_ABOVE {
+        probe_auth(state, client, &shown_url, &post_url).await?;
     }
     let mut retried = false;
     loop {
-        let (auth, seen) =
-            http::auth_versioned(&state.token).ok_or_else(|| http::no_token(state))?;
-        let file = match &spool_path {
-            Some(p) => Some(tokio::fs::File::open(p).await.map_err(|e| {
-                AgentError::Internal(format!("cannot reopen the spooled pack: {e}"))
-            })?),
-            None => None,
+        let (posted, seen) = match attempt.take() {
+            Some(done) => done,
+            None => {
+                let (auth, seen) =
+                    http::auth_versioned(&state.token).ok_or_else(|| http::no_token(state))?;
+                let file = match &spool_path {
+                    Some(p) => Some(tokio::fs::File::open(p).await.map_err(|e| {
+                        AgentError::Internal(format!("cannot reopen the spooled pack: {e}"))
+                    })?),
+                    None => None,
+                };
+                let sent_all = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let post = client
+                    .post(&post_url)
+                    .header(AUTHORIZATION, auth)
+                    .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
+                    .header(ACCEPT, "application/x-git-receive-pack-result")
+                    .header(CONTENT_LENGTH, total)
+                    .body(reqwest::Body::wrap_stream(spooled_body(
+                        head.clone(),
+                        file,
+                        total,
+                        sent_all.clone(),
+                    )));
+                // From here on an interruption leaves the result unknown until the server answers.
+                req.audit.set_outcome(crate::session::Outcome::Unknown);
+                // The scanner is taken by the attempt that forwards the answer (a 401 gives it
+                // back unused).
+                let task = tokio::spawn(post_task(
+                    post,
+                    post_ctx(scanner.take(), keep.clone(), sent_all, None),
+                ));
+                let posted = task
+                    .await
+                    .map_err(|e| AgentError::Internal(format!("push task failed: {e}")))?;
+                (posted, seen)
+            }
         };
-        let sent_all = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let post = client
-            .post(&post_url)
-            .header(AUTHORIZATION, auth)
-            .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
-            .header(ACCEPT, "application/x-git-receive-pack-result")
-            .header(CONTENT_LENGTH, total)
-            .body(reqwest::Body::wrap_stream(spooled_body(
-                head.clone(),
-                file,
-                total,
-                sent_all.clone(),
-            )));
-        // From here on an interruption leaves the result unknown until the server answers.
-        req.audit.set_outcome(crate::session::Outcome::Unknown);
-        let task = tokio::spawn(post_task(
-            post,
-            PostCtx {
-                out: req.out.clone(),
-                // Taken by the attempt that forwards the answer (a 401 gives it back unused).
-                scanner: scanner.take(),
-                redactor: state.redactor.clone(),
-                shown_url: shown_url.clone(),
-                slug: up.slug.clone(),
-                refs: refs.clone(),
-                cancel: req.cancel.clone(),
-                audit: req.audit.clone(),
-                keep: keep.clone(),
-                sent_all,
-            },
-        ));
-        match task
-            .await
-            .map_err(|e| AgentError::Internal(format!("push task failed: {e}")))??
-        {
+        match posted? {
             Posted::Answered(_) => {
                 // Upstream answered: the cache takes the pushed pack in (off the async workers,
                 // after git has its answer), so the next thin pack's bases are there. Even if
@@ -490,6 +627,211 @@ pub async fn run(
             }
         }
     }
+}
+
+/// GitHub App mode, before a large body: the token may have been revoked since the
+/// advertisement (a pack can take long to arrive). A server that refuses the credentials answers
+/// before reading a large body and closes, which the agent may see as a broken connection
+/// instead of the 401. Like git's remote-curl (probe_rpc), a flush-only request settles
+/// authentication first (one refresh and retry); receive-pack given no command changes nothing.
+/// With a personal token the advertisement just authenticated the same token: no probe.
+async fn probe_auth(
+    state: &AgentState,
+    client: &reqwest::Client,
+    shown_url: &str,
+    post_url: &str,
+) -> Result<(), AgentError> {
+    if state.app.get().is_none() {
+        return Ok(());
+    }
+    let resp = http::send_replayable(state, false, shown_url, |auth| {
+        http::authorized(client.post(post_url), auth)
+            .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
+            .header(ACCEPT, "application/x-git-receive-pack-result")
+            .body(pkt::FLUSH)
+    })
+    .await?;
+    if !resp.status().is_success() {
+        return Err(http::refused(state, resp.status(), shown_url));
+    }
+    super::upload::read_bounded(resp, 64 * 1024, shown_url).await?;
+    Ok(())
+}
+
+/// Pack bytes held in memory while the leading commits are read; a push not decided by then
+/// waits for its whole pack.
+const MAX_EARLY_BUFFER: usize = 8 * 1024 * 1024;
+/// A push streams once this much of its pack is in (smaller ones are sent whole, after checks).
+const STREAM_ABOVE: usize = 1024 * 1024;
+/// The pack's trailer: the checksum over all that precedes it. receive-pack (index-pack or
+/// unpack-objects) applies nothing from a pack it has not read to its end and verified.
+const TRAILER: usize = 20;
+
+/// A push whose pack goes upstream while it arrives from git. Everything that decides the push
+/// was checked before it started (every command, and every claimed fast-forward from the pack's
+/// leading commits), so upstream is only contacted for a push that is allowed. The last
+/// `TRAILER` bytes are always held back: only once the whole pack is in, verified by gix-pack,
+/// within GITGATE_MAX_PUSH_BYTES, and every ref is decided once more from the whole pack, does
+/// the trailer go and the request end. Anything else (git vanished or stalled, a bad or
+/// oversized pack, a late refusal) cuts the request before it: the server never has the whole
+/// pack, and applies nothing.
+struct Streaming {
+    body: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    /// The last bytes of the pack received, not sent yet.
+    tail: HeldBack,
+    /// Set when the body may end normally (after the trailer).
+    complete: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The request ended (answered or failed) before the body did.
+    ended: bool,
+    task: tokio::task::JoinHandle<Result<Posted, AgentError>>,
+    seen: u64,
+}
+
+impl Streaming {
+    async fn start(
+        state: &AgentState,
+        client: &reqwest::Client,
+        shown_url: &str,
+        post_url: &str,
+        head: &bytes::Bytes,
+        ctx: PostCtx,
+        body_state: tokio::sync::watch::Sender<BodyState>,
+    ) -> Result<Streaming, AgentError> {
+        probe_auth(state, client, shown_url, post_url).await?;
+        let client = http::streaming_client(&state.settings()).map_err(AgentError::Internal)?;
+        let (auth, seen) =
+            http::auth_versioned(&state.token).ok_or_else(|| http::no_token(state))?;
+        let (body, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+        let complete = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let post = client
+            .post(post_url)
+            .header(AUTHORIZATION, auth)
+            .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
+            .header(ACCEPT, "application/x-git-receive-pack-result")
+            .body(reqwest::Body::wrap_stream(streamed_body(
+                rx,
+                complete.clone(),
+                ctx.sent_all.clone(),
+                body_state,
+            )));
+        let task = tokio::spawn(post_task(post, ctx));
+        let mut st = Streaming {
+            body,
+            tail: HeldBack::default(),
+            complete,
+            ended: false,
+            task,
+            seen,
+        };
+        st.send(head.clone()).await;
+        Ok(st)
+    }
+
+    async fn send(&mut self, b: bytes::Bytes) {
+        if !self.ended && !b.is_empty() && self.body.send(b).await.is_err() {
+            self.ended = true;
+        }
+    }
+
+    /// More of the pack: all but the last `TRAILER` bytes received so far go upstream.
+    async fn push(&mut self, b: bytes::Bytes) {
+        for piece in self.tail.take_in(b) {
+            self.send(piece).await;
+        }
+    }
+
+    /// The pack is whole and the push allowed: the trailer, the end of the body, the answer.
+    async fn finish(mut self) -> Result<(Result<Posted, AgentError>, u64), AgentError> {
+        let tail = std::mem::take(&mut self.tail).release();
+        self.send(tail).await;
+        self.complete
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(self.body);
+        let posted = self
+            .task
+            .await
+            .map_err(|e| AgentError::Internal(format!("push task failed: {e}")))?;
+        Ok((posted, self.seen))
+    }
+
+    /// Abandon the push: the request ends in an error before the trailer, and its outcome is
+    /// awaited (nothing landed: the server never had the whole pack).
+    async fn cut(self) {
+        drop(self.body);
+        let _ = self.task.await;
+    }
+}
+
+/// The last `TRAILER` bytes of what was received: everything before them may go on.
+#[derive(Default)]
+struct HeldBack(Vec<u8>);
+
+impl HeldBack {
+    /// Take in `b`; returns what may go on now, in order (possibly empty pieces).
+    fn take_in(&mut self, b: bytes::Bytes) -> [bytes::Bytes; 2] {
+        if b.len() >= TRAILER {
+            let older = std::mem::replace(&mut self.0, b[b.len() - TRAILER..].to_vec());
+            [older.into(), b.slice(..b.len() - TRAILER)]
+        } else {
+            self.0.extend_from_slice(&b);
+            let keep = self.0.split_off(self.0.len().saturating_sub(TRAILER));
+            [
+                std::mem::replace(&mut self.0, keep).into(),
+                bytes::Bytes::new(),
+            ]
+        }
+    }
+
+    /// What was held back (once the push is allowed to complete).
+    fn release(self) -> bytes::Bytes {
+        self.0.into()
+    }
+}
+
+/// Where the body of a streamed push is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyState {
+    Streaming,
+    /// Every byte, the pack's trailer last, was handed to the connection.
+    Complete,
+    /// Ended in an error before the trailer: the server never had the whole pack.
+    Cut,
+}
+
+/// The body of a streamed push: what arrives on `rx`; if the sender goes away before `complete`
+/// is set, the body fails (the request is cut, it never ends normally).
+fn streamed_body(
+    rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    complete: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sent_all: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    body_state: tokio::sync::watch::Sender<BodyState>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    let body_state = std::sync::Arc::new(body_state);
+    futures_util::stream::unfold(Some(rx), move |rx| {
+        let complete = complete.clone();
+        let sent_all = sent_all.clone();
+        let body_state = body_state.clone();
+        async move {
+            let mut rx = rx?;
+            match rx.recv().await {
+                Some(b) => Some((Ok(b), Some(rx))),
+                None if complete.load(std::sync::atomic::Ordering::SeqCst) => {
+                    sent_all.store(true, std::sync::atomic::Ordering::SeqCst);
+                    let _ = body_state.send(BodyState::Complete);
+                    None
+                }
+                None => {
+                    let _ = body_state.send(BodyState::Cut);
+                    Some((
+                        Err(std::io::Error::other(
+                            "gitgate: push cut before the end of its pack",
+                        )),
+                        None,
+                    ))
+                }
+            }
+        }
+    })
 }
 
 /// Commands and push options (in memory), then the spooled pack, as one request body of
@@ -555,6 +897,11 @@ struct PostCtx {
     keep: std::sync::Arc<Option<Ingested>>,
     /// The whole body was handed to the connection.
     sent_all: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// A streamed push (its client has no read timeout): where its body is. The answer counts
+    /// only once the body is complete (a server may answer its headers at once); it must start
+    /// within `idle` of that, and never pause longer.
+    body_state: Option<tokio::sync::watch::Receiver<BodyState>>,
+    idle: Option<Duration>,
 }
 
 enum Posted {
@@ -578,9 +925,38 @@ async fn post_task(post: reqwest::RequestBuilder, cx: PostCtx) -> Result<Posted,
         audit,
         keep: _keep,
         sent_all,
+        body_state,
+        idle,
     } = cx;
     let result = async {
-        let resp = post.send().await.map_err(|e| {
+        let send = post.send();
+        let answer = match (&body_state, idle) {
+            (Some(st), Some(d)) => {
+                tokio::pin!(send);
+                let mut st = st.clone();
+                tokio::select! {
+                    r = &mut send => Some(r),
+                    _ = async {
+                        let complete = st.wait_for(|s| *s == BodyState::Complete).await.is_ok();
+                        if complete {
+                            tokio::time::sleep(d).await
+                        } else {
+                            // Cut: the request itself fails.
+                            std::future::pending().await
+                        }
+                    } => None,
+                }
+            }
+            _ => Some(send.await),
+        };
+        let Some(answer) = answer else {
+            audit.set_outcome(Outcome::Unknown);
+            return Err(AgentError::OutcomeUnknown(format!(
+                "the push was sent to the server but it did not answer within {} s (GITGATE_IO_TIMEOUT_SECS); check the branch on the server before pushing again",
+                idle.map(|d| d.as_secs()).unwrap_or_default()
+            )));
+        };
+        let resp = answer.map_err(|e| {
             if e.is_connect() {
                 audit.set_outcome(Outcome::NotSent);
                 return http::send_error(&e, &shown_url);
@@ -610,18 +986,42 @@ async fn post_task(post: reqwest::RequestBuilder, cx: PostCtx) -> Result<Posted,
             }
             return Err(status_error(resp.status(), &shown_url));
         }
+        if let Some(st) = &body_state {
+            // A streamed push: the server may answer its headers before the body is in. Nothing
+            // of its answer counts (or reaches git) unless the body was then completed.
+            let mut st = st.clone();
+            let complete = st
+                .wait_for(|s| *s != BodyState::Streaming)
+                .await
+                .is_ok_and(|s| *s == BodyState::Complete);
+            if !complete {
+                audit.set_outcome(Outcome::NotSent);
+                return Err(AgentError::failed(
+                    "gitgate: the push was cut before the end of its pack, so nothing was pushed",
+                    128,
+                ));
+            }
+        }
         // The server answered: its report-status (forwarded as is) says what happened.
         audit.set_outcome(Outcome::Landed);
         if !resp.status().is_success() {
             return Err(status_error(resp.status(), &shown_url));
         }
         let scanner = scanner.ok_or_else(|| AgentError::Internal("no scanner".into()))?;
-        http::forward(resp, &out, scanner, false, &shown_url)
+        http::forward(resp, &out, scanner, false, &shown_url, idle)
             .await
             .map(Posted::Answered)
     }
     .await;
-    if cancel.is_cancelled() {
+    if cancel.is_cancelled() && !sent_all.load(std::sync::atomic::Ordering::SeqCst) {
+        crate::log::warn_redacted(
+            &redactor,
+            &format!(
+                "push to {slug} ({}) was cut before the end of its pack when the client went away; nothing was pushed",
+                refs.join(", ")
+            ),
+        );
+    } else if cancel.is_cancelled() {
         crate::log::warn_redacted(
             &redactor,
             &format!(
@@ -696,6 +1096,27 @@ mod tests {
         let body = spooled_body(head.clone(), None, 4, sent.clone());
         assert_eq!(body.collect::<Vec<_>>().await.len(), 1);
         assert!(sent.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_streamed_body_never_carries_the_last_20_bytes_before_release() {
+        let pack: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for piece in [1usize, 3, 19, 20, 21, 64, 4999, 5000] {
+            let mut held = HeldBack::default();
+            let mut out = Vec::new();
+            for part in pack.chunks(piece) {
+                for p in held.take_in(bytes::Bytes::copy_from_slice(part)) {
+                    out.extend_from_slice(&p);
+                }
+                // Always exactly what came in, minus the last (up to) 20 bytes.
+                let seen = out.len() + held.0.len();
+                assert_eq!(&out[..], &pack[..seen.saturating_sub(20).max(out.len())]);
+                assert!(held.0.len() <= 20 && (seen < 20 || held.0.len() == 20));
+            }
+            assert_eq!(out.len(), pack.len() - 20, "piece {piece}");
+            out.extend_from_slice(&held.release());
+            assert_eq!(out, pack, "piece {piece}");
+        }
     }
 
     #[test]

@@ -74,7 +74,15 @@ pub async fn run(
         if !resp.status().is_success() {
             return Err(refused_upstream(state, resp.status(), up, &shown_url));
         }
-        http::forward(resp, &req.out, state.redactor.scanner(), false, &shown_url).await?;
+        http::forward(
+            resp,
+            &req.out,
+            state.redactor.scanner(),
+            false,
+            &shown_url,
+            None,
+        )
+        .await?;
     }
     Ok(Exit::code(0))
 }
