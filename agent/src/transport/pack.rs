@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,34 +41,138 @@ struct ChanReader {
     total: u64,
     limit: u64,
     eof: bool,
-    /// Where the bytes gix consumed go as well (the upstream request of a streamed push): exactly
-    /// the pack, never what a client sends after it. Batched in `forward_buf`.
-    forward: Option<mpsc::Sender<bytes::Bytes>>,
-    forward_buf: Vec<u8>,
+    /// Where the bytes gix consumed go as well (a push that may stream).
+    forward: Option<Arc<Mutex<Forward>>>,
+}
+
+/// What a push that may stream is told about its pack, in order.
+pub enum Forwarded {
+    /// Bytes gix-pack consumed: exactly the pack, never what a client sends after it.
+    Bytes(bytes::Bytes),
+    /// gix-pack has read the whole pack, its checksum matched, and it is within the size limit
+    /// (sent as gix starts resolving objects, before the index is built).
+    PackRead,
 }
 
 /// Consumed bytes are handed on in pieces of about this size (and whenever gix waits for more).
 const FORWARD_BATCH: usize = 64 * 1024;
 
-impl ChanReader {
-    fn flush_forward(&mut self) {
-        if self.forward_buf.is_empty() {
-            return;
-        }
-        let piece = bytes::Bytes::from(std::mem::take(&mut self.forward_buf));
-        if let Some(f) = &self.forward {
-            if f.blocking_send(piece).is_err() {
+/// The pack's bytes as gix consumes them, batched, to a channel (blocking sends: the receiver's
+/// pace is gix's pace). Shared by the reader and the progress watch.
+pub struct Forward {
+    tx: Option<mpsc::Sender<Forwarded>>,
+    buf: Vec<u8>,
+    total: u64,
+    limit: u64,
+    read: bool,
+}
+
+impl Forward {
+    fn send(&mut self, f: Forwarded) {
+        if let Some(tx) = &self.tx {
+            if tx.blocking_send(f).is_err() {
                 // Nobody wants them any more (the push is not streamed).
-                self.forward = None;
+                self.tx = None;
             }
         }
     }
 
+    fn push(&mut self, b: &[u8]) {
+        if self.tx.is_none() {
+            return;
+        }
+        self.total += b.len() as u64;
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= FORWARD_BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.buf.is_empty() {
+            let piece = bytes::Bytes::from(std::mem::take(&mut self.buf));
+            self.send(Forwarded::Bytes(piece));
+        }
+    }
+
+    fn pack_read(&mut self) {
+        if std::mem::replace(&mut self.read, true) {
+            return;
+        }
+        self.flush();
+        if self.total <= self.limit {
+            self.send(Forwarded::PackRead);
+        }
+    }
+}
+
+fn lock(f: &Mutex<Forward>) -> std::sync::MutexGuard<'_, Forward> {
+    f.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// gix-pack's progress, discarded, except for one event: the child "Resolving" is created right
+/// after the last entry of the pack was read (and, in Verify mode, its trailer checked).
+#[derive(Clone)]
+struct PackReadWatch(Option<Arc<Mutex<Forward>>>);
+
+/// gix-pack's id of its "Resolving" progress (gix_pack::index::write::ProgressId::ResolveObjects).
+const RESOLVING: gix_features::progress::Id = *b"IWRO";
+
+impl gix_features::progress::Count for PackReadWatch {
+    fn set(&self, _: gix_features::progress::Step) {}
+    fn step(&self) -> gix_features::progress::Step {
+        0
+    }
+    fn inc_by(&self, _: gix_features::progress::Step) {}
+    fn counter(&self) -> gix_features::progress::StepShared {
+        Default::default()
+    }
+}
+
+impl gix_features::progress::Progress for PackReadWatch {
+    fn init(
+        &mut self,
+        _: Option<gix_features::progress::Step>,
+        _: Option<gix_features::progress::Unit>,
+    ) {
+    }
+    fn set_name(&mut self, _: String) {}
+    fn name(&self) -> Option<String> {
+        None
+    }
+    fn id(&self) -> gix_features::progress::Id {
+        gix_features::progress::UNKNOWN
+    }
+    fn message(&self, _: gix_features::progress::MessageLevel, _: String) {}
+}
+
+impl gix_features::progress::NestedProgress for PackReadWatch {
+    type SubProgress = PackReadWatch;
+    fn add_child(&mut self, _: impl Into<String>) -> PackReadWatch {
+        self.clone()
+    }
+    fn add_child_with_id(
+        &mut self,
+        _: impl Into<String>,
+        id: gix_features::progress::Id,
+    ) -> PackReadWatch {
+        if id == RESOLVING {
+            if let Some(f) = &self.0 {
+                lock(f).pack_read();
+            }
+        }
+        self.clone()
+    }
+}
+
+impl ChanReader {
     fn more(&mut self) -> bool {
         if self.eof {
             return false;
         }
-        self.flush_forward();
+        if let Some(f) = &self.forward {
+            lock(f).flush();
+        }
         match self.rx.blocking_recv() {
             Some(chunk) => {
                 self.cur.drain(..self.pos);
@@ -114,12 +219,8 @@ impl BufRead for ChanReader {
                 self.write_error = Some(e);
             }
         }
-        if self.forward.is_some() {
-            self.forward_buf
-                .extend_from_slice(&self.cur[self.pos..self.pos + n]);
-            if self.forward_buf.len() >= FORWARD_BATCH {
-                self.flush_forward();
-            }
+        if let Some(f) = &self.forward {
+            lock(f).push(&self.cur[self.pos..self.pos + n]);
         }
         self.total += n as u64;
         self.pos += n;
@@ -153,15 +254,24 @@ pub struct Indexed {
 }
 
 /// Read exactly one pack from `rx`, spool it under `dir`, index it and collect its commits.
-/// Every byte of the pack is also sent to `forward` as it is consumed (the last ones before
-/// this returns `Ok`), and nothing after the pack's end.
+/// Every byte of the pack is also sent to `forward` as it is consumed, nothing after the pack's
+/// end, then `PackRead` once the whole pack was read and checked (before it is indexed).
 pub fn ingest(
     rx: mpsc::Receiver<Vec<u8>>,
     dir: &Path,
     limit: u64,
     cache: &Cache,
-    forward: Option<mpsc::Sender<bytes::Bytes>>,
+    forward: Option<mpsc::Sender<Forwarded>>,
 ) -> Result<Ingested, PackError> {
+    let forward = forward.map(|tx| {
+        Arc::new(Mutex::new(Forward {
+            tx: Some(tx),
+            buf: Vec::new(),
+            total: 0,
+            limit,
+            read: false,
+        }))
+    });
     std::fs::create_dir_all(dir).map_err(|e| PackError::Io(e.to_string()))?;
     let file = tempfile::Builder::new()
         .prefix("push-")
@@ -178,8 +288,7 @@ pub fn ingest(
         total: 0,
         limit,
         eof: false,
-        forward,
-        forward_buf: Vec::new(),
+        forward: forward.clone(),
     };
     let header: [u8; 12] = r
         .peek(12)
@@ -195,6 +304,9 @@ pub fn ingest(
     if count == 0 {
         let mut rest = [0u8; 32];
         r.read_exact(&mut rest).map_err(|_| PackError::Truncated)?;
+        if let Some(f) = &forward {
+            lock(f).pack_read();
+        }
     } else {
         let work = tempfile::Builder::new()
             .prefix("index-")
@@ -211,7 +323,7 @@ pub fn ingest(
         let outcome = gix_pack::Bundle::write_to_directory(
             &mut r,
             Some(work.path()),
-            &mut gix_features::progress::Discard,
+            &mut PackReadWatch(forward.clone()),
             &interrupt,
             Some(cache),
             gix_hash::Kind::Sha1,
@@ -239,7 +351,6 @@ pub fn ingest(
         return Err(PackError::Io(e.to_string()));
     }
     r.spool.flush().map_err(|e| PackError::Io(e.to_string()))?;
-    r.flush_forward();
     Ok(Ingested {
         spooled: Spooled { file, len: r.total },
         commits,

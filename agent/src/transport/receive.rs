@@ -290,7 +290,7 @@ pub async fn run(
             } else {
                 None
             };
-        let (fwd_tx, mut fwd_rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let (fwd_tx, mut fwd_rx) = tokio::sync::mpsc::channel::<pack::Forwarded>(16);
         let forward = early_checks.is_some().then_some(fwd_tx);
         let mut fwd_open = forward.is_some();
         let started = state.started_at;
@@ -351,6 +351,7 @@ pub async fn run(
         let mut tx = Some(tx);
         let mut joined = None;
         let mut stalled = None;
+        let mut pack_read = false;
         while joined.is_none() || fwd_open {
             tokio::select! {
                 r = &mut job, if joined.is_none() => joined = Some(r),
@@ -367,7 +368,8 @@ pub async fn run(
                         fwd_open = false;
                         scan_tx = None;
                     }
-                    Some(b) => {
+                    Some(pack::Forwarded::PackRead) => pack_read = true,
+                    Some(pack::Forwarded::Bytes(b)) => {
                         if let Some(s) = &scan_tx {
                             if s.send(b.clone()).await.is_err() {
                                 scan_tx = None;
@@ -431,13 +433,27 @@ pub async fn run(
                 held_len = 0;
                 stream = Some(st);
             }
+            if let Some(st) = stream.as_mut().filter(|st| pack_read && !st.released) {
+                // The whole pack is in, its checksum matched, within the limit, every ref decided:
+                // its last bytes go now, while gix-pack still indexes it. From here on the push
+                // may land: it runs to the end even if the client goes away, and says what
+                // happened.
+                req.audit.begin_upstream_work();
+                req.audit.set_outcome(crate::session::Outcome::Unknown);
+                st.release().await;
+            }
         }
         drop(scan_tx);
         if let Some(e) = stalled {
-            if let Some(st) = stream.take() {
-                st.cut().await;
+            match stream.take() {
+                // Out already: what upstream makes of it is the outcome, not git's leaving.
+                Some(st) if st.released => stream = Some(st),
+                Some(st) => {
+                    st.cut().await;
+                    return Err(e);
+                }
+                None => return Err(e),
             }
-            return Err(e);
         }
         let joined = joined.ok_or_else(|| AgentError::Internal("pack task lost".into()))?;
         Some(joined.map_err(|e| AgentError::Internal(format!("pack task failed: {e}")))?)
@@ -445,6 +461,7 @@ pub async fn run(
         None
     };
 
+    let released = stream.as_ref().is_some_and(|st| st.released);
     let mut unpack = "ok".to_owned();
     let mut ingested = None;
     match ingest_result {
@@ -469,6 +486,17 @@ pub async fn run(
             }
             ingested = Some(ing);
         }
+        Some(Err(e)) if released => {
+            // Sent whole before gix-pack finished indexing it (the refs were decided, the pack's
+            // checksum matched): upstream's answer says what happened; the cache does without it.
+            crate::log::warn_redacted(
+                &state.redactor,
+                &format!(
+                    "push to {}: cannot index the pack sent upstream: {e}",
+                    up.slug
+                ),
+            );
+        }
         Some(Err(e)) => {
             if let Some(st) = stream.take() {
                 st.cut().await;
@@ -483,7 +511,17 @@ pub async fn run(
         }
     }
 
-    if reasons.iter().any(Option::is_some) {
+    if released && reasons.iter().any(Option::is_some) {
+        // Cannot happen: a streamed push was decided before it started, from commits whose ids
+        // the agent computed itself. Upstream's answer stands; say so loudly.
+        crate::log::warn_redacted(
+            &state.redactor,
+            &format!(
+                "push to {}: refused after its pack had been sent whole ({:?}); upstream's answer stands",
+                up.slug, reasons
+            ),
+        );
+    } else if reasons.iter().any(Option::is_some) {
         if let Some(st) = stream.take() {
             // Streamed, then refused after all: the server has all but the pack's last bytes
             // and applies nothing without them.
@@ -527,7 +565,9 @@ pub async fn run(
     // A streamed push: the pack's last bytes now, and its answer.
     let mut attempt = match stream.take() {
         Some(st) => {
-            req.audit.set_outcome(crate::session::Outcome::Unknown);
+            if !st.released {
+                req.audit.set_outcome(crate::session::Outcome::Unknown);
+            }
             Some(st.finish().await?)
         }
         None => None,
@@ -668,15 +708,19 @@ const STREAM_ABOVE: usize = 1024 * 1024;
 const TRAILER: usize = 20;
 
 /// A push whose pack goes upstream while it arrives from git. Everything that decides the push
-/// was checked before it started (every command, and every claimed fast-forward from the pack's
-/// leading commits), so upstream is only contacted for a push that is allowed. The last
-/// `TRAILER` bytes are always held back: only once the whole pack is in, verified by gix-pack,
-/// within GITGATE_MAX_PUSH_BYTES, and every ref is decided once more from the whole pack, does
-/// the trailer go and the request end. Anything else (git vanished or stalled, a bad or
-/// oversized pack, a late refusal) cuts the request before it: the server never has the whole
-/// pack, and applies nothing.
+/// was checked before the request started (every command, and every claimed fast-forward from the
+/// pack's leading commits), so upstream is only contacted for a push that is allowed. The last
+/// `TRAILER` bytes received are always held back: they go, and the request ends, only once
+/// gix-pack has read the whole pack, its checksum matched and it is within GITGATE_MAX_PUSH_BYTES
+/// (`Forwarded::PackRead`, while gix goes on to index it). Anything before that (git vanished or
+/// stalled, a bad or oversized pack) cuts the request first: the server never has the whole pack,
+/// and receive-pack applies nothing. (A client that sends bytes after its pack may have gix's
+/// read-ahead forward the real checksum early; that decides nothing: the refs were decided first.)
 struct Streaming {
-    body: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    /// `None` once released (the body ended) or cut.
+    body: Option<tokio::sync::mpsc::Sender<bytes::Bytes>>,
+    /// The trailer was sent and the body ended.
+    released: bool,
     /// The last bytes of the pack received, not sent yet.
     tail: HeldBack,
     /// Set when the body may end normally (after the trailer).
@@ -716,7 +760,8 @@ impl Streaming {
             )));
         let task = tokio::spawn(post_task(post, ctx));
         let mut st = Streaming {
-            body,
+            body: Some(body),
+            released: false,
             tail: HeldBack::default(),
             complete,
             ended: false,
@@ -728,7 +773,8 @@ impl Streaming {
     }
 
     async fn send(&mut self, b: bytes::Bytes) {
-        if !self.ended && !b.is_empty() && self.body.send(b).await.is_err() {
+        let Some(body) = &self.body else { return };
+        if !self.ended && !b.is_empty() && body.send(b).await.is_err() {
             self.ended = true;
         }
     }
@@ -740,13 +786,22 @@ impl Streaming {
         }
     }
 
-    /// The pack is whole and the push allowed: the trailer, the end of the body, the answer.
-    async fn finish(mut self) -> Result<(Result<Posted, AgentError>, u64), AgentError> {
+    /// The pack is whole and the push allowed: the trailer, and the end of the body.
+    async fn release(&mut self) {
+        if self.released {
+            return;
+        }
         let tail = std::mem::take(&mut self.tail).release();
         self.send(tail).await;
         self.complete
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        drop(self.body);
+        self.body = None;
+        self.released = true;
+    }
+
+    /// Released (if it was not yet), the answer.
+    async fn finish(mut self) -> Result<(Result<Posted, AgentError>, u64), AgentError> {
+        self.release().await;
         let posted = self
             .task
             .await
