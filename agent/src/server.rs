@@ -318,6 +318,48 @@ where
     }
 }
 
+/// Most bytes one socket write carries when frames are already queued.
+const WRITE_BATCH: usize = 256 * 1024;
+
+/// `first` and the frames already queued behind it, encoded for one write: consecutive Data
+/// frames merged up to the frame size (a fetch's answer arrives from upstream in many small
+/// pieces; fewer, larger frames mean fewer writes here and in the shim). Stops after a final
+/// frame. Returns the bytes and whether a final frame is among them.
+fn coalesce(first: Frame, queue: &mut mpsc::Receiver<Frame>) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut data: Option<Vec<u8>> = None;
+    let mut next = Some(first);
+    let mut last = false;
+    while let Some(frame) = next.take() {
+        match frame {
+            Frame::Data(d) => match data.as_mut() {
+                Some(cur) if cur.len() + d.len() <= gitgate_proto::CHUNK => cur.extend_from_slice(&d),
+                Some(_) => {
+                    if let Some(full) = data.replace(d) {
+                        out.extend(Frame::Data(full).encode());
+                    }
+                }
+                None => data = Some(d),
+            },
+            other => {
+                if let Some(d) = data.take() {
+                    out.extend(Frame::Data(d).encode());
+                }
+                last = matches!(other, Frame::Exit(_) | Frame::Error(_));
+                out.extend(other.encode());
+            }
+        }
+        if last || out.len() >= WRITE_BATCH {
+            break;
+        }
+        next = queue.try_recv().ok();
+    }
+    if let Some(d) = data.take() {
+        out.extend(Frame::Data(d).encode());
+    }
+    (out, last)
+}
+
 async fn connection(state: Arc<AgentState>, stream: UnixStream, shutdown: Shutdown) {
     let settings = state.settings();
     let peer = peer_of(&stream);
@@ -357,8 +399,8 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream, shutdown: Shutdo
     let writer = tokio::spawn(async move {
         let mut wr = wr;
         while let Some(frame) = frame_rx.recv().await {
-            let last = matches!(frame, Frame::Exit(_) | Frame::Error(_));
-            if wr.write_all(&frame.encode()).await.is_err() {
+            let (bytes, last) = coalesce(frame, &mut frame_rx);
+            if wr.write_all(&bytes).await.is_err() {
                 // The client went away: stop the operation.
                 writer_cancel.cancel();
                 break;
@@ -494,4 +536,49 @@ async fn connection(state: Arc<AgentState>, stream: UnixStream, shutdown: Shutdo
             bytes,
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(mut buf: &[u8]) -> Vec<Frame> {
+        let mut out = Vec::new();
+        while let Some((f, n)) = gitgate_proto::decode(buf).unwrap() {
+            out.push(f);
+            buf = &buf[n..];
+        }
+        assert!(buf.is_empty());
+        out
+    }
+
+    #[tokio::test]
+    async fn queued_data_frames_are_merged_in_order_up_to_the_frame_size() {
+        let (tx, mut rx) = mpsc::channel(64);
+        let big = vec![7u8; gitgate_proto::CHUNK - 2];
+        for f in [
+            Frame::Data(b"ab".to_vec()),
+            Frame::Stderr(b"progress".to_vec()),
+            Frame::Data(b"cd".to_vec()),
+            Frame::Data(b"ef".to_vec()),
+            Frame::Data(big.clone()),
+            Frame::Exit(gitgate_proto::Exit::code(0)),
+            Frame::Data(b"after the end".to_vec()),
+        ] {
+            tx.send(f).await.unwrap();
+        }
+        let first = rx.recv().await.unwrap();
+        let (bytes, last) = coalesce(first, &mut rx);
+        assert!(last);
+        let got = frames(&bytes);
+        let kinds: Vec<_> = got.iter().map(|f| (f.kind(), f.encode().len())).collect();
+        assert_eq!(got.len(), 5, "{kinds:?}");
+        assert!(matches!(&got[0], Frame::Data(d) if d == b"ab"));
+        assert!(matches!(&got[1], Frame::Stderr(d) if d == b"progress"));
+        assert!(matches!(&got[2], Frame::Data(d) if d == b"cdef"));
+        assert!(matches!(&got[3], Frame::Data(d) if *d == big));
+        assert!(matches!(&got[4], Frame::Exit(e) if e.code == 0));
+        // What came after the final frame stays queued.
+        assert!(matches!(rx.try_recv(), Ok(Frame::Data(_))));
+    }
 }
