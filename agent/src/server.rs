@@ -333,7 +333,9 @@ fn coalesce(first: Frame, queue: &mut mpsc::Receiver<Frame>) -> (Vec<u8>, bool) 
     while let Some(frame) = next.take() {
         match frame {
             Frame::Data(d) => match data.as_mut() {
-                Some(cur) if cur.len() + d.len() <= gitgate_proto::CHUNK => cur.extend_from_slice(&d),
+                Some(cur) if cur.len() + d.len() <= gitgate_proto::CHUNK => {
+                    cur.extend_from_slice(&d)
+                }
                 Some(_) => {
                     if let Some(full) = data.replace(d) {
                         out.extend(Frame::Data(full).encode());

@@ -336,6 +336,69 @@ pub fn big_transfer(cfg: &Config, do_push: bool, do_fetch: bool, do_clone: bool)
                 fmt_ms(stats(&gg).median - stats(&cli).median)
             ));
         }
+        // The same commit as a fast-forward of a branch the server has: the agent confirms the
+        // ancestry from the pack's leading commit, then streams the rest like a new branch.
+        let (ff_gg, ff_cli) = paired(
+            runs,
+            |i| {
+                for side in ["gg", "cli"] {
+                    let b = net.bare(&format!("ff-{side}-{i}"));
+                    run_ok(
+                        real_git(&net.seed).args([
+                            "push",
+                            "-q",
+                            &b.to_string_lossy(),
+                            "main:refs/heads/bench/ff",
+                        ]),
+                        "seed bench/ff",
+                    );
+                }
+            },
+            |i| {
+                eprintln!("[transfer] fast-forward push {mb} MB run {i}: gitgate");
+                ms(time_run(
+                    net.gitgate_git(&ws).args([
+                        "push",
+                        &net.url(&format!("ff-gg-{i}")),
+                        "bench/big:bench/ff",
+                    ]),
+                    0,
+                    "gitgate push",
+                ))
+            },
+            |i| {
+                eprintln!("[transfer] fast-forward push {mb} MB run {i}: direct git");
+                ms(time_run(
+                    net.direct_git(&ws).args([
+                        "-c",
+                        &no_hooks_cfg,
+                        "push",
+                        &net.url(&format!("ff-cli-{i}")),
+                        "bench/big:bench/ff",
+                    ]),
+                    0,
+                    "git push",
+                ))
+            },
+            |i| {
+                for side in ["gg", "cli"] {
+                    let b = net
+                        .srv_root
+                        .path()
+                        .join("acme")
+                        .join(format!("ff-{side}-{i}.git"));
+                    assert_eq!(rev(&b, "refs/heads/bench/ff"), big, "{side} push landed");
+                    let _ = std::fs::remove_dir_all(&b);
+                }
+            },
+        );
+        ratio_rows(
+            &mut sec,
+            &format!("push {mb} MB as a fast-forward of an existing branch"),
+            &ff_gg,
+            &ff_cli,
+            1.10,
+        );
         // The agent is fresh (started for this figure): its high-water mark is the pushes'.
         let (_, anon, file) = sampler.finish();
         let hwm = proc_status(net.agent.pid(), "VmHWM");
@@ -358,7 +421,9 @@ pub fn big_transfer(cfg: &Config, do_push: bool, do_fetch: bool, do_clone: bool)
         sec.method = format!(
             "{} runs each, alternating which goes first; median. Each run pushes the same commit ({files} files of random, \
              incompressible bytes, {mb} MB in all, on top of a one-commit main the server already has) as a new branch to a \
-             fresh bare repository that keeps received packs as packs (receive.unpackLimit=1). {} Check: the server's refs/heads/bench/big is the pushed commit on both sides.",
+             fresh bare repository that keeps received packs as packs (receive.unpackLimit=1); then the same commit as a \
+             fast-forward of bench/ff (at main) on another fresh pair. {} Check: the server's refs/heads/bench/big \
+             (bench/ff) is the pushed commit on both sides.",
             gg.len(),
             common_method(&net)
         );
