@@ -829,3 +829,56 @@ fn a_large_non_fast_forward_never_reaches_upstream() {
     assert_eq!(fx.posts(), 0);
     assert_eq!(fx.server_ref("refs/heads/claude/base"), base);
 }
+
+#[test]
+fn a_server_that_stops_taking_a_streamed_push_is_given_up_on() {
+    // Upstream takes the request but never reads its body: the agent's wait for it is bounded
+    // (GITGATE_IO_TIMEOUT_SECS), git is told nothing was pushed, others are served meanwhile.
+    let fx = fx(&[("GITGATE_IO_TIMEOUT_SECS", "2")]);
+    let base = fx.head();
+    let new = fx.big_commit("stall.bin", 8);
+    // Far more than the socket buffers between the agent and the server hold.
+    std::fs::write(
+        fx.seed.path().join("stall2.bin"),
+        incompressible(24 << 20, 9),
+    )
+    .unwrap();
+    git(fx.seed.path(), &["add", "."]);
+    git(fx.seed.path(), &["commit", "-q", "-m", "more"]);
+    let new = {
+        let _ = new;
+        fx.head()
+    };
+    let pack = fx.pack_of(&format!("{new}\n^{base}"));
+    fx.server.set_stall_pushes(true);
+    let mut c = Conn::open(&fx, "git-receive-pack");
+    c.advert();
+    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    let sender = {
+        let mut s = c.s.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for part in pack.chunks(proto::CHUNK) {
+                if s.write_all(&Frame::Data(part.to_vec()).encode()).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    fx.wait_for_posts(1);
+    fx.still_serves();
+    let (_, last) = c.finish();
+    match last {
+        Some(Frame::Error(e)) => assert!(
+            e.message.contains("took none of the push for 2 s (GITGATE_IO_TIMEOUT_SECS)")
+                && e.message.contains("nothing was pushed"),
+            "{}\n{}\n{:?}",
+            e.message,
+            fx.agent.log_text(),
+            fx.pack_posts()
+        ),
+        other => panic!("expected an error, got {other:?}"),
+    }
+    let _ = sender.join();
+    assert_eq!(fx.server_ref("refs/heads/claude/base"), base);
+    assert_eq!(fx.last_push_audit(1)["outcome"], "not sent");
+}

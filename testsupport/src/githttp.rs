@@ -104,6 +104,7 @@ struct Shared {
     public: Mutex<Vec<String>>,
     /// Answer every upload-pack request (fetches) with 503: an upstream that cannot be read.
     refuse_fetches: std::sync::atomic::AtomicBool,
+    stall_pushes: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -149,6 +150,7 @@ impl GitHttpServer {
             requests: Mutex::new(Vec::new()),
             public: Mutex::new(Vec::new()),
             refuse_fetches: std::sync::atomic::AtomicBool::new(false),
+            stall_pushes: std::sync::atomic::AtomicBool::new(false),
         });
 
         let std_listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
@@ -244,6 +246,14 @@ impl GitHttpServer {
         self.shared
             .refuse_fetches
             .store(refuse, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Receive-pack POSTs are recorded, then their body is never read and no answer comes (a
+    /// server that stopped taking a push): the client's own timeouts must end them.
+    pub fn set_stall_pushes(&self, stall: bool) {
+        self.shared
+            .stall_pushes
+            .store(stall, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn set_public(&self, owner: &str, name: &str) {
@@ -379,6 +389,17 @@ async fn handle(
         }
     };
 
+    if shared
+        .stall_pushes
+        .load(std::sync::atomic::Ordering::SeqCst)
+        && rec.path.ends_with("/git-receive-pack")
+    {
+        rec.status = 0;
+        shared.record(rec);
+        // Hold the request (and its unread body) until the client gives up.
+        let never: std::convert::Infallible = std::future::pending().await;
+        match never {}
+    }
     if shared
         .refuse_fetches
         .load(std::sync::atomic::Ordering::SeqCst)

@@ -43,6 +43,7 @@ struct ChanReader {
     eof: bool,
     /// Where the bytes gix consumed go as well (a push that may stream).
     forward: Option<Arc<Mutex<Forward>>>,
+    waiting: Arc<AtomicBool>,
 }
 
 /// What a push that may stream is told about its pack, in order.
@@ -61,6 +62,8 @@ const FORWARD_BATCH: usize = 64 * 1024;
 /// pace is gix's pace). Shared by the reader and the progress watch.
 pub struct Forward {
     tx: Option<mpsc::Sender<Forwarded>>,
+    /// Bytes as well, or only `PackRead` (the receiver may stop wanting them).
+    with_bytes: Arc<AtomicBool>,
     buf: Vec<u8>,
     total: u64,
     limit: u64,
@@ -78,10 +81,10 @@ impl Forward {
     }
 
     fn push(&mut self, b: &[u8]) {
-        if self.tx.is_none() {
+        self.total += b.len() as u64;
+        if self.tx.is_none() || !self.with_bytes.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
-        self.total += b.len() as u64;
         self.buf.extend_from_slice(b);
         if self.buf.len() >= FORWARD_BATCH {
             self.flush();
@@ -173,7 +176,12 @@ impl ChanReader {
         if let Some(f) = &self.forward {
             lock(f).flush();
         }
-        match self.rx.blocking_recv() {
+        self.waiting
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let got = self.rx.blocking_recv();
+        self.waiting
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        match got {
             Some(chunk) => {
                 self.cur.drain(..self.pos);
                 self.pos = 0;
@@ -253,19 +261,35 @@ pub struct Indexed {
     pub index: PathBuf,
 }
 
+/// How the async side follows an ingest.
+pub struct Link {
+    /// Told `PackRead` once the whole pack was read and checked (before it is indexed); while
+    /// `with_bytes` holds, every byte of the pack before that as it is consumed (nothing after
+    /// the pack's end).
+    pub forward: mpsc::Sender<Forwarded>,
+    pub with_bytes: Arc<AtomicBool>,
+    /// Set while the reader waits for more bytes from git (so git's silence is what is being
+    /// waited on, not gix's work).
+    pub waiting: Arc<AtomicBool>,
+}
+
 /// Read exactly one pack from `rx`, spool it under `dir`, index it and collect its commits.
-/// Every byte of the pack is also sent to `forward` as it is consumed, nothing after the pack's
-/// end, then `PackRead` once the whole pack was read and checked (before it is indexed).
 pub fn ingest(
     rx: mpsc::Receiver<Vec<u8>>,
     dir: &Path,
     limit: u64,
     cache: &Cache,
-    forward: Option<mpsc::Sender<Forwarded>>,
+    link: Link,
 ) -> Result<Ingested, PackError> {
-    let forward = forward.map(|tx| {
+    let Link {
+        forward,
+        with_bytes,
+        waiting,
+    } = link;
+    let forward = Some(forward).map(|tx| {
         Arc::new(Mutex::new(Forward {
             tx: Some(tx),
+            with_bytes,
             buf: Vec::new(),
             total: 0,
             limit,
@@ -289,6 +313,7 @@ pub fn ingest(
         limit,
         eof: false,
         forward: forward.clone(),
+        waiting,
     };
     let header: [u8; 12] = r
         .peek(12)

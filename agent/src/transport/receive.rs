@@ -281,7 +281,13 @@ pub async fn run(
             if reasons.iter().all(Option::is_none) {
                 cmds.updates
                     .iter()
-                    .filter(|u| u.needs_ancestry())
+                    // Only where the answer matters (with ALLOW_FORCE_PUSH it may not).
+                    .filter(|u| {
+                        u.needs_ancestry()
+                            && policy
+                                .check_ref_update(u, Ancestry::NotFastForward)
+                                .is_err()
+                    })
                     .map(|u| {
                         let new = gix_hash::ObjectId::from_hex(u.new.as_bytes()).ok()?;
                         Some((new, gix_hash::ObjectId::from_hex(u.old.as_bytes()).ok()?))
@@ -291,8 +297,18 @@ pub async fn run(
                 None
             };
         let (fwd_tx, mut fwd_rx) = tokio::sync::mpsc::channel::<pack::Forwarded>(16);
-        let forward = early_checks.is_some().then_some(fwd_tx);
-        let mut fwd_open = forward.is_some();
+        // Always told when the whole pack is in (git then waits, silent, for the answer); the
+        // bytes too for a push that may stream.
+        let with_bytes =
+            std::sync::Arc::new(std::sync::atomic::AtomicBool::new(early_checks.is_some()));
+        let bytes_wanted = with_bytes.clone();
+        let waiting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let link = pack::Link {
+            forward: fwd_tx,
+            with_bytes,
+            waiting: waiting.clone(),
+        };
+        let mut fwd_open = true;
         let started = state.started_at;
         let check: Vec<(RefUpdate, bool)> = cmds
             .updates
@@ -304,7 +320,7 @@ pub async fn run(
         let mut job = tokio::task::spawn_blocking(move || {
             crate::housekeeping::sweep(&pack::spool_dir(&state_dir), started);
             let cache = ingest_cache();
-            let ing = pack::ingest(rx, &pack::spool_dir(&state_dir), limit, &cache, forward)?;
+            let ing = pack::ingest(rx, &pack::spool_dir(&state_dir), limit, &cache, link)?;
             let anc = check
                 .iter()
                 .map(|(u, needed)| {
@@ -352,6 +368,7 @@ pub async fn run(
         let mut joined = None;
         let mut stalled = None;
         let mut pack_read = false;
+        let mut to_ingest: Option<Vec<u8>> = None;
         while joined.is_none() || fwd_open {
             tokio::select! {
                 r = &mut job, if joined.is_none() => joined = Some(r),
@@ -385,15 +402,28 @@ pub async fn run(
                         }
                     }
                 },
-                chunk = input.next_chunk(), if tx.is_some() && joined.is_none() => match chunk {
-                    Ok(Some(c)) => {
-                        if let Some(t) = &tx {
-                            if t.send(c).await.is_err() {
-                                tx = None;
-                            }
-                        }
+                // A chunk from git waits here for room in gix's channel without holding up the
+                // arms above: gix may itself be waiting for the forwarded pieces to be taken.
+                permit = async {
+                    match &tx {
+                        Some(t) => t.clone().reserve_owned().await.ok(),
+                        None => None,
                     }
+                }, if to_ingest.is_some() => match (permit, to_ingest.take()) {
+                    (Some(p), Some(c)) => {
+                        p.send(c);
+                    }
+                    _ => tx = None,
+                },
+                // Once the whole pack is in, git legitimately sends nothing while gix indexes it.
+                chunk = input.next_chunk(), if to_ingest.is_none() && tx.is_some() && joined.is_none() && !pack_read => match chunk {
+                    Ok(Some(c)) => to_ingest = Some(c),
                     Ok(None) => tx = None,
+                    // git's silence counts only while the agent has taken in all it sent: gix
+                    // still working through queued pieces is the agent's time, not git's.
+                    Err(_)
+                        if !waiting.load(std::sync::atomic::Ordering::SeqCst)
+                            || tx.as_ref().is_some_and(|t| t.capacity() < t.max_capacity()) => {}
                     Err(e) => {
                         stalled = Some(e);
                         tx = None;
@@ -406,7 +436,7 @@ pub async fn run(
             }
             if stream.is_none() && early == Some(false) && fwd_open {
                 scan_tx = None;
-                fwd_rx.close();
+                bytes_wanted.store(false, std::sync::atomic::Ordering::Relaxed);
                 held.clear();
                 held_len = 0;
             }
@@ -433,7 +463,7 @@ pub async fn run(
                 held_len = 0;
                 stream = Some(st);
             }
-            if let Some(st) = stream.as_mut().filter(|st| pack_read && !st.released) {
+            if let Some(st) = stream.as_mut().filter(|st| pack_read && st.can_release()) {
                 // The whole pack is in, its checksum matched, within the limit, every ref decided:
                 // its last bytes go now, while gix-pack still indexes it. From here on the push
                 // may land: it runs to the end even if the client goes away, and says what
@@ -565,7 +595,7 @@ pub async fn run(
     // A streamed push: the pack's last bytes now, and its answer.
     let mut attempt = match stream.take() {
         Some(st) => {
-            if !st.released {
+            if st.can_release() {
                 req.audit.set_outcome(crate::session::Outcome::Unknown);
             }
             Some(st.finish().await?)
@@ -729,6 +759,10 @@ struct Streaming {
     ended: bool,
     task: tokio::task::JoinHandle<Result<Posted, AgentError>>,
     seen: u64,
+    /// Longest wait for upstream to take more of the body (GITGATE_IO_TIMEOUT_SECS).
+    idle: Duration,
+    /// Upstream took nothing for `idle`: the request was dropped.
+    gave_up: bool,
 }
 
 impl Streaming {
@@ -758,6 +792,7 @@ impl Streaming {
                 ctx.sent_all.clone(),
                 body_state,
             )));
+        let idle = ctx.idle.unwrap_or(Duration::from_secs(60));
         let task = tokio::spawn(post_task(post, ctx));
         let mut st = Streaming {
             body: Some(body),
@@ -767,15 +802,30 @@ impl Streaming {
             ended: false,
             task,
             seen,
+            idle,
+            gave_up: false,
         };
         st.send(head.clone()).await;
         Ok(st)
     }
 
+    /// Hand `b` to the request; an upstream that takes none of it for `idle` has the request cut
+    /// (git's side then waits on the agent, which waits on upstream: bounded here).
     async fn send(&mut self, b: bytes::Bytes) {
         let Some(body) = &self.body else { return };
-        if !self.ended && !b.is_empty() && body.send(b).await.is_err() {
-            self.ended = true;
+        if self.ended || b.is_empty() {
+            return;
+        }
+        match tokio::time::timeout(self.idle, body.send(b)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => self.ended = true,
+            Err(_) => {
+                // The request ends here: dropped with its connection, before the pack's end.
+                self.ended = true;
+                self.gave_up = true;
+                self.body = None;
+                self.task.abort();
+            }
         }
     }
 
@@ -786,9 +836,14 @@ impl Streaming {
         }
     }
 
+    /// Not released yet, and not cut (by an upstream that stopped taking the body).
+    fn can_release(&self) -> bool {
+        !self.released && self.body.is_some()
+    }
+
     /// The pack is whole and the push allowed: the trailer, and the end of the body.
     async fn release(&mut self) {
-        if self.released {
+        if !self.can_release() {
             return;
         }
         let tail = std::mem::take(&mut self.tail).release();
@@ -802,6 +857,9 @@ impl Streaming {
     /// Released (if it was not yet), the answer.
     async fn finish(mut self) -> Result<(Result<Posted, AgentError>, u64), AgentError> {
         self.release().await;
+        if self.gave_up {
+            return Ok((Err(self.gave_up_error()), self.seen));
+        }
         let posted = self
             .task
             .await
@@ -811,9 +869,26 @@ impl Streaming {
 
     /// Abandon the push: the request ends in an error before the trailer, and its outcome is
     /// awaited (nothing landed: the server never had the whole pack).
-    async fn cut(self) {
-        drop(self.body);
-        let _ = self.task.await;
+    async fn cut(mut self) {
+        self.body = None;
+        // The request fails as hyper next polls its body; one that cannot even be written to
+        // any more is dropped after `idle`.
+        if tokio::time::timeout(self.idle, &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
+    }
+
+    fn gave_up_error(&self) -> AgentError {
+        AgentError::failed(
+            format!(
+                "gitgate: the server took none of the push for {} s (GITGATE_IO_TIMEOUT_SECS), so the agent cut it before the end of its pack: nothing was pushed",
+                self.idle.as_secs()
+            ),
+            128,
+        )
     }
 }
 
