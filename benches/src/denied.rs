@@ -171,6 +171,14 @@ pub fn denied_push(cfg: &Config) -> Section {
         Verdict::of(sh.median < 5.0),
     ));
     sec.rows.push(row(
+        "what the refusal adds: difference of medians vs the same git refused by a hook that only exits 1",
+        fmt_ms(sh.median - shb.median),
+        "—",
+        "—",
+        "< 5 ms",
+        Verdict::of(sh.median - shb.median < 5.0),
+    ));
+    sec.rows.push(row(
         "same, p99",
         fmt_ms(sh.p99),
         fmt_ms(shb.p99),

@@ -682,15 +682,13 @@ fn large_pushes_stream_upstream_and_land() {
     let (data, _) = c.finish();
     assert!(String::from_utf8_lossy(&data).contains("ok refs/heads/claude/big"));
     assert_eq!(fx.server_ref("refs/heads/claude/big"), newer);
-    // Both streamed (chunked, no Content-Length), each in one request, both landed.
+    // One request each; the new branch streamed (chunked, no Content-Length). The fast-forward
+    // does too when its leading commit is read before gix is through the pack, which
+    // a_streamed_push_cut_mid_pack_changes_nothing_upstream shows without depending on timing.
     let posts = fx.pack_posts();
     assert_eq!(posts.len(), 2, "{posts:?}");
-    assert!(
-        posts
-            .iter()
-            .all(|p| p.content_length.is_none() && p.status == 200),
-        "{posts:?}"
-    );
+    assert!(posts.iter().all(|p| p.status == 200), "{posts:?}");
+    assert_eq!(posts[1].content_length, None, "{posts:?}");
     assert_eq!(fx.last_push_audit(2)["outcome"], "landed");
 }
 
@@ -764,7 +762,7 @@ fn a_large_push_found_over_the_limit_only_at_its_last_bytes_is_not_applied() {
     );
     let mut c = Conn::open(&fx, "git-receive-pack");
     c.advert();
-    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&commands(Z, &new, "refs/heads/claude/edge"));
     c.send(&pack);
     let (data, _) = c.finish();
     let text = String::from_utf8_lossy(&data);
@@ -793,16 +791,16 @@ fn a_corrupt_large_pack_is_cut_before_its_end() {
     pack[at] ^= 0x40;
     let mut c = Conn::open(&fx, "git-receive-pack");
     c.advert();
-    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    // A new branch: nothing to confirm, so it streams once 1 MiB is in, whatever the timing.
+    c.send(&commands(Z, &new, "refs/heads/claude/corrupt"));
     c.send(&pack);
     let (data, _) = c.finish();
     let text = String::from_utf8_lossy(&data);
     assert!(
-        text.contains("ng refs/heads/claude/base gitgate: invalid pack"),
+        text.contains("ng refs/heads/claude/corrupt gitgate: invalid pack"),
         "{text}"
     );
     assert_eq!(fx.posts(), 1, "it had streamed");
-    assert_eq!(fx.server_ref("refs/heads/claude/base"), base);
     assert!(!fx.server_has(&new));
     fx.still_serves();
 }
@@ -853,7 +851,7 @@ fn a_server_that_stops_taking_a_streamed_push_is_given_up_on() {
     fx.server.set_stall_pushes(true);
     let mut c = Conn::open(&fx, "git-receive-pack");
     c.advert();
-    c.send(&commands(&base, &new, "refs/heads/claude/base"));
+    c.send(&commands(Z, &new, "refs/heads/claude/stall"));
     let sender = {
         let mut s = c.s.try_clone().unwrap();
         std::thread::spawn(move || {
@@ -869,7 +867,8 @@ fn a_server_that_stops_taking_a_streamed_push_is_given_up_on() {
     let (_, last) = c.finish();
     match last {
         Some(Frame::Error(e)) => assert!(
-            e.message.contains("took none of the push for 2 s (GITGATE_IO_TIMEOUT_SECS)")
+            e.message
+                .contains("took none of the push for 2 s (GITGATE_IO_TIMEOUT_SECS)")
                 && e.message.contains("nothing was pushed"),
             "{}\n{}\n{:?}",
             e.message,
@@ -879,6 +878,6 @@ fn a_server_that_stops_taking_a_streamed_push_is_given_up_on() {
         other => panic!("expected an error, got {other:?}"),
     }
     let _ = sender.join();
-    assert_eq!(fx.server_ref("refs/heads/claude/base"), base);
+    assert!(!fx.server_has(&new));
     assert_eq!(fx.last_push_audit(1)["outcome"], "not sent");
 }
