@@ -90,16 +90,17 @@ pub fn shim_overhead(cfg: &Config) -> Section {
     let mut sec = Section::new("1. Shim overhead on local git commands");
     let build = crate::shim_build();
     sec.notes.push(if build.is_static {
-        "the shim measured is the static (musl) build: no dynamic loader runs before it, so its \
-         extra exec costs ~0.25-0.3 ms on this VM; the glibc build (run.sh's fallback without the \
-         musl target) costs ~1 ms more per call than git alone, mostly ld.so loading libc and \
-         libgcc_s (compare with `--glibc-shim`)."
+        "the shim measured is the static (musl, static-pie) build: no dynamic loader runs before \
+         it, so its extra exec costs ~0.25 ms on this VM; the glibc build (run.sh's fallback \
+         without the musl target) costs ~0.85 ms, mostly ld.so loading libc and libgcc_s (compare \
+         with `--glibc-shim`). A non-PIE static build would save another ~0.02 ms; static-pie \
+         keeps address randomisation."
             .to_owned()
     } else {
         "the shim measured is the glibc (dynamically linked) build, run.sh's fallback when rustc \
-         has no musl target: its extra exec is mostly ld.so loading libc and libgcc_s (~1 ms on \
-         this VM); the static musl build that run.sh and the AI image install cuts that to \
-         ~0.25-0.3 ms (rustup target add x86_64-unknown-linux-musl)."
+         has no musl target: its extra exec is mostly ld.so loading libc and libgcc_s (~0.85 ms \
+         on this VM); the static musl build that run.sh and the AI image install cuts that to \
+         ~0.25 ms (rustup target add x86_64-unknown-linux-musl)."
             .to_owned()
     });
     let tmp = tempfile::Builder::new()
