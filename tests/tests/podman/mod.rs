@@ -297,6 +297,7 @@ pub fn unique() -> String {
     format!("{}-{nanos:x}", std::process::id())
 }
 
+
 pub fn assert_no_token(what: &str, text: &str, token: &str) {
     for form in token_forms(token) {
         assert!(!text.contains(&form), "token leaked in {what}: {text}");
