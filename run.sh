@@ -571,8 +571,20 @@ running_pid() {
 	printf '%s' "$pid"
 }
 
+# The static shim's target, the host's musl twin (x86_64-unknown-linux-gnu -> ...-linux-musl), on
+# stdout; status 0 when rustc has that target's standard library (rustup target add ...), 2 when it
+# does not, 1 when the host is not *-linux-gnu (then there is nothing to say).
+musl_target() {
+	local host sysroot
+	host=$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+	case $host in *-linux-gnu) ;; *) return 1 ;; esac
+	printf '%s' "${host%-gnu}-musl"
+	sysroot=$(rustc --print sysroot 2>/dev/null) || return 2
+	[ -d "$sysroot/lib/rustlib/${host%-gnu}-musl/lib" ] || return 2
+}
+
 native_binaries() {
-	local dir
+	local dir musl st
 	if [ -n "${GITGATE_BIN_DIR:-}" ]; then
 		dir=$(abspath "$GITGATE_BIN_DIR")
 		AGENT_BIN=$dir/gitgate-agent
@@ -580,20 +592,41 @@ native_binaries() {
 	else
 		dir=${CARGO_TARGET_DIR:-$ROOT/target}
 		dir=$(abspath "$dir")
+		AGENT_BIN=$dir/release/gitgate-agent
+		SHIM_BIN=''
 		# Always ask cargo: it is a no-op when the binaries are fresh, and it knows every input.
-		# The shim has its own size profile (panic=abort, fat LTO): target/shim/gitgate-shim.
+		# The shim has its own size profile (panic=abort, fat LTO). It is exec'd on every git call,
+		# so it is built static (musl: no dynamic loader, ~0.7 ms less per call) when rustc has the
+		# musl target: target/<arch>-unknown-linux-musl/shim/gitgate-shim; else the glibc build,
+		# target/shim/gitgate-shim.
 		if command -v cargo >/dev/null 2>&1; then
 			say "building gitgate-agent and gitgate-shim (cargo build --release / --profile shim)"
-			(cd "$ROOT" && cargo build --release -p gitgate-agent >&2 &&
-				cargo build --profile shim -p gitgate-shim >&2) ||
-				die "cargo build failed (see above)"
-		elif [ -x "$dir/release/gitgate-agent" ] && [ -x "$dir/shim/gitgate-shim" ]; then
-			warn "cargo not found; using the existing binaries in $dir (they may be stale)"
+			(cd "$ROOT" && cargo build --release -p gitgate-agent >&2) || die "cargo build failed (see above)"
+			musl=$(musl_target) && st=0 || st=$?
+			if [ "$st" = 0 ]; then
+				if (cd "$ROOT" && cargo build --profile shim -p gitgate-shim --target "$musl" >&2); then
+					SHIM_BIN=$dir/$musl/shim/gitgate-shim
+				else
+					warn "the static shim build (--target $musl) failed (see above); using the glibc build"
+				fi
+			elif [ "$st" = 2 ]; then
+				warn "rustc has no $musl target: the shim is built against glibc (~0.7 ms slower per git call); for the static one: rustup target add $musl"
+			fi
+			if [ -z "$SHIM_BIN" ]; then
+				(cd "$ROOT" && cargo build --profile shim -p gitgate-shim >&2) || die "cargo build failed (see above)"
+				SHIM_BIN=$dir/shim/gitgate-shim
+			fi
 		else
-			die "cargo not found and no binaries in $dir; install Rust (https://rustup.rs) or set GITGATE_BIN_DIR"
+			# No cargo: the binaries already built, the static shim first.
+			for SHIM_BIN in "$dir"/*-linux-musl/shim/gitgate-shim "$dir/shim/gitgate-shim"; do
+				[ ! -x "$SHIM_BIN" ] || break
+			done
+			if [ -x "$AGENT_BIN" ] && [ -x "$SHIM_BIN" ]; then
+				warn "cargo not found; using the existing binaries in $dir (they may be stale)"
+			else
+				die "cargo not found and no binaries in $dir; install Rust (https://rustup.rs) or set GITGATE_BIN_DIR"
+			fi
 		fi
-		AGENT_BIN=$dir/release/gitgate-agent
-		SHIM_BIN=$dir/shim/gitgate-shim
 	fi
 	[ -x "$AGENT_BIN" ] || die "missing $AGENT_BIN"
 	[ -x "$SHIM_BIN" ] || die "missing $SHIM_BIN"

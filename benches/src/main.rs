@@ -158,9 +158,11 @@ impl Config {
 
 fn usage() -> String {
     let mut s = String::from(
-        "usage: bench [--quick] [--write FILE] [--SETTING N ...] [FIGURE ...]\n\n\
-         Runs the gitgate benchmarks against target/release/gitgate-{agent,shim} (built first when run\n\
-         through cargo) and prints each figure next to its target. With no FIGURE, runs all.\n\n\
+        "usage: bench [--quick] [--glibc-shim] [--write FILE] [--SETTING N ...] [FIGURE ...]\n\n\
+         Runs the gitgate benchmarks against target/release/gitgate-agent and the shim as installed\n\
+         (the `shim` profile, static for the host's musl target when rustc has it, else glibc;\n\
+         --glibc-shim: the glibc build), built first when run through cargo, and prints each figure\n\
+         next to its target. With no FIGURE, runs all.\n\n\
          figures:\n",
     );
     for (k, d) in FIGURES {
@@ -184,6 +186,7 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    let glibc_shim = args.iter().any(|a| a == "--glibc-shim");
     let mut cfg = if quick {
         Config::quick()
     } else {
@@ -201,7 +204,7 @@ fn main() {
             *slot = v;
         };
         match a.as_str() {
-            "--quick" => {}
+            "--quick" | "--glibc-shim" => {}
             "--write" => {
                 write = Some(PathBuf::from(it.next().unwrap_or_else(|| {
                     eprintln!("bench: --write needs a file");
@@ -233,7 +236,7 @@ fn main() {
             "--serve" => {
                 let mut secs = 0;
                 num(&mut secs);
-                prepare_binaries();
+                prepare_binaries(glibc_shim);
                 transfer::serve(secs as u64);
                 return;
             }
@@ -255,7 +258,7 @@ fn main() {
     cfg.transfer_runs = cfg.transfer_runs.max(1);
     let want = |f: &str| figs.is_empty() || figs.iter().any(|x| x == f);
 
-    let build_warning = prepare_binaries();
+    let build_warning = prepare_binaries(glibc_shim);
 
     let mut sections: Vec<Section> = Vec::new();
     let mut start_load = report::loadavg();
@@ -319,56 +322,120 @@ fn main() {
     }
 }
 
+/// The shim build the figures measure, for the notes of figures 1 and 3: set once by
+/// [`prepare_binaries`].
+static SHIM_BUILD: std::sync::OnceLock<ShimBuild> = std::sync::OnceLock::new();
+
+#[derive(Clone, Debug)]
+pub struct ShimBuild {
+    /// Path under the target directory, e.g. `target/x86_64-unknown-linux-musl/shim/gitgate-shim`.
+    pub path: String,
+    /// True for the static (musl) build, false for the glibc (dynamically linked) one.
+    pub is_static: bool,
+}
+
+impl ShimBuild {
+    /// One phrase for the figures' notes.
+    pub fn describe(&self) -> String {
+        if self.is_static {
+            format!(
+                "{} (static musl build, as run.sh --native and the AI image install it)",
+                self.path
+            )
+        } else {
+            format!(
+                "{} (glibc, dynamically linked: the fallback when rustc has no musl target)",
+                self.path
+            )
+        }
+    }
+}
+
+pub fn shim_build() -> ShimBuild {
+    SHIM_BUILD.get().cloned().unwrap_or(ShimBuild {
+        path: "target/shim/gitgate-shim".into(),
+        is_static: false,
+    })
+}
+
+/// The host's musl twin (`x86_64-unknown-linux-gnu` → `x86_64-unknown-linux-musl`) when rustc
+/// has its standard library (`rustup target add …`), the same test as run.sh's `musl_target`.
+fn musl_target() -> Option<String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let vv = Command::new(&rustc).arg("-vV").output().ok()?;
+    let host = String::from_utf8_lossy(&vv.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))?;
+    let musl = format!("{}-linux-musl", host.strip_suffix("-linux-gnu")?);
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    sysroot
+        .join("lib/rustlib")
+        .join(&musl)
+        .join("lib")
+        .is_dir()
+        .then_some(musl)
+}
+
 /// Point the e2e harness at the release binaries next to this executable, building them first
-/// when we run under cargo (a no-op when they are up to date).
-fn prepare_binaries() -> Option<String> {
+/// when we run under cargo (a no-op when they are up to date). The shim is the one users run:
+/// the `shim` profile, static (musl) when rustc has that target, else glibc; `glibc_shim`
+/// forces the glibc build (to compare the two).
+fn prepare_binaries(glibc_shim: bool) -> Option<String> {
     let mut warning = None;
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe.parent().expect("bin dir").to_path_buf();
+    let target = dir.parent().map(PathBuf::from);
+    let musl = if glibc_shim { None } else { musl_target() };
+    // (path under the target dir, static?) of the shim to measure, when built or found.
+    let mut shim: Option<(PathBuf, bool)> = None;
     if let Ok(cargo) = std::env::var("CARGO") {
         let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
-        let mut c = Command::new(cargo);
-        c.args([
-            "build",
-            "-q",
-            "--manifest-path",
-            manifest,
-            "-p",
-            "gitgate-agent",
-            "-p",
-            "gitgate-shim",
-        ]);
-        if dir.file_name().and_then(|n| n.to_str()) == Some("release") {
-            c.arg("--release");
-        }
-        if let Some(target) = dir.parent() {
-            c.env("CARGO_TARGET_DIR", target);
-        }
-        let mut st = c.status().expect("run cargo build");
-        if st.success() {
-            // The shim as installed (run.sh, Containerfile.claude): its own size profile.
-            let mut s = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            s.args([
-                "build",
-                "-q",
-                "--manifest-path",
-                manifest,
-                "--profile",
-                "shim",
-                "-p",
-                "gitgate-shim",
-            ]);
-            if let Some(target) = dir.parent() {
-                s.env("CARGO_TARGET_DIR", target);
+        let build = |args: &[&str]| {
+            let mut c = Command::new(&cargo);
+            c.args(["build", "-q", "--manifest-path", manifest])
+                .args(args);
+            if let Some(target) = &target {
+                c.env("CARGO_TARGET_DIR", target);
             }
-            st = s.status().expect("run cargo build --profile shim");
+            c.status().map(|s| s.success()).unwrap_or(false)
+        };
+        let release = dir.file_name().and_then(|n| n.to_str()) == Some("release");
+        let mut ok = build(if release {
+            &["-p", "gitgate-agent", "-p", "gitgate-shim", "--release"]
+        } else {
+            &["-p", "gitgate-agent", "-p", "gitgate-shim"]
+        });
+        if ok {
+            if let Some(t) = &musl {
+                if build(&["--profile", "shim", "-p", "gitgate-shim", "--target", t]) {
+                    shim = Some((PathBuf::from(t).join("shim/gitgate-shim"), true));
+                } else {
+                    eprintln!(
+                        "bench: warning: the static shim build (--target {t}) failed; measuring the glibc build"
+                    );
+                }
+            } else if !glibc_shim {
+                eprintln!(
+                    "bench: warning: rustc has no musl target for this host; measuring the glibc \
+                     shim (rustup target add x86_64-unknown-linux-musl for the static one)"
+                );
+            }
+            if shim.is_none() {
+                ok = build(&["--profile", "shim", "-p", "gitgate-shim"]);
+                shim = Some((PathBuf::from("shim/gitgate-shim"), false));
+            }
         }
-        if !st.success() {
+        if !ok {
             let w = "building gitgate-agent and gitgate-shim from the working tree failed; \
                      the figures below use the binaries already in the target directory"
                 .to_owned();
             eprintln!("bench: warning: {w}");
             warning = Some(w);
+            shim = None;
         }
     }
     for b in ["gitgate-agent", "gitgate-shim"] {
@@ -389,21 +456,40 @@ fn prepare_binaries() -> Option<String> {
     // The harness takes both binaries from one directory: link the release agent and the
     // size-profile shim (what users run) side by side.
     let mut bin_dir = dir.clone();
-    if let Some(target) = dir.parent() {
-        let shim = target.join("shim").join("gitgate-shim");
-        if shim.is_file() {
+    if let Some(target) = &target {
+        if shim.is_none() {
+            // Not built here: the ones already in the target directory, static first.
+            let mut found: Vec<(PathBuf, bool)> = Vec::new();
+            if let Some(t) = &musl {
+                found.push((PathBuf::from(t).join("shim/gitgate-shim"), true));
+            }
+            found.push((PathBuf::from("shim/gitgate-shim"), false));
+            shim = found.into_iter().find(|(p, _)| target.join(p).is_file());
+        }
+        if let Some((rel, is_static)) = &shim {
             bin_dir = target.join("bench-bin");
             let _ = std::fs::create_dir_all(&bin_dir);
             for (name, from) in [
                 ("gitgate-agent", dir.join("gitgate-agent")),
-                ("gitgate-shim", shim),
+                ("gitgate-shim", target.join(rel)),
             ] {
                 let link = bin_dir.join(name);
                 let _ = std::fs::remove_file(&link);
                 let _ = std::os::unix::fs::symlink(from, &link);
             }
+            let _ = SHIM_BUILD.set(ShimBuild {
+                path: format!("target/{}", rel.display()),
+                is_static: *is_static,
+            });
         }
     }
+    if SHIM_BUILD.get().is_none() {
+        let _ = SHIM_BUILD.set(ShimBuild {
+            path: format!("{}/gitgate-shim", dir.display()),
+            is_static: false,
+        });
+    }
+    eprintln!("bench: shim measured: {}", shim_build().describe());
     // Single-threaded at this point: nothing else reads the environment concurrently.
     std::env::set_var("GITGATE_BIN_DIR", &bin_dir);
     warning

@@ -311,4 +311,80 @@ run_native "$ND2" -- --native --stop
 [ "$RC" = 0 ] && contains "$ERR" "agent stopped"
 check "... and --native --stop stops that agent" $? "exit $RC" "$ERR"
 
+
+# --- Building with cargo (stub cargo and rustc): the static (musl) shim when rustc has the target --
+CARGOBIN=$TMP_ROOT/cargobin
+mkdir -p "$CARGOBIN" "$TMP_ROOT/sysroot-musl/lib/rustlib/x86_64-unknown-linux-musl/lib" "$TMP_ROOT/sysroot-gnu/lib"
+cat >"$CARGOBIN/cargo" <<'STUB'
+#!/bin/sh
+# Stub cargo: logs its argv, "builds" by copying the stub binaries where cargo would put them.
+echo "cargo $*" >>"$STUB_CARGO_LOG"
+t=$CARGO_TARGET_DIR
+case " $* " in
+*" -p gitgate-agent "*) mkdir -p "$t/release" && cp "$STUB_SRC/gitgate-agent" "$t/release/" ;;
+*" --target "*)
+	if [ -n "${STUB_MUSL_FAIL:-}" ]; then
+		echo "error[E0463]: can't find crate for core (stub)" >&2
+		exit 101
+	fi
+	tt=${*##*--target }
+	tt=${tt%% *}
+	mkdir -p "$t/$tt/shim" && cp "$STUB_SRC/gitgate-shim" "$t/$tt/shim/"
+	;;
+*) mkdir -p "$t/shim" && cp "$STUB_SRC/gitgate-shim" "$t/shim/" ;;
+esac
+STUB
+cat >"$CARGOBIN/rustc" <<'STUB'
+#!/bin/sh
+case $1 in
+-vV) printf 'rustc 1.95.0 (stub)\nhost: x86_64-unknown-linux-gnu\n' ;;
+--print) echo "$STUB_SYSROOT" ;;
+*) exit 1 ;;
+esac
+STUB
+chmod +x "$CARGOBIN/cargo" "$CARGOBIN/rustc"
+# run_built ND TARGET_DIR SYSROOT [VAR=VALUE...]: run.sh --native building with the stub cargo.
+run_built() {
+	local nd=$1 t=$2 sysroot=$3
+	shift 3
+	STARTED+=("$nd")
+	run_native "$nd" GITGATE_BIN_DIR= PATH="$CARGOBIN:$SYSBIN" CARGO_TARGET_DIR="$t" STUB_SRC="$STUBBIN" \
+		STUB_CARGO_LOG="$t.cargo" STUB_SYSROOT="$TMP_ROOT/$sysroot" "$@" -- --native
+}
+T=$TMP_ROOT/t-musl
+run_built "$TMP_ROOT/nd-musl" "$T" sysroot-musl
+[ "$RC" = 0 ] && [ "$(readlink "$TMP_ROOT/nd-musl/bin/git")" = "$T/x86_64-unknown-linux-musl/shim/gitgate-shim" ] &&
+	grep -qx 'cargo build --profile shim -p gitgate-shim --target x86_64-unknown-linux-musl' "$T.cargo" &&
+	! grep -qx 'cargo build --profile shim -p gitgate-shim' "$T.cargo" && ! contains "$ERR" "glibc"
+check "--native builds the static shim (--target x86_64-unknown-linux-musl) when rustc has the target, and links it" $? \
+	"exit $RC" "$ERR" "$(cat "$T.cargo")" "$(ls -l "$TMP_ROOT/nd-musl/bin")"
+run_native "$TMP_ROOT/nd-musl" -- --native --stop
+
+T=$TMP_ROOT/t-gnu
+run_built "$TMP_ROOT/nd-gnu" "$T" sysroot-gnu
+[ "$RC" = 0 ] && [ "$(readlink "$TMP_ROOT/nd-gnu/bin/git")" = "$T/shim/gitgate-shim" ] &&
+	! grep -q -- '--target' "$T.cargo" &&
+	[ "$(printf '%s\n' "$ERR" | grep -c 'warning: .*rustup target add x86_64-unknown-linux-musl')" = 1 ]
+check "--native without the musl target: the glibc shim, with a one-line warning naming the rustup command" $? \
+	"exit $RC" "$ERR" "$(cat "$T.cargo")"
+run_native "$TMP_ROOT/nd-gnu" -- --native --stop
+
+T=$TMP_ROOT/t-fail
+run_built "$TMP_ROOT/nd-fail" "$T" sysroot-musl STUB_MUSL_FAIL=1
+[ "$RC" = 0 ] && [ "$(readlink "$TMP_ROOT/nd-fail/bin/git")" = "$T/shim/gitgate-shim" ] &&
+	contains "$ERR" "warning: the static shim build (--target x86_64-unknown-linux-musl) failed" &&
+	grep -qx 'cargo build --profile shim -p gitgate-shim' "$T.cargo"
+check "--native when the static shim build fails: falls back to the glibc build with a warning" $? \
+	"exit $RC" "$ERR" "$(cat "$T.cargo")"
+run_native "$TMP_ROOT/nd-fail" -- --native --stop
+
+# No cargo on PATH: the binaries already built, the static shim preferred.
+STARTED+=("$TMP_ROOT/nd-nocargo")
+run_native "$TMP_ROOT/nd-nocargo" GITGATE_BIN_DIR= CARGO_TARGET_DIR="$TMP_ROOT/t-musl" -- --native
+[ "$RC" = 0 ] && contains "$ERR" "cargo not found; using the existing binaries" &&
+	[ "$(readlink "$TMP_ROOT/nd-nocargo/bin/git")" = "$TMP_ROOT/t-musl/x86_64-unknown-linux-musl/shim/gitgate-shim" ]
+check "--native without cargo: uses the built binaries, the static shim first" $? "exit $RC" "$ERR" \
+	"$(ls -l "$TMP_ROOT/nd-nocargo/bin" 2>&1)"
+run_native "$TMP_ROOT/nd-nocargo" -- --native --stop
+
 finish
