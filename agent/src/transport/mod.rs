@@ -12,6 +12,7 @@ mod leading;
 mod pack;
 mod pkt;
 mod receive;
+mod stream;
 mod upload;
 
 use crate::error::AgentError;

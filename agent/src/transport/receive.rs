@@ -2,7 +2,9 @@
 //! git's commands are read and every one is checked before anything goes upstream; the pack is
 //! spooled and parsed for ancestry. Refused → the pack is drained, upstream receive-pack is never
 //! contacted and git gets a report-status with `ng` for every ref (all or nothing). Allowed → the
-//! commands and the original pack bytes go upstream unchanged and the answer streams back.
+//! commands and the original pack bytes go upstream unchanged and the answer streams back. A
+//! pack over 1 MiB whose refs are all decided early (new branches; fast-forwards confirmed from
+//! the pack's leading commits, leading.rs) streams upstream while it arrives (stream.rs).
 //!
 //! GitHub App mode: a 401 to the advertisement GET or to the receive-pack POST gets one refresh
 //! (shared with the gateway, single-flight) and one retry. A 401 is the server refusing the
@@ -20,6 +22,7 @@ use super::http::{self, status_error};
 use super::leading;
 use super::pack::{self, Ingested, PackError};
 use super::pkt::{self, Pkt};
+use super::stream::{BodyState, Streaming, MAX_EARLY_BUFFER, STREAM_ABOVE};
 use super::upload::send_scanned;
 use super::{protocol_error, Input, Upstream};
 use crate::error::AgentError;
@@ -705,7 +708,7 @@ pub async fn run(
 /// instead of the 401. Like git's remote-curl (probe_rpc), a flush-only request settles
 /// authentication first (one refresh and retry); receive-pack given no command changes nothing.
 /// With a personal token the advertisement just authenticated the same token: no probe.
-async fn probe_auth(
+pub(super) async fn probe_auth(
     state: &AgentState,
     client: &reqwest::Client,
     shown_url: &str,
@@ -726,242 +729,6 @@ async fn probe_auth(
     }
     super::upload::read_bounded(resp, 64 * 1024, shown_url).await?;
     Ok(())
-}
-
-/// Pack bytes held in memory while the leading commits are read; a push not decided by then
-/// waits for its whole pack.
-const MAX_EARLY_BUFFER: usize = 8 * 1024 * 1024;
-/// A push streams once this much of its pack is in (smaller ones are sent whole, after checks).
-const STREAM_ABOVE: usize = 1024 * 1024;
-/// The pack's trailer: the checksum over all that precedes it. receive-pack (index-pack or
-/// unpack-objects) applies nothing from a pack it has not read to its end and verified.
-const TRAILER: usize = 20;
-
-/// A push whose pack goes upstream while it arrives from git. Everything that decides the push
-/// was checked before the request started (every command, and every claimed fast-forward from the
-/// pack's leading commits), so upstream is only contacted for a push that is allowed. The last
-/// `TRAILER` bytes received are always held back: they go, and the request ends, only once
-/// gix-pack has read the whole pack, its checksum matched and it is within GITGATE_MAX_PUSH_BYTES
-/// (`Forwarded::PackRead`, while gix goes on to index it). Anything before that (git vanished or
-/// stalled, a bad or oversized pack) cuts the request first: the server never has the whole pack,
-/// and receive-pack applies nothing. (A client that sends bytes after its pack may have gix's
-/// read-ahead forward the real checksum early; that decides nothing: the refs were decided first.)
-struct Streaming {
-    /// `None` once released (the body ended) or cut.
-    body: Option<tokio::sync::mpsc::Sender<bytes::Bytes>>,
-    /// The trailer was sent and the body ended.
-    released: bool,
-    /// The last bytes of the pack received, not sent yet.
-    tail: HeldBack,
-    /// Set when the body may end normally (after the trailer).
-    complete: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// The request ended (answered or failed) before the body did.
-    ended: bool,
-    task: tokio::task::JoinHandle<Result<Posted, AgentError>>,
-    seen: u64,
-    /// Longest wait for upstream to take more of the body (GITGATE_IO_TIMEOUT_SECS).
-    idle: Duration,
-    /// Upstream took nothing for `idle`: the request was dropped.
-    gave_up: bool,
-}
-
-impl Streaming {
-    async fn start(
-        state: &AgentState,
-        client: &reqwest::Client,
-        shown_url: &str,
-        post_url: &str,
-        head: &bytes::Bytes,
-        ctx: PostCtx,
-        body_state: tokio::sync::watch::Sender<BodyState>,
-    ) -> Result<Streaming, AgentError> {
-        probe_auth(state, client, shown_url, post_url).await?;
-        let client = http::streaming_client(&state.settings()).map_err(AgentError::Internal)?;
-        let (auth, seen) =
-            http::auth_versioned(&state.token).ok_or_else(|| http::no_token(state))?;
-        let (body, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
-        let complete = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let post = client
-            .post(post_url)
-            .header(AUTHORIZATION, auth)
-            .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
-            .header(ACCEPT, "application/x-git-receive-pack-result")
-            .body(reqwest::Body::wrap_stream(streamed_body(
-                rx,
-                complete.clone(),
-                ctx.sent_all.clone(),
-                body_state,
-            )));
-        let idle = ctx.idle.unwrap_or(Duration::from_secs(60));
-        let task = tokio::spawn(post_task(post, ctx));
-        let mut st = Streaming {
-            body: Some(body),
-            released: false,
-            tail: HeldBack::default(),
-            complete,
-            ended: false,
-            task,
-            seen,
-            idle,
-            gave_up: false,
-        };
-        st.send(head.clone()).await;
-        Ok(st)
-    }
-
-    /// Hand `b` to the request; an upstream that takes none of it for `idle` has the request cut
-    /// (git's side then waits on the agent, which waits on upstream: bounded here).
-    async fn send(&mut self, b: bytes::Bytes) {
-        let Some(body) = &self.body else { return };
-        if self.ended || b.is_empty() {
-            return;
-        }
-        match tokio::time::timeout(self.idle, body.send(b)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => self.ended = true,
-            Err(_) => {
-                // The request ends here: dropped with its connection, before the pack's end.
-                self.ended = true;
-                self.gave_up = true;
-                self.body = None;
-                self.task.abort();
-            }
-        }
-    }
-
-    /// More of the pack: all but the last `TRAILER` bytes received so far go upstream.
-    async fn push(&mut self, b: bytes::Bytes) {
-        for piece in self.tail.take_in(b) {
-            self.send(piece).await;
-        }
-    }
-
-    /// Not released yet, and not cut (by an upstream that stopped taking the body).
-    fn can_release(&self) -> bool {
-        !self.released && self.body.is_some()
-    }
-
-    /// The pack is whole and the push allowed: the trailer, and the end of the body.
-    async fn release(&mut self) {
-        if !self.can_release() {
-            return;
-        }
-        let tail = std::mem::take(&mut self.tail).release();
-        self.send(tail).await;
-        self.complete
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        self.body = None;
-        self.released = true;
-    }
-
-    /// Released (if it was not yet), the answer.
-    async fn finish(mut self) -> Result<(Result<Posted, AgentError>, u64), AgentError> {
-        self.release().await;
-        if self.gave_up {
-            return Ok((Err(self.gave_up_error()), self.seen));
-        }
-        let posted = self
-            .task
-            .await
-            .map_err(|e| AgentError::Internal(format!("push task failed: {e}")))?;
-        Ok((posted, self.seen))
-    }
-
-    /// Abandon the push: the request ends in an error before the trailer, and its outcome is
-    /// awaited (nothing landed: the server never had the whole pack).
-    async fn cut(mut self) {
-        self.body = None;
-        // The request fails as hyper next polls its body; one that cannot even be written to
-        // any more is dropped after `idle`.
-        if tokio::time::timeout(self.idle, &mut self.task)
-            .await
-            .is_err()
-        {
-            self.task.abort();
-        }
-    }
-
-    fn gave_up_error(&self) -> AgentError {
-        AgentError::failed(
-            format!(
-                "gitgate: the server took none of the push for {} s (GITGATE_IO_TIMEOUT_SECS), so the agent cut it before the end of its pack: nothing was pushed",
-                self.idle.as_secs()
-            ),
-            128,
-        )
-    }
-}
-
-/// The last `TRAILER` bytes of what was received: everything before them may go on.
-#[derive(Default)]
-struct HeldBack(Vec<u8>);
-
-impl HeldBack {
-    /// Take in `b`; returns what may go on now, in order (possibly empty pieces).
-    fn take_in(&mut self, b: bytes::Bytes) -> [bytes::Bytes; 2] {
-        if b.len() >= TRAILER {
-            let older = std::mem::replace(&mut self.0, b[b.len() - TRAILER..].to_vec());
-            [older.into(), b.slice(..b.len() - TRAILER)]
-        } else {
-            self.0.extend_from_slice(&b);
-            let keep = self.0.split_off(self.0.len().saturating_sub(TRAILER));
-            [
-                std::mem::replace(&mut self.0, keep).into(),
-                bytes::Bytes::new(),
-            ]
-        }
-    }
-
-    /// What was held back (once the push is allowed to complete).
-    fn release(self) -> bytes::Bytes {
-        self.0.into()
-    }
-}
-
-/// Where the body of a streamed push is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyState {
-    Streaming,
-    /// Every byte, the pack's trailer last, was handed to the connection.
-    Complete,
-    /// Ended in an error before the trailer: the server never had the whole pack.
-    Cut,
-}
-
-/// The body of a streamed push: what arrives on `rx`; if the sender goes away before `complete`
-/// is set, the body fails (the request is cut, it never ends normally).
-fn streamed_body(
-    rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
-    complete: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    sent_all: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    body_state: tokio::sync::watch::Sender<BodyState>,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
-    let body_state = std::sync::Arc::new(body_state);
-    futures_util::stream::unfold(Some(rx), move |rx| {
-        let complete = complete.clone();
-        let sent_all = sent_all.clone();
-        let body_state = body_state.clone();
-        async move {
-            let mut rx = rx?;
-            match rx.recv().await {
-                Some(b) => Some((Ok(b), Some(rx))),
-                None if complete.load(std::sync::atomic::Ordering::SeqCst) => {
-                    sent_all.store(true, std::sync::atomic::Ordering::SeqCst);
-                    let _ = body_state.send(BodyState::Complete);
-                    None
-                }
-                None => {
-                    let _ = body_state.send(BodyState::Cut);
-                    Some((
-                        Err(std::io::Error::other(
-                            "gitgate: push cut before the end of its pack",
-                        )),
-                        None,
-                    ))
-                }
-            }
-        }
-    })
 }
 
 /// Commands and push options (in memory), then the spooled pack, as one request body of
@@ -1015,7 +782,7 @@ fn spooled_body(
     })
 }
 
-struct PostCtx {
+pub(super) struct PostCtx {
     out: crate::session::Output,
     scanner: Option<crate::redact::StreamScanner>,
     redactor: crate::redact::Redactor,
@@ -1026,15 +793,15 @@ struct PostCtx {
     audit: std::sync::Arc<crate::session::AuditNote>,
     keep: std::sync::Arc<Option<Ingested>>,
     /// The whole body was handed to the connection.
-    sent_all: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub(super) sent_all: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// A streamed push (its client has no read timeout): where its body is. The answer counts
     /// only once the body is complete (a server may answer its headers at once); it must start
     /// within `idle` of that, and never pause longer.
     body_state: Option<tokio::sync::watch::Receiver<BodyState>>,
-    idle: Option<Duration>,
+    pub(super) idle: Option<Duration>,
 }
 
-enum Posted {
+pub(super) enum Posted {
     /// The server's answer was forwarded to git (this many bytes).
     Answered(u64),
     /// 401 before anything was forwarded: the scanner, unused, for a retry.
@@ -1042,7 +809,10 @@ enum Posted {
 }
 
 /// One receive-pack POST, run to the end even if the client goes away.
-async fn post_task(post: reqwest::RequestBuilder, cx: PostCtx) -> Result<Posted, AgentError> {
+pub(super) async fn post_task(
+    post: reqwest::RequestBuilder,
+    cx: PostCtx,
+) -> Result<Posted, AgentError> {
     use crate::session::Outcome;
     let PostCtx {
         out,
@@ -1226,27 +996,6 @@ mod tests {
         let body = spooled_body(head.clone(), None, 4, sent.clone());
         assert_eq!(body.collect::<Vec<_>>().await.len(), 1);
         assert!(sent.load(Ordering::SeqCst));
-    }
-
-    #[test]
-    fn a_streamed_body_never_carries_the_last_20_bytes_before_release() {
-        let pack: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
-        for piece in [1usize, 3, 19, 20, 21, 64, 4999, 5000] {
-            let mut held = HeldBack::default();
-            let mut out = Vec::new();
-            for part in pack.chunks(piece) {
-                for p in held.take_in(bytes::Bytes::copy_from_slice(part)) {
-                    out.extend_from_slice(&p);
-                }
-                // Always exactly what came in, minus the last (up to) 20 bytes.
-                let seen = out.len() + held.0.len();
-                assert_eq!(&out[..], &pack[..seen.saturating_sub(20).max(out.len())]);
-                assert!(held.0.len() <= 20 && (seen < 20 || held.0.len() == 20));
-            }
-            assert_eq!(out.len(), pack.len() - 20, "piece {piece}");
-            out.extend_from_slice(&held.release());
-            assert_eq!(out, pack, "piece {piece}");
-        }
     }
 
     #[test]
