@@ -110,6 +110,16 @@ impl Conn {
 }
 
 impl Fx {
+    /// A push spoken on the raw socket: the advertisement, `cmds`, `pack`, then what came back
+    /// (as text) and the final frame.
+    fn push_raw(&self, cmds: &[u8], pack: &[u8]) -> (String, Option<Frame>) {
+        let mut c = Conn::open(self, "git-receive-pack");
+        c.advert();
+        c.send(cmds);
+        c.send(pack);
+        let (data, last) = c.finish();
+        (String::from_utf8_lossy(&data).into_owned(), last)
+    }
     fn head(&self) -> String {
         git(self.seed.path(), &["rev-parse", "HEAD"])
     }
@@ -234,16 +244,8 @@ fn truncated_and_garbage_packs_never_reach_upstream() {
     assert_eq!(fx.posts(), 0);
     fx.still_serves();
     // the real pack, complete: it goes through
-    let mut c = Conn::open(&fx, "git-receive-pack");
-    c.advert();
-    c.send(&commands(&base, &new, "refs/heads/claude/base"));
-    c.send(&pack);
-    let (data, last) = c.finish();
-    assert!(
-        String::from_utf8_lossy(&data).contains("ok refs/heads/claude/base"),
-        "{}",
-        String::from_utf8_lossy(&data)
-    );
+    let (text, last) = fx.push_raw(&commands(&base, &new, "refs/heads/claude/base"), &pack);
+    assert!(text.contains("ok refs/heads/claude/base"), "{}", text);
     assert!(matches!(last, Some(Frame::Exit(e)) if e.code == 0));
     assert_eq!(fx.posts(), 1);
 }
@@ -259,12 +261,7 @@ fn a_pack_over_the_limit_is_refused() {
     let new = fx.commit("big2.txt");
     let pack = fx.pack_of(&format!("{new}\n^{base}"));
     assert!(pack.len() > 8192);
-    let mut c = Conn::open(&fx, "git-receive-pack");
-    c.advert();
-    c.send(&commands(&base, &new, "refs/heads/claude/base"));
-    c.send(&pack);
-    let (data, last) = c.finish();
-    let text = String::from_utf8_lossy(&data);
+    let (text, last) = fx.push_raw(&commands(&base, &new, "refs/heads/claude/base"), &pack);
     assert!(
         text.contains("larger than 4096 bytes (GITGATE_MAX_PUSH_BYTES)"),
         "{text}"
@@ -335,12 +332,7 @@ fn a_100k_commit_chain_is_walked_without_blowing_the_stack() {
     assert!(child.wait().unwrap().success());
     let tip = git(fx.seed.path(), &["rev-parse", "chain"]);
     let pack = fx.pack_of(&format!("{tip}\n^{base}"));
-    let mut c = Conn::open(&fx, "git-receive-pack");
-    c.advert();
-    c.send(&commands(&base, &tip, "refs/heads/claude/base"));
-    c.send(&pack);
-    let (data, last) = c.finish();
-    let text = String::from_utf8_lossy(&data);
+    let (text, last) = fx.push_raw(&commands(&base, &tip, "refs/heads/claude/base"), &pack);
     assert!(
         text.contains("ok refs/heads/claude/base"),
         "{text}\n{}",
@@ -353,12 +345,8 @@ fn a_100k_commit_chain_is_walked_without_blowing_the_stack() {
         &["commit-tree", "-m", "x", &format!("{base}^{{tree}}")],
     );
     let pack = fx.pack_of(&format!("{other}\n^{base}"));
-    let mut c = Conn::open(&fx, "git-receive-pack");
-    c.advert();
-    c.send(&commands(&tip, &other, "refs/heads/claude/base"));
-    c.send(&pack);
-    let (data, _) = c.finish();
-    assert!(String::from_utf8_lossy(&data).contains("(ALLOW_FORCE_PUSH)"));
+    let (text, _) = fx.push_raw(&commands(&tip, &other, "refs/heads/claude/base"), &pack);
+    assert!(text.contains("(ALLOW_FORCE_PUSH)"));
     assert_eq!(fx.posts(), 1);
     let _ = (&fx.token, Z, PathBuf::new(), Path::new("/"));
 }
@@ -541,19 +529,14 @@ fn a_pack_with_a_30000_level_tree_does_not_hurt_the_agent() {
     let id = handmade::hex(&commit);
     assert_eq!(git(check.path(), &["cat-file", "-t", &id]), "commit");
 
-    let mut c = Conn::open(&fx, "git-receive-pack");
-    c.advert();
-    c.send(&commands(Z, &id, "refs/heads/claude/deep"));
-    c.send(&pack);
-    let (data, last) = c.finish();
+    let (text, last) = fx.push_raw(&commands(Z, &id, "refs/heads/claude/deep"), &pack);
     // whatever upstream makes of it, the agent relays an answer, stays up and serves others
     assert!(
         matches!(last, Some(Frame::Exit(_)) | Some(Frame::Error(_))),
         "{last:?} {}",
-        String::from_utf8_lossy(&data)
+        text
     );
     // what git reports is what the server did (git 2.39's receive-pack takes it)
-    let text = String::from_utf8_lossy(&data);
     let on_server = std::process::Command::new("git")
         .args(["rev-parse", "-q", "--verify", "refs/heads/claude/deep"])
         .current_dir(fx._srv.path().join("acme/app.git"))
@@ -660,12 +643,7 @@ fn large_pushes_stream_upstream_and_land() {
     let new = fx.big_commit("big1.bin", 1);
     let pack = fx.pack_of(&format!("{new}\n^{base}"));
     assert!(pack.len() > BIG);
-    let mut c = Conn::open(&fx, "git-receive-pack");
-    c.advert();
-    c.send(&commands(&base, &new, "refs/heads/claude/base"));
-    c.send(&pack);
-    let (data, last) = c.finish();
-    let text = String::from_utf8_lossy(&data);
+    let (text, last) = fx.push_raw(&commands(&base, &new, "refs/heads/claude/base"), &pack);
     assert!(text.contains("ok refs/heads/claude/base"), "{text}");
     assert!(
         matches!(last, Some(Frame::Exit(ref e)) if e.code == 0),
@@ -675,12 +653,8 @@ fn large_pushes_stream_upstream_and_land() {
     // A new branch: nothing to confirm.
     let newer = fx.big_commit("big2.bin", 2);
     let pack = fx.pack_of(&format!("{newer}\n^{new}"));
-    let mut c = Conn::open(&fx, "git-receive-pack");
-    c.advert();
-    c.send(&commands(Z, &newer, "refs/heads/claude/big"));
-    c.send(&pack);
-    let (data, _) = c.finish();
-    assert!(String::from_utf8_lossy(&data).contains("ok refs/heads/claude/big"));
+    let (text, _) = fx.push_raw(&commands(Z, &newer, "refs/heads/claude/big"), &pack);
+    assert!(text.contains("ok refs/heads/claude/big"));
     assert_eq!(fx.server_ref("refs/heads/claude/big"), newer);
     // One request each; the new branch streamed (chunked, no Content-Length). The fast-forward
     // does too when its leading commit is read before gix is through the pack, which
@@ -725,12 +699,7 @@ fn a_large_push_over_the_limit_is_cut_before_its_end() {
     let base = fx.head();
     let new = fx.big_commit("limit.bin", 4);
     let pack = fx.pack_of(&format!("{new}\n^{base}"));
-    let mut c = Conn::open(&fx, "git-receive-pack");
-    c.advert();
-    c.send(&commands(&base, &new, "refs/heads/claude/base"));
-    c.send(&pack);
-    let (data, last) = c.finish();
-    let text = String::from_utf8_lossy(&data);
+    let (text, last) = fx.push_raw(&commands(&base, &new, "refs/heads/claude/base"), &pack);
     assert!(
         text.contains("ng refs/heads/claude/base gitgate: the push is larger than 2097152 bytes (GITGATE_MAX_PUSH_BYTES)"),
         "{text}"
@@ -760,12 +729,7 @@ fn a_large_push_found_over_the_limit_only_at_its_last_bytes_is_not_applied() {
         pack.len().to_string(),
         (limit.parse::<usize>().unwrap() + 10).to_string()
     );
-    let mut c = Conn::open(&fx, "git-receive-pack");
-    c.advert();
-    c.send(&commands(Z, &new, "refs/heads/claude/edge"));
-    c.send(&pack);
-    let (data, _) = c.finish();
-    let text = String::from_utf8_lossy(&data);
+    let (text, _) = fx.push_raw(&commands(Z, &new, "refs/heads/claude/edge"), &pack);
     assert!(
         text.contains(&format!(
             "larger than {limit} bytes (GITGATE_MAX_PUSH_BYTES)"
@@ -789,13 +753,8 @@ fn a_corrupt_large_pack_is_cut_before_its_end() {
     // One flipped byte inside the big blob's data, past the point where the push streams.
     let at = pack.len() - 100_000;
     pack[at] ^= 0x40;
-    let mut c = Conn::open(&fx, "git-receive-pack");
-    c.advert();
     // A new branch: nothing to confirm, so it streams once 1 MiB is in, whatever the timing.
-    c.send(&commands(Z, &new, "refs/heads/claude/corrupt"));
-    c.send(&pack);
-    let (data, _) = c.finish();
-    let text = String::from_utf8_lossy(&data);
+    let (text, _) = fx.push_raw(&commands(Z, &new, "refs/heads/claude/corrupt"), &pack);
     assert!(
         text.contains("ng refs/heads/claude/corrupt gitgate: invalid pack"),
         "{text}"
@@ -814,16 +773,8 @@ fn a_large_non_fast_forward_never_reaches_upstream() {
     git(s, &["checkout", "-q", "--orphan", "other"]);
     let new = fx.big_commit("orphan.bin", 6);
     let pack = fx.pack_of(&new);
-    let mut c = Conn::open(&fx, "git-receive-pack");
-    c.advert();
-    c.send(&commands(&base, &new, "refs/heads/claude/base"));
-    c.send(&pack);
-    let (data, _) = c.finish();
-    assert!(
-        String::from_utf8_lossy(&data).contains("(ALLOW_FORCE_PUSH)"),
-        "{}",
-        String::from_utf8_lossy(&data)
-    );
+    let (text, _) = fx.push_raw(&commands(&base, &new, "refs/heads/claude/base"), &pack);
+    assert!(text.contains("(ALLOW_FORCE_PUSH)"), "{}", text);
     assert_eq!(fx.posts(), 0);
     assert_eq!(fx.server_ref("refs/heads/claude/base"), base);
 }
