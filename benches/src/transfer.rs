@@ -254,50 +254,68 @@ pub fn big_transfer(cfg: &Config, do_push: bool, do_fetch: bool, do_clone: bool)
     if do_push {
         let mut sec = Section::new(&format!("4a. Push of {mb} MB of new objects"));
         let sampler = RssSampler::start(net.agent.pid());
-        let (gg, cli) = paired(
-            runs,
-            |i| {
-                net.bare(&format!("push-gg-{i}"));
-                net.bare(&format!("push-cli-{i}"));
-            },
-            |i| {
-                eprintln!("[transfer] push {mb} MB run {i}: gitgate");
-                ms(time_run(
-                    net.gitgate_git(&ws).args([
-                        "push",
-                        &net.url(&format!("push-gg-{i}")),
-                        "bench/big",
-                    ]),
-                    0,
-                    "gitgate push",
-                ))
-            },
-            |i| {
-                eprintln!("[transfer] push {mb} MB run {i}: direct git");
-                ms(time_run(
-                    net.direct_git(&ws).args([
-                        "-c",
-                        &no_hooks_cfg,
-                        "push",
-                        &net.url(&format!("push-cli-{i}")),
-                        "bench/big",
-                    ]),
-                    0,
-                    "git push",
-                ))
-            },
-            |i| {
-                for side in ["gg", "cli"] {
-                    let b = net
-                        .srv_root
-                        .path()
-                        .join("acme")
-                        .join(format!("push-{side}-{i}.git"));
-                    assert_eq!(rev(&b, "refs/heads/bench/big"), big, "{side} push landed");
-                    let _ = std::fs::remove_dir_all(&b);
-                }
-            },
-        );
+        // `runs` pairs of pushes of bench/big as `refspec` to fresh server repositories named
+        // `<prefix>-{gg,cli}-<i>` (with bench/ff at main first, for the fast-forward), checked to
+        // have landed as `landed`.
+        let push_pairs = |prefix: &str, refspec: &str, landed: &str, what: &str| {
+            paired(
+                runs,
+                |i| {
+                    for side in ["gg", "cli"] {
+                        let b = net.bare(&format!("{prefix}-{side}-{i}"));
+                        if landed == "refs/heads/bench/ff" {
+                            run_ok(
+                                real_git(&net.seed).args([
+                                    "push",
+                                    "-q",
+                                    &b.to_string_lossy(),
+                                    "main:refs/heads/bench/ff",
+                                ]),
+                                "seed bench/ff",
+                            );
+                        }
+                    }
+                },
+                |i| {
+                    eprintln!("[transfer] {what} {mb} MB run {i}: gitgate");
+                    ms(time_run(
+                        net.gitgate_git(&ws).args([
+                            "push",
+                            &net.url(&format!("{prefix}-gg-{i}")),
+                            refspec,
+                        ]),
+                        0,
+                        "gitgate push",
+                    ))
+                },
+                |i| {
+                    eprintln!("[transfer] {what} {mb} MB run {i}: direct git");
+                    ms(time_run(
+                        net.direct_git(&ws).args([
+                            "-c",
+                            &no_hooks_cfg,
+                            "push",
+                            &net.url(&format!("{prefix}-cli-{i}")),
+                            refspec,
+                        ]),
+                        0,
+                        "git push",
+                    ))
+                },
+                |i| {
+                    for side in ["gg", "cli"] {
+                        let b = net
+                            .srv_root
+                            .path()
+                            .join("acme")
+                            .join(format!("{prefix}-{side}-{i}.git"));
+                        assert_eq!(rev(&b, landed), big, "{side} push landed");
+                        let _ = std::fs::remove_dir_all(&b);
+                    }
+                },
+            )
+        };
+        let (gg, cli) = push_pairs("push", "bench/big", "refs/heads/bench/big", "push");
         ratio_rows(&mut sec, &format!("push {mb} MB"), &gg, &cli, 1.10);
         // Where the time goes: how long the server spent on the receive-pack POST that carried
         // the pack, on each side (nginx's request time).
@@ -338,59 +356,11 @@ pub fn big_transfer(cfg: &Config, do_push: bool, do_fetch: bool, do_clone: bool)
         }
         // The same commit as a fast-forward of a branch the server has: the agent confirms the
         // ancestry from the pack's leading commit, then streams the rest like a new branch.
-        let (ff_gg, ff_cli) = paired(
-            runs,
-            |i| {
-                for side in ["gg", "cli"] {
-                    let b = net.bare(&format!("ff-{side}-{i}"));
-                    run_ok(
-                        real_git(&net.seed).args([
-                            "push",
-                            "-q",
-                            &b.to_string_lossy(),
-                            "main:refs/heads/bench/ff",
-                        ]),
-                        "seed bench/ff",
-                    );
-                }
-            },
-            |i| {
-                eprintln!("[transfer] fast-forward push {mb} MB run {i}: gitgate");
-                ms(time_run(
-                    net.gitgate_git(&ws).args([
-                        "push",
-                        &net.url(&format!("ff-gg-{i}")),
-                        "bench/big:bench/ff",
-                    ]),
-                    0,
-                    "gitgate push",
-                ))
-            },
-            |i| {
-                eprintln!("[transfer] fast-forward push {mb} MB run {i}: direct git");
-                ms(time_run(
-                    net.direct_git(&ws).args([
-                        "-c",
-                        &no_hooks_cfg,
-                        "push",
-                        &net.url(&format!("ff-cli-{i}")),
-                        "bench/big:bench/ff",
-                    ]),
-                    0,
-                    "git push",
-                ))
-            },
-            |i| {
-                for side in ["gg", "cli"] {
-                    let b = net
-                        .srv_root
-                        .path()
-                        .join("acme")
-                        .join(format!("ff-{side}-{i}.git"));
-                    assert_eq!(rev(&b, "refs/heads/bench/ff"), big, "{side} push landed");
-                    let _ = std::fs::remove_dir_all(&b);
-                }
-            },
+        let (ff_gg, ff_cli) = push_pairs(
+            "ff",
+            "bench/big:bench/ff",
+            "refs/heads/bench/ff",
+            "fast-forward push",
         );
         ratio_rows(
             &mut sec,
