@@ -505,6 +505,18 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, ProtoError> {
 
 /// Read one frame from a blocking reader. `Ok(None)` on a clean end of stream before a frame.
 pub fn read_frame(r: &mut impl Read) -> Result<Option<Frame>, ProtoError> {
+    let Some((kind, len)) = read_header(r)? else {
+        return Ok(None);
+    };
+    let mut body = vec![0u8; len];
+    read_payload(r, &mut body)?;
+    decode_body(kind, &body).map(Some)
+}
+
+/// The next frame's header from a blocking reader: its kind and payload length (checked).
+/// `Ok(None)` on a clean end of stream before a frame. For readers that keep their own payload
+/// buffer (then [`read_payload`] and [`decode_body`]).
+pub fn read_header(r: &mut impl Read) -> Result<Option<(Kind, usize)>, ProtoError> {
     let mut header = [0u8; 5];
     let mut got = 0;
     while got < header.len() {
@@ -517,12 +529,15 @@ pub fn read_frame(r: &mut impl Read) -> Result<Option<Frame>, ProtoError> {
         }
     }
     let (kind, total) = check_header(header)?;
-    let mut body = vec![0u8; total - 5];
-    r.read_exact(&mut body).map_err(|e| match e.kind() {
+    Ok(Some((kind, total - header.len())))
+}
+
+/// Exactly `payload.len()` bytes of a frame's payload.
+pub fn read_payload(r: &mut impl Read, payload: &mut [u8]) -> Result<(), ProtoError> {
+    r.read_exact(payload).map_err(|e| match e.kind() {
         io::ErrorKind::UnexpectedEof => ProtoError::Truncated,
         _ => ProtoError::Io(e),
-    })?;
-    decode_body(kind, &body).map(Some)
+    })
 }
 
 /// Write one frame, splitting byte payloads into [`CHUNK`]-sized frames.

@@ -172,27 +172,14 @@ enum Next {
 /// musl's allocator maps and unmaps memory for nearly every short-lived buffer of a few KiB
 /// (one mmap + munmap per frame: 12,000 of each on a 50 MB clone).
 fn read_next(r: &mut impl Read, body: &mut Vec<u8>) -> Result<Option<Next>, ProtoError> {
-    let mut header = [0u8; 5];
-    let mut got = 0;
-    while got < header.len() {
-        match r.read(&mut header[got..]) {
-            Ok(0) if got == 0 => return Ok(None),
-            Ok(0) => return Err(ProtoError::Truncated),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let (kind, total) = proto::check_header(header)?;
-    let len = total - header.len();
+    let Some((kind, len)) = proto::read_header(r)? else {
+        return Ok(None);
+    };
     if body.len() < len {
         body.resize(len, 0);
     }
     let payload = &mut body[..len];
-    r.read_exact(payload).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => ProtoError::Truncated,
-        _ => ProtoError::Io(e),
-    })?;
+    proto::read_payload(r, payload)?;
     if kind == Kind::Data {
         return Ok(Some(Next::Data(len)));
     }
