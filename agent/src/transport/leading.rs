@@ -191,6 +191,56 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever the bytes, the reader ends without panicking, and a commit it reports is the
+        /// commit with that id: mutating a real pack can hide commits, never change one.
+        #[test]
+        fn any_bytes_give_only_true_commits(
+            flips in proptest::collection::vec((0usize..4096, 1u8..=255), 0..8),
+            cut in 0usize..4096,
+            piece in 1usize..300,
+        ) {
+            let (pack, truth) = &*SAMPLE;
+            let mut bytes = pack.clone();
+            for (at, x) in &flips {
+                let at = at % bytes.len();
+                bytes[at] ^= x;
+            }
+            bytes.truncate(bytes.len().saturating_sub(cut % (bytes.len() + 1)));
+            for (id, parents) in scan(&bytes, piece) {
+                if let Some(want) = truth.get(&id) {
+                    proptest::prop_assert_eq!(&parents, want);
+                }
+            }
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            let mut b = b"PACK\0\0\0\x02\0\0\0\x09".to_vec();
+            b.extend(bytes);
+            let _ = scan(&b, 37);
+        }
+    }
+
+    /// A real pack of three commits and its commits' true parents.
+    static SAMPLE: std::sync::LazyLock<(Vec<u8>, HashMap<ObjectId, Vec<ObjectId>>)> =
+        std::sync::LazyLock::new(|| {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path();
+            git(p, &["init", "-q"]);
+            for i in 0..3 {
+                std::fs::write(p.join("a"), format!("{i}")).unwrap();
+                git(p, &["add", "."]);
+                git(p, &["commit", "-q", "-m", &format!("c{i}")]);
+            }
+            let pack = pack_objects(p, "HEAD\\n");
+            let truth = scan(&pack, 1 << 20);
+            assert_eq!(truth.len(), 3);
+            (pack, truth)
+        });
+
     #[test]
     fn garbage_and_truncated_packs_give_what_was_whole() {
         assert!(scan(b"", 10).is_empty());
