@@ -224,22 +224,23 @@ mod tests {
         }
     }
 
+    type Parents = HashMap<ObjectId, Vec<ObjectId>>;
+
     /// A real pack of three commits and its commits' true parents.
-    static SAMPLE: std::sync::LazyLock<(Vec<u8>, HashMap<ObjectId, Vec<ObjectId>>)> =
-        std::sync::LazyLock::new(|| {
-            let d = tempfile::tempdir().unwrap();
-            let p = d.path();
-            git(p, &["init", "-q"]);
-            for i in 0..3 {
-                std::fs::write(p.join("a"), format!("{i}")).unwrap();
-                git(p, &["add", "."]);
-                git(p, &["commit", "-q", "-m", &format!("c{i}")]);
-            }
-            let pack = pack_objects(p, "HEAD\\n");
-            let truth = scan(&pack, 1 << 20);
-            assert_eq!(truth.len(), 3);
-            (pack, truth)
-        });
+    static SAMPLE: std::sync::LazyLock<(Vec<u8>, Parents)> = std::sync::LazyLock::new(|| {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        git(p, &["init", "-q"]);
+        for i in 0..3 {
+            std::fs::write(p.join("a"), format!("{i}")).unwrap();
+            git(p, &["add", "."]);
+            git(p, &["commit", "-q", "-m", &format!("c{i}")]);
+        }
+        let pack = pack_objects(p, "HEAD\\n");
+        let truth = scan(&pack, 1 << 20);
+        assert_eq!(truth.len(), 3);
+        (pack, truth)
+    });
 
     #[test]
     fn garbage_and_truncated_packs_give_what_was_whole() {
