@@ -259,6 +259,9 @@ pub async fn run(
     let mut stream: Option<Streaming> = None;
     // The pack, each ref's ancestry, and why the cache could not be refreshed (if it could not).
     type Checked = (Ingested, Vec<Ancestry>, Option<String>);
+    // A streamed push released before gix-pack finished indexing its pack: the indexing, which
+    // git does not wait for (it only feeds the cache).
+    let mut indexing: Option<tokio::task::JoinHandle<Result<Checked, PackError>>> = None;
     let ingest_result: Option<Result<Checked, PackError>> = if needs_pack {
         let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
         let state_dir = settings.state_dir.clone();
@@ -475,6 +478,15 @@ pub async fn run(
                 req.audit.set_outcome(crate::session::Outcome::Unknown);
                 st.release().await;
             }
+            // Released: upstream has the whole pack and every ref was decided before it started;
+            // git need not wait for gix to finish indexing. (GitHub App mode waits: a 401 is
+            // answered by sending the pack again, from the spool gix is writing.)
+            if joined.is_none()
+                && state.app.get().is_none()
+                && stream.as_ref().is_some_and(|st| st.released)
+            {
+                break;
+            }
         }
         drop(scan_tx);
         if let Some(e) = stalled {
@@ -488,8 +500,13 @@ pub async fn run(
                 None => return Err(e),
             }
         }
-        let joined = joined.ok_or_else(|| AgentError::Internal("pack task lost".into()))?;
-        Some(joined.map_err(|e| AgentError::Internal(format!("pack task failed: {e}")))?)
+        match joined {
+            Some(j) => Some(j.map_err(|e| AgentError::Internal(format!("pack task failed: {e}")))?),
+            None => {
+                indexing = Some(job);
+                None
+            }
+        }
     } else {
         None
     };
@@ -660,25 +677,39 @@ pub async fn run(
                     .ok()
                     .flatten()
                     .and_then(|mut i| i.indexed.take());
+                let cache = Cache::new(
+                    &settings.state_dir,
+                    up,
+                    state.token.clone(),
+                    req.cancel.clone(),
+                    cache_lock.clone(),
+                    state.started_at,
+                );
+                let (redactor, slug) = (state.redactor.clone(), up.slug.clone());
                 if let Some(ix) = indexed {
-                    let cache = Cache::new(
-                        &settings.state_dir,
-                        up,
-                        state.token.clone(),
-                        req.cancel.clone(),
-                        cache_lock.clone(),
-                        state.started_at,
-                    );
-                    let redactor = state.redactor.clone();
-                    let slug = up.slug.clone();
                     tokio::task::spawn_blocking(move || {
-                        if let Err(e) = cache.import_pack(&ix.pack, &ix.index) {
-                            crate::log::warn_redacted(
+                        import_pushed(&cache, ix, &redactor, &slug)
+                    });
+                } else if let Some(job) = indexing.take() {
+                    // Still indexing: the cache takes the pack in when gix is done.
+                    tokio::spawn(async move {
+                        match job.await {
+                            Ok(Ok((mut ing, _, _))) => {
+                                if let Some(ix) = ing.indexed.take() {
+                                    let _ = tokio::task::spawn_blocking(move || {
+                                        import_pushed(&cache, ix, &redactor, &slug)
+                                    })
+                                    .await;
+                                }
+                            }
+                            Ok(Err(e)) => crate::log::warn_redacted(
                                 &redactor,
-                                &format!("cache of {slug}: cannot take in the pushed pack: {e}"),
-                            );
+                                &format!(
+                                    "push to {slug}: cannot index the pack sent upstream: {e}"
+                                ),
+                            ),
+                            Err(_) => {}
                         }
-                        drop(ix);
                     });
                 }
                 return Ok(Exit::code(0));
@@ -729,6 +760,16 @@ pub(super) async fn probe_auth(
     }
     super::upload::read_bounded(resp, 64 * 1024, shown_url).await?;
     Ok(())
+}
+
+/// The cache takes in a pack upstream accepted (blocking).
+fn import_pushed(cache: &Cache, ix: pack::Indexed, redactor: &crate::redact::Redactor, slug: &str) {
+    if let Err(e) = cache.import_pack(&ix.pack, &ix.index) {
+        crate::log::warn_redacted(
+            redactor,
+            &format!("cache of {slug}: cannot take in the pushed pack: {e}"),
+        );
+    }
 }
 
 /// Commands and push options (in memory), then the spooled pack, as one request body of
