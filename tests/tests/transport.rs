@@ -138,6 +138,18 @@ impl Fx {
         self.direct(self.work.path(), &args).assert_code(0);
         self.w(rel)
     }
+    /// receive-pack POSTs without a Content-Length (git's own large pushes, gitgate's streamed ones).
+    fn chunked_receive_pack_posts(&self) -> usize {
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.method == "POST"
+                    && r.path.ends_with("/git-receive-pack")
+                    && r.content_length.is_none()
+            })
+            .count()
+    }
     fn receive_pack_posts(&self) -> usize {
         self.server
             .requests()
@@ -163,14 +175,26 @@ impl Fx {
         };
         let mut dirs = vec![self.work.path().to_path_buf(), self.agent.state.clone()];
         let mut files = 0;
+        // The agent may still be moving a pushed pack into its cache (git does not wait for
+        // that): a file gone between listing and reading was not kept, so there is nothing to scan.
+        let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
         while let Some(d) = dirs.pop() {
-            for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let entries = match std::fs::read_dir(&d) {
+                Ok(it) => it,
+                Err(e) if gone(&e) => continue,
+                Err(e) => panic!("{}: {e}", d.display()),
+            };
+            for e in entries.flatten() {
                 let path = e.path();
-                let ty = e.file_type().unwrap();
+                let Ok(ty) = e.file_type() else { continue };
                 if ty.is_dir() {
                     dirs.push(path);
                 } else if ty.is_file() {
-                    check(&path.display().to_string(), &std::fs::read(&path).unwrap());
+                    match std::fs::read(&path) {
+                        Ok(bytes) => check(&path.display().to_string(), &bytes),
+                        Err(e) if gone(&e) => continue,
+                        Err(e) => panic!("{}: {e}", path.display()),
+                    }
                     files += 1;
                 }
             }
@@ -532,6 +556,58 @@ fn push_variants_are_identical() {
             &fx,
             &repos,
             &[("a", vec!["push", "origin", "HEAD:claude/remote2"])],
+        );
+        fx.assert_token_nowhere();
+    });
+}
+
+/// Bytes no compressor shrinks (xorshift).
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn large_pushes_are_identical() {
+    // Over 1 MiB the agent streams the pack to receive-pack while git is still sending it (a new
+    // branch at once; a fast-forward once the pack's leading commit confirms it): what git prints,
+    // the refs and what the server's hooks print must not change.
+    each_git(|g| {
+        let fx = fx(g, &[]);
+        let a = fx.clone_direct("a", &[]);
+        git_ok(&a, &["checkout", "-q", "-b", "claude/big"]);
+        for (i, name) in ["big1.bin", "big2.bin"].iter().enumerate() {
+            std::fs::write(a.join(name), noise(3 << 20, i as u64 + 1)).unwrap();
+            git_ok(&a, &["add", "."]);
+            git_ok(&a, &["commit", "-q", "-m", name]);
+        }
+        install_hook(
+            &bare(&fx),
+            "pre-receive",
+            "#!/bin/sh\necho 'remote saw a big push'\nexit 0\n",
+        );
+        let chunked_before = fx.chunked_receive_pack_posts();
+        differential(
+            &fx,
+            &["a"],
+            &[
+                ("a", vec!["push", "origin", "HEAD~1:refs/heads/claude/big"]),
+                ("a", vec!["push", "-u", "origin", "HEAD"]),
+            ],
+        );
+        // Direct git sends each of its two pushes (over http.postBuffer) as one chunked POST;
+        // gitgate sent at least the new branch as a streamed, chunked one.
+        assert!(
+            fx.chunked_receive_pack_posts() >= chunked_before + 3,
+            "{:?}",
+            fx.server.requests()
         );
         fx.assert_token_nowhere();
     });

@@ -20,21 +20,23 @@ static STREAMING_CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
 
 /// The shared client, built (and the CA roots loaded) on first use, not at start.
 pub fn client(settings: &Settings) -> Result<reqwest::Client, String> {
-    shared(&CLIENT, settings, true)
+    shared(&CLIENT, settings, false)
 }
 
 /// The client of a push streamed while git is still sending its pack (receive.rs): reqwest's
 /// read timeout runs from the start of a request to its answer, which would make git's time to
 /// write the pack count against GITGATE_IO_TIMEOUT_SECS. That request bounds its own waits for
-/// the server instead (from the end of the body, and between answer chunks: `forward`).
+/// the server instead (from the end of the body, and between answer chunks: `forward`). It keeps
+/// no idle connection (a streamed push is large: a new connection costs it little), so the idle
+/// pool toward upstream stays the shared client's.
 pub fn streaming_client(settings: &Settings) -> Result<reqwest::Client, String> {
-    shared(&STREAMING_CLIENT, settings, false)
+    shared(&STREAMING_CLIENT, settings, true)
 }
 
 fn shared(
     cell: &OnceLock<reqwest::Client>,
     settings: &Settings,
-    read_timeout: bool,
+    streaming: bool,
 ) -> Result<reqwest::Client, String> {
     if let Some(c) = cell.get() {
         return Ok(c.clone());
@@ -48,9 +50,9 @@ fn shared(
         .pool_idle_timeout(io)
         // Idle keep-alive connections kept for reuse: a burst of concurrent pushes or fetches
         // would otherwise leave one open per request of the burst until the idle timeout.
-        .pool_max_idle_per_host(8)
+        .pool_max_idle_per_host(if streaming { 0 } else { 8 })
         .user_agent(concat!("git/gitgate-", env!("CARGO_PKG_VERSION")));
-    if read_timeout {
+    if !streaming {
         b = b.read_timeout(io);
     }
     let c = b
