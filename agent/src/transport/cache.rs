@@ -72,22 +72,59 @@ impl Cache {
         }
     }
 
+    /// Open the cache repository (created under the repository lock if it does not exist yet:
+    /// two pushes, or a push's two readers, may get here at once).
     fn open(&self) -> Result<(), String> {
         if self.repo.borrow().is_some() {
             return Ok(());
         }
         crate::gitops::ensure_libgit2()?;
+        if let Ok(r) = git2::Repository::open_bare(&self.dir) {
+            *self.repo.borrow_mut() = Some(r);
+            return Ok(());
+        }
+        let _held = self.lock.blocking_lock();
+        self.open_held()
+    }
+
+    /// `open` with the repository lock held.
+    fn open_held(&self) -> Result<(), String> {
+        if self.repo.borrow().is_some() {
+            return Ok(());
+        }
+        crate::gitops::ensure_libgit2()?;
+        let init = |dir: &Path| -> Result<git2::Repository, String> {
+            let r = git2::Repository::init_bare(dir)
+                .map_err(|e| format!("cannot create the cache repository: {}", e.message()))?;
+            let _ = r
+                .config()
+                .and_then(|mut c| c.set_bool("core.logallrefupdates", false));
+            Ok(r)
+        };
         let repo = match git2::Repository::open_bare(&self.dir) {
             Ok(r) => r,
             Err(_) => {
-                std::fs::create_dir_all(&self.dir)
-                    .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
-                let r = git2::Repository::init_bare(&self.dir)
-                    .map_err(|e| format!("cannot create the cache repository: {}", e.message()))?;
-                let _ = r
-                    .config()
-                    .and_then(|mut c| c.set_bool("core.logallrefupdates", false));
-                r
+                let parent = self.dir.parent().unwrap_or(&self.dir);
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                if !self.dir.exists() {
+                    // Made aside and renamed into place: a reader opening it without the lock
+                    // finds no repository or a whole one, never one being made.
+                    let aside = tempfile::Builder::new()
+                        .prefix(".init-")
+                        .tempdir_in(parent)
+                        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                    drop(init(aside.path())?);
+                    let aside = aside.keep();
+                    if std::fs::rename(&aside, &self.dir).is_err() {
+                        let _ = std::fs::remove_dir_all(&aside);
+                    }
+                }
+                // An existing directory that is not a repository (yet): made one in place.
+                match git2::Repository::open_bare(&self.dir) {
+                    Ok(r) => r,
+                    Err(_) => init(&self.dir)?,
+                }
             }
         };
         *self.repo.borrow_mut() = Some(repo);
@@ -103,7 +140,7 @@ impl Cache {
         // Under the lock: what an earlier, killed agent left in this repository goes first.
         crate::housekeeping::sweep(&self.dir, self.started);
         let result = (|| -> Result<(), String> {
-            self.open()?;
+            self.open_held()?;
             let guard = self.repo.borrow();
             let repo = guard.as_ref().ok_or("no cache repository")?;
             let mut remote = repo
@@ -143,7 +180,7 @@ impl Cache {
     /// repository lock.
     pub fn import_pack(&self, pack: &Path, index: &Path) -> Result<(), String> {
         let _held = self.lock.blocking_lock();
-        self.open()?;
+        self.open_held()?;
         let dir = self.dir.join("objects").join("pack");
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let (Some(p), Some(i)) = (pack.file_name(), index.file_name()) else {
@@ -159,7 +196,9 @@ impl Cache {
     }
 
     fn with_repo<R>(&self, f: impl Fn(&git2::Repository) -> Option<R>) -> Option<R> {
-        if self.open().is_err() {
+        if let Err(e) = self.open() {
+            // Said in the refusal, like a failed refresh (upstream's history cannot be read).
+            *self.refresh_error.borrow_mut() = Some(e);
             return None;
         }
         let found = self.repo.borrow().as_ref().and_then(&f);
@@ -221,5 +260,58 @@ impl gix_object::Find for Cache {
             *buffer = data;
             gix_object::Data::new(buffer, kind, gix_hash::Kind::Sha1)
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readers_opening_a_new_cache_at_once_all_get_the_one_repository() {
+        // A push's pack reader and its leading-commit reader may both be first to open a
+        // repository's cache; neither may see it half made (a failed open read as "not a
+        // fast-forward").
+        let state = tempfile::tempdir().unwrap();
+        crate::gitops::init_libgit2(
+            &state.path().join("empty"),
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
+        let up = Upstream {
+            slug: "acme/app".into(),
+            host: "127.0.0.1:1".into(),
+            base: "http://127.0.0.1:1/acme/app.git".into(),
+            anonymous: false,
+        };
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        let token = Arc::new(Token::from_value("x".repeat(40), "test").unwrap());
+        for round in 0..5 {
+            let dir = state.path().join(format!("s{round}"));
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let (dir, up, lock, token) =
+                        (dir.clone(), up.clone(), lock.clone(), token.clone());
+                    std::thread::spawn(move || {
+                        let c = Cache::new(
+                            &dir,
+                            &up,
+                            token,
+                            CancellationToken::new(),
+                            lock,
+                            std::time::SystemTime::now(),
+                        );
+                        c.open()
+                    })
+                })
+                .collect();
+            for t in threads {
+                assert_eq!(t.join().unwrap(), Ok(()));
+            }
+            assert!(git2::Repository::open_bare(dir_for(&dir, &up))
+                .unwrap()
+                .is_bare());
+        }
     }
 }
