@@ -597,3 +597,17 @@ pub mod raw {
         }
     }
 }
+
+/// `n` bytes no compressor shrinks (xorshift, reproducible from `seed`): a pack of them is as
+/// large as they are.
+pub fn incompressible(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}

@@ -561,19 +561,6 @@ fn push_variants_are_identical() {
     });
 }
 
-/// Bytes no compressor shrinks (xorshift).
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 #[test]
 fn large_pushes_are_identical() {
     // Over 1 MiB the agent streams the pack to receive-pack while git is still sending it (a new
@@ -584,7 +571,7 @@ fn large_pushes_are_identical() {
         let a = fx.clone_direct("a", &[]);
         git_ok(&a, &["checkout", "-q", "-b", "claude/big"]);
         for (i, name) in ["big1.bin", "big2.bin"].iter().enumerate() {
-            std::fs::write(a.join(name), noise(3 << 20, i as u64 + 1)).unwrap();
+            std::fs::write(a.join(name), incompressible(3 << 20, i as u64 + 1)).unwrap();
             git_ok(&a, &["add", "."]);
             git_ok(&a, &["commit", "-q", "-m", name]);
         }

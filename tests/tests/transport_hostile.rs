@@ -558,19 +558,6 @@ fn a_pack_with_a_30000_level_tree_does_not_hurt_the_agent() {
 // (its checksum) are held back until the whole pack is in and verified, so a push cut for any
 // reason leaves the server without a complete pack: no ref and no object changes.
 
-/// Bytes no compressor shrinks (xorshift), so a pack of `n` bytes needs `n` bytes of content.
-fn incompressible(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 const BIG: usize = 3 * 1024 * 1024;
 
 impl Fx {
@@ -785,19 +772,15 @@ fn a_server_that_stops_taking_a_streamed_push_is_given_up_on() {
     // (GITGATE_IO_TIMEOUT_SECS), git is told nothing was pushed, others are served meanwhile.
     let fx = fx(&[("GITGATE_IO_TIMEOUT_SECS", "2")]);
     let base = fx.head();
-    let new = fx.big_commit("stall.bin", 8);
     // Far more than the socket buffers between the agent and the server hold.
     std::fs::write(
-        fx.seed.path().join("stall2.bin"),
-        incompressible(24 << 20, 9),
+        fx.seed.path().join("stall.bin"),
+        incompressible(27 << 20, 8),
     )
     .unwrap();
     git(fx.seed.path(), &["add", "."]);
-    git(fx.seed.path(), &["commit", "-q", "-m", "more"]);
-    let new = {
-        let _ = new;
-        fx.head()
-    };
+    git(fx.seed.path(), &["commit", "-q", "-m", "stall"]);
+    let new = fx.head();
     let pack = fx.pack_of(&format!("{new}\n^{base}"));
     fx.server.set_stall_pushes(true);
     let mut c = Conn::open(&fx, "git-receive-pack");
