@@ -667,11 +667,7 @@ impl GitEnv {
     }
 
     fn receive_pack_posts(&self) -> usize {
-        self.server
-            .requests()
-            .iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with("/git-receive-pack"))
-            .count()
+        self.server.receive_pack_posts().len()
     }
 
     /// Every request from `from` on carried token `i` and was served.

@@ -301,13 +301,7 @@ fn agent_in_a_read_only_container_pushes_and_refuses_main() {
     assert_eq!(git(&app, &["rev-parse", "origin/claude/container"]), head);
 
     let before = refs_of(&bare);
-    let receive_pack_posts = |server: &GitHttpServer| {
-        server
-            .requests()
-            .iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with("/git-receive-pack"))
-            .count()
-    };
+    let receive_pack_posts = |server: &GitHttpServer| server.receive_pack_posts().len();
     let posts = receive_pack_posts(&server);
     git(&app, &["checkout", "-q", "main"]);
     git(&app, &["merge", "-q", "--ff-only", "claude/container"]);

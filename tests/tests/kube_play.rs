@@ -186,11 +186,7 @@ impl Pod<'_> {
 }
 
 fn receive_pack_posts(server: &GitHttpServer) -> usize {
-    server
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path.ends_with("/git-receive-pack"))
-        .count()
+    server.receive_pack_posts().len()
 }
 
 /// Every file under `dir` (not following symlinks) that contains one of the token's forms.

@@ -141,21 +141,13 @@ impl Fx {
     /// receive-pack POSTs without a Content-Length (git's own large pushes, gitgate's streamed ones).
     fn chunked_receive_pack_posts(&self) -> usize {
         self.server
-            .requests()
+            .receive_pack_posts()
             .iter()
-            .filter(|r| {
-                r.method == "POST"
-                    && r.path.ends_with("/git-receive-pack")
-                    && r.content_length.is_none()
-            })
+            .filter(|r| r.content_length.is_none())
             .count()
     }
     fn receive_pack_posts(&self) -> usize {
-        self.server
-            .requests()
-            .iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with("/git-receive-pack"))
-            .count()
+        self.server.receive_pack_posts().len()
     }
     fn server_refs(&self) -> String {
         refs_of(&bare(self))

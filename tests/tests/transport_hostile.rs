@@ -124,12 +124,7 @@ impl Fx {
         git(self.seed.path(), &["rev-parse", "HEAD"])
     }
     fn posts(&self) -> usize {
-        self.server
-            .requests()
-            .iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with("git-receive-pack"))
-            .count()
-            - 1 // the seed push
+        self.pack_posts().len()
     }
     /// A normal request still works (the agent answers others).
     fn still_serves(&self) {
@@ -583,12 +578,12 @@ impl Fx {
     fn server_ref(&self, name: &str) -> String {
         git(&self.bare(), &["rev-parse", name])
     }
+    /// The receive-pack POSTs of the tests' own pushes (not the seed push).
     fn pack_posts(&self) -> Vec<gitgate_e2e::RecordedRequest> {
         self.server
-            .requests()
+            .receive_pack_posts()
             .into_iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with("git-receive-pack"))
-            .skip(1) // the seed push
+            .skip(1)
             .collect()
     }
     /// Until upstream has seen `n` receive-pack POSTs (bounded).

@@ -248,6 +248,14 @@ impl GitHttpServer {
             .store(refuse, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Every receive-pack POST so far (pushes, and git's flush-only probes), in order.
+    pub fn receive_pack_posts(&self) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/git-receive-pack"))
+            .collect()
+    }
+
     /// Receive-pack POSTs are recorded, then their body is never read and no answer comes (a
     /// server that stopped taking a push): the client's own timeouts must end them.
     pub fn set_stall_pushes(&self, stall: bool) {

@@ -641,11 +641,8 @@ pub async fn run(
                     None => None,
                 };
                 let sent_all = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-                let post = client
-                    .post(&post_url)
+                let post = receive_pack_post(client, &post_url)
                     .header(AUTHORIZATION, auth)
-                    .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
-                    .header(ACCEPT, "application/x-git-receive-pack-result")
                     .header(CONTENT_LENGTH, total)
                     .body(reqwest::Body::wrap_stream(spooled_body(
                         head.clone(),
@@ -733,6 +730,15 @@ pub async fn run(
     }
 }
 
+/// A receive-pack POST to `url` (the content types git's remote-curl sends), without its
+/// credentials and body.
+pub(super) fn receive_pack_post(client: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
+        .header(ACCEPT, "application/x-git-receive-pack-result")
+}
+
 /// GitHub App mode, before a large body: the token may have been revoked since the
 /// advertisement (a pack can take long to arrive). A server that refuses the credentials answers
 /// before reading a large body and closes, which the agent may see as a broken connection
@@ -749,10 +755,7 @@ pub(super) async fn probe_auth(
         return Ok(());
     }
     let resp = http::send_replayable(state, false, shown_url, |auth| {
-        http::authorized(client.post(post_url), auth)
-            .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
-            .header(ACCEPT, "application/x-git-receive-pack-result")
-            .body(pkt::FLUSH)
+        http::authorized(receive_pack_post(client, post_url), auth).body(pkt::FLUSH)
     })
     .await?;
     if !resp.status().is_success() {

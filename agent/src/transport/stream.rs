@@ -5,10 +5,10 @@
 //! error before them, so the server never has a complete pack it was not meant to have.
 
 use super::http;
-use super::receive::{post_task, probe_auth, PostCtx, Posted};
+use super::receive::{post_task, probe_auth, receive_pack_post, PostCtx, Posted};
 use crate::error::AgentError;
 use crate::state::AgentState;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::AUTHORIZATION;
 use std::time::Duration;
 
 /// Pack bytes held in memory while the leading commits are read; a push not decided by then
@@ -64,11 +64,8 @@ impl Streaming {
             http::auth_versioned(&state.token).ok_or_else(|| http::no_token(state))?;
         let (body, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
         let complete = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let post = client
-            .post(post_url)
+        let post = receive_pack_post(&client, post_url)
             .header(AUTHORIZATION, auth)
-            .header(CONTENT_TYPE, "application/x-git-receive-pack-request")
-            .header(ACCEPT, "application/x-git-receive-pack-result")
             .body(reqwest::Body::wrap_stream(streamed_body(
                 rx,
                 complete.clone(),
